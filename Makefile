@@ -1,0 +1,52 @@
+# Two commands do everything on a fresh Debian 12 machine:
+#   make run   build, start three demo backends and lb in front of them
+#   make test  build and run every test (unit + integration) with CTest
+BUILD_DIR  ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS       ?= $(shell nproc)
+
+BUILD_DEPS := cmake make g++ pkg-config libboost-dev libboost-program-options-dev \
+              libboost-system-dev libyaml-cpp-dev libssl-dev prometheus-cpp-dev \
+              libre2-dev libgtest-dev libgmock-dev
+TEST_DEPS  := python3 curl procps
+BENCH_DEPS := wrk nginx-light haproxy valgrind
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all build deps test-deps bench-deps run test bench clean
+
+all: build
+
+# Installs only what is missing, so a machine that has everything never calls apt.
+define apt_install
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+endef
+
+deps:
+	$(call apt_install,$(BUILD_DEPS))
+
+test-deps: deps
+	$(call apt_install,$(TEST_DEPS))
+
+bench-deps: deps
+	$(call apt_install,$(BENCH_DEPS))
+
+build: deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	tools/demo/run.sh $(BUILD_DIR)
+
+test: test-deps build
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900
+
+bench: bench-deps build
+	tools/bench/bench.sh --build-dir $(BUILD_DIR)
+
+clean:
+	rm -rf $(BUILD_DIR)
