@@ -1,1 +1,63 @@
-int main() { return 0; }
+// lb: command line (DESIGN.md "Command line"): run, --check, --version.
+
+#include <filesystem>
+#include <iostream>
+
+#include <boost/program_options.hpp>
+#include <boost/version.hpp>
+#include <openssl/opensslv.h>
+
+#include "lb/control/app.h"
+#include "lb/core/log.h"
+#include "lb/core/version.h"
+
+namespace po = boost::program_options;
+
+namespace {
+
+std::string default_config() {
+  if (std::filesystem::exists("config/lb.yaml")) return "config/lb.yaml";
+  return "/etc/lb/lb.yaml";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  po::options_description opts("Usage: lb [--config FILE] [--check] [--version]\nOptions");
+  opts.add_options()
+      ("config,c", po::value<std::string>(), "config file (default: config/lb.yaml if present, else /etc/lb/lb.yaml)")
+      ("check,t", "validate the config, print each error as FILE:LINE:COL: message, and exit (0 valid, 1 invalid)")
+      ("log-level", po::value<std::string>()->default_value("info"), "debug | info | warn | error")
+      ("version,v", "print version and build information")
+      ("help,h", "print this help");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, opts), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "lb: " << e.what() << "\n" << opts << '\n';
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << opts << '\n';
+    return 0;
+  }
+  if (vm.count("version")) {
+    std::cout << "lb " << lb::version << " (git " << lb::git_revision << ", " << lb::build_type << ", boost "
+              << BOOST_VERSION / 100000 << '.' << BOOST_VERSION / 100 % 1000 << ", " << OPENSSL_VERSION_TEXT
+              << ")\n";
+    return 0;
+  }
+  const auto& level = vm["log-level"].as<std::string>();
+  if (level == "debug") lb::log::set_min_level(lb::log::level::debug);
+  else if (level == "warn") lb::log::set_min_level(lb::log::level::warn);
+  else if (level == "error") lb::log::set_min_level(lb::log::level::error);
+  else if (level != "info") {
+    std::cerr << "lb: --log-level must be one of debug, info, warn, error\n";
+    return 2;
+  }
+
+  const std::string path = vm.count("config") ? vm["config"].as<std::string>() : default_config();
+  if (vm.count("check")) return lb::control::check(path);
+  return lb::control::run(path);
+}

@@ -41,7 +41,8 @@ struct pool {
   balancer_kind balancer = balancer_kind::round_robin;
   std::vector<endpoint> endpoints;  // at least one
   duration connect_timeout = std::chrono::seconds(2);
-  keepalive keepalive;
+  // Qualified: a member named like its type otherwise "changes meaning" (g++ error).
+  ::lb::config::keepalive keepalive;
 };
 
 // Host match forms: `api.example.com` (exact, case-insensitive), `*.example.com`
@@ -83,7 +84,7 @@ struct listener {
   std::string name;
   address listen;  // always a literal IP (hostnames are refused)
   protocol proto = protocol::http;
-  limits limits;
+  ::lb::config::limits limits;
   std::vector<route> routes;  // first match wins
 };
 
@@ -95,7 +96,7 @@ struct config {
   std::string source;          // file the config was read from
   unsigned workers = 0;        // 0 = auto (one per core)
   duration drain_timeout = std::chrono::seconds(30);
-  admin admin;
+  ::lb::config::admin admin;
   std::vector<listener> listeners;  // at least one
   std::vector<pool> pools;
 };

@@ -36,7 +36,8 @@ class table {
   std::optional<std::size_t> match(std::string_view host, std::string_view target,
                                    const header_source& headers) const;
 
-  std::size_t size() const { return entries_.size(); }
+  // Out of line: vector<entry>::size() needs the complete `entry`.
+  std::size_t size() const;
 
  private:
   struct entry;

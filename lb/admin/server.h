@@ -1,0 +1,46 @@
+#pragma once
+// The admin HTTP server (health, readiness; later metrics, config, pools,
+// reload). Runs on the control thread's io_context; never on a worker.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/verb.hpp>
+
+namespace lb::admin {
+
+struct reply {
+  boost::beast::http::status status = boost::beast::http::status::ok;
+  std::string body;
+  std::string content_type = "text/plain; charset=utf-8";
+};
+
+using handler = std::function<reply()>;
+
+class server {
+ public:
+  explicit server(boost::asio::io_context& io);
+  ~server();
+
+  // Thread: control, before listen(). `method` + exact `path` -> handler.
+  void route(boost::beast::http::verb method, std::string path, handler h);
+
+  // Thread: control. Binds and starts accepting; returns the bound endpoint.
+  // Throws boost::system::system_error when the address cannot be bound.
+  boost::asio::ip::tcp::endpoint listen(const boost::asio::ip::tcp::endpoint& ep);
+
+  // Thread: control. Stops accepting and closes open admin connections.
+  void stop();
+
+  struct state;  // shared with the connection coroutines, which may outlive a call
+
+ private:
+  std::shared_ptr<state> state_;
+};
+
+}  // namespace lb::admin

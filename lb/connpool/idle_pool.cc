@@ -1,0 +1,81 @@
+#include "lb/connpool/idle_pool.h"
+
+#include <algorithm>
+
+namespace lb::connpool {
+
+upstream_ptr idle_pool::acquire(std::size_t endpoint) {
+  auto& list = idle_[endpoint];
+  if (list.empty()) return nullptr;
+  upstream_ptr c = std::move(list.back());
+  list.pop_back();
+  c->in_pool = false;
+  ++c->generation;
+  boost::system::error_code ignored;
+  c->sock.cancel(ignored);  // the readiness wait completes as aborted
+  return c;
+}
+
+void idle_pool::release(upstream_ptr c) {
+  auto& list = idle_[c->endpoint];
+  if (list.size() >= max_idle_ || !c->sock.is_open()) {
+    boost::system::error_code ignored;
+    c->sock.close(ignored);
+    return;
+  }
+  c->in_pool = true;
+  c->idle_since = clock::now();
+  const auto gen = ++c->generation;
+  c->sock.async_wait(boost::asio::ip::tcp::socket::wait_read,
+                     [this, c, gen](boost::system::error_code ec) {
+                       // Aborted or re-acquired since: not about the idle connection.
+                       if (ec == boost::asio::error::operation_aborted) return;
+                       if (!c->in_pool || c->generation != gen) return;
+                       // Readable while idle means closed, reset or unsolicited bytes.
+                       remove(c);
+                     });
+  list.push_back(std::move(c));
+}
+
+void idle_pool::remove(const upstream_ptr& c) {
+  auto& list = idle_[c->endpoint];
+  auto it = std::find(list.begin(), list.end(), c);
+  if (it == list.end()) return;
+  c->in_pool = false;
+  boost::system::error_code ignored;
+  c->sock.close(ignored);
+  list.erase(it);
+}
+
+void idle_pool::sweep(clock::time_point now) {
+  for (auto& list : idle_) {
+    // Oldest first in a LIFO list: trim from the front.
+    std::size_t stale = 0;
+    while (stale < list.size() && now - list[stale]->idle_since >= idle_timeout_) ++stale;
+    for (std::size_t i = 0; i < stale; ++i) {
+      list[i]->in_pool = false;
+      boost::system::error_code ignored;
+      list[i]->sock.close(ignored);
+    }
+    list.erase(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(stale));
+  }
+}
+
+void idle_pool::close_all() {
+  for (auto& list : idle_) {
+    for (auto& c : list) {
+      c->in_pool = false;
+      boost::system::error_code ignored;
+      c->sock.close(ignored);
+    }
+    list.clear();
+  }
+}
+
+std::size_t idle_pool::idle_count() const {
+  std::size_t n = 0;
+  for (const auto& l : idle_) n += l.size();
+  return n;
+}
+
+}  // namespace lb::connpool

@@ -1,0 +1,64 @@
+#pragma once
+// Per-worker idle upstream connections, per endpoint (nginx's upstream keepalive,
+// Pingora's pool). Never shared between workers, so never locked. Most recently
+// used first, so a small set of connections stays warm and the rest age out.
+// An idle connection keeps a read-readiness wait armed: if the upstream closes
+// it (or sends anything unsolicited) it leaves the pool at once.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+
+namespace lb::connpool {
+
+struct upstream_conn {
+  explicit upstream_conn(boost::asio::ip::tcp::socket s, std::size_t ep)
+      : sock(std::move(s)), endpoint(ep) {}
+
+  boost::asio::ip::tcp::socket sock;
+  boost::beast::flat_buffer buf;  // bytes read from the upstream, not yet parsed
+  std::size_t endpoint;
+  std::uint32_t requests = 0;     // exchanges completed on this connection
+  // Pool bookkeeping.
+  bool in_pool = false;
+  std::uint64_t generation = 0;
+  std::chrono::steady_clock::time_point idle_since{};
+};
+
+using upstream_ptr = std::shared_ptr<upstream_conn>;
+
+class idle_pool {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  idle_pool(std::size_t endpoints, std::uint32_t max_idle, clock::duration idle_timeout)
+      : idle_(endpoints), max_idle_(max_idle), idle_timeout_(idle_timeout) {}
+
+  // Thread: owning worker. An idle connection to `endpoint`, or nullptr.
+  upstream_ptr acquire(std::size_t endpoint);
+
+  // Thread: owning worker. Keeps `c` for reuse (its buffer must be empty), or
+  // closes it when the endpoint already has `max_idle` idle connections.
+  void release(upstream_ptr c);
+
+  // Thread: owning worker. Closes connections idle longer than idle_timeout.
+  void sweep(clock::time_point now);
+
+  // Thread: owning worker. Closes every idle connection (drain, shutdown).
+  void close_all();
+
+  std::size_t idle_count() const;
+
+ private:
+  void remove(const upstream_ptr& c);
+
+  std::vector<std::vector<upstream_ptr>> idle_;  // per endpoint, LIFO
+  std::uint32_t max_idle_;
+  clock::duration idle_timeout_;
+};
+
+}  // namespace lb::connpool

@@ -1,0 +1,18 @@
+#pragma once
+// The process: load the config, bind every listener on every worker, start the
+// workers and the admin server, then run the control thread's loop (signals,
+// drain) until the workers have exited.
+
+#include <string>
+
+namespace lb::control {
+
+// Thread: main. Runs lb with the config at `path`. Returns the exit code:
+// 0 after a graceful drain, 1 when the config is invalid or cannot be served.
+int run(const std::string& path);
+
+// Thread: main. `lb --check`: validates `path`, prints each error as
+// FILE:LINE:COL: message on stderr. Returns 0 when valid, 1 otherwise.
+int check(const std::string& path);
+
+}  // namespace lb::control

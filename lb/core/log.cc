@@ -1,0 +1,94 @@
+#include "lb/core/log.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <string>
+
+namespace lb::log {
+namespace {
+
+std::atomic<int> min_level{static_cast<int>(level::info)};
+
+constexpr std::string_view level_name(level l) {
+  switch (l) {
+    case level::debug: return "debug";
+    case level::info: return "info";
+    case level::warn: return "warn";
+    case level::error: return "error";
+  }
+  return "info";
+}
+
+bool needs_quotes(std::string_view v) {
+  if (v.empty()) return true;
+  for (char c : v)
+    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) return true;
+  return false;
+}
+
+void append_value(std::string& out, std::string_view v) {
+  if (!needs_quotes(v)) {
+    out.append(v);
+    return;
+  }
+  out.push_back('"');
+  for (char c : v) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '\n') {
+      out.append("\\n");
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out.push_back('?');
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+}
+
+void append_timestamp(std::string& out) {
+  using namespace std::chrono;
+  auto now = system_clock::now();
+  auto secs = system_clock::to_time_t(now);
+  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  out.append(buf, static_cast<std::size_t>(n));
+}
+
+}  // namespace
+
+void set_min_level(level l) { min_level.store(static_cast<int>(l), std::memory_order_relaxed); }
+
+bool enabled(level l) { return static_cast<int>(l) >= min_level.load(std::memory_order_relaxed); }
+
+void write(level l, std::string_view msg, std::initializer_list<field> fields) {
+  if (!enabled(l)) return;
+  thread_local std::string line;
+  line.clear();
+  line.append("ts=");
+  append_timestamp(line);
+  line.append(" level=");
+  line.append(level_name(l));
+  line.append(" msg=");
+  append_value(line, msg);
+  for (const auto& f : fields) {
+    line.push_back(' ');
+    line.append(f.key);
+    line.push_back('=');
+    append_value(line, f.value);
+  }
+  line.push_back('\n');
+  // stderr is unbuffered; a failed log write has nowhere to be reported.
+  [[maybe_unused]] auto n = ::write(STDERR_FILENO, line.data(), line.size());
+}
+
+}  // namespace lb::log

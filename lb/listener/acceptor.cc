@@ -1,0 +1,69 @@
+#include "lb/listener/acceptor.h"
+
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/socket_base.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "lb/core/log.h"
+#include "lb/proto/http/session.h"
+#include "lb/runtime/worker.h"
+
+namespace lb::listener {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// Resource exhaustion (EMFILE, ENFILE, ENOBUFS) would make an immediate
+// re-accept spin; back off briefly instead (nginx disables accept for a while too).
+void accept_later(runtime::worker& w, runtime::worker_listener& l) {
+  auto timer = std::make_shared<asio::steady_timer>(w.io(), std::chrono::milliseconds(100));
+  timer->async_wait([&w, &l, timer](boost::system::error_code) {
+    if (l.acceptor.is_open()) start_accepting(w, l);
+  });
+}
+
+}  // namespace
+
+void start_accepting(runtime::worker& w, runtime::worker_listener& l) {
+  l.acceptor.async_accept([&w, &l](boost::system::error_code ec, tcp::socket sock) {
+    if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) return;
+    if (ec) {
+      log::warn("accept failed", {{"error", ec.message()}});
+      accept_later(w, l);
+      return;
+    }
+    const auto& lsn = *w.current()->listeners[l.index].cfg;
+    if (l.connections->fetch_add(1, std::memory_order_relaxed) >= lsn.limits.max_connections) {
+      l.connections->fetch_sub(1, std::memory_order_relaxed);
+      boost::system::error_code ignored;
+      sock.close(ignored);
+    } else {
+      boost::system::error_code ignored;
+      sock.set_option(tcp::no_delay(true), ignored);
+      proto::http::start_session(w, l.index, std::move(sock), l.connections);
+    }
+    start_accepting(w, l);
+  });
+}
+
+std::vector<tcp::acceptor> bind_reuseport(const std::vector<asio::io_context*>& ios, tcp::endpoint ep) {
+  std::vector<tcp::acceptor> out;
+  for (auto* io : ios) {
+    tcp::acceptor a(*io);
+    a.open(ep.protocol());
+    a.set_option(asio::socket_base::reuse_address(true));
+    int one = 1;
+    if (::setsockopt(a.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+      throw boost::system::system_error(errno, boost::system::system_category(), "SO_REUSEPORT");
+    if (ep.address().is_v6()) a.set_option(asio::ip::v6_only(true));
+    a.bind(ep);
+    a.listen(asio::socket_base::max_listen_connections);
+    ep = a.local_endpoint();  // port 0 resolved by the first bind
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace lb::listener

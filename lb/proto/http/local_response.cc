@@ -1,0 +1,70 @@
+#include "lb/proto/http/local_response.h"
+
+#include <array>
+#include <string>
+
+namespace lb::proto::http {
+
+namespace {
+
+struct canned {
+  local_status status;
+  std::string_view reason;
+};
+
+constexpr std::array<canned, 8> table{{
+    {local_status::bad_request, "Bad Request"},
+    {local_status::not_found, "Not Found"},
+    {local_status::request_timeout, "Request Timeout"},
+    {local_status::payload_too_large, "Payload Too Large"},
+    {local_status::header_too_large, "Request Header Fields Too Large"},
+    {local_status::bad_gateway, "Bad Gateway"},
+    {local_status::service_unavailable, "Service Unavailable"},
+    {local_status::gateway_timeout, "Gateway Timeout"},
+}};
+
+std::string build(const canned& c, bool keep_alive) {
+  const std::string code = std::to_string(static_cast<int>(c.status));
+  const std::string body = code + " " + std::string(c.reason) + "\n";
+  return "HTTP/1.1 " + code + " " + std::string(c.reason) +
+         "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+         (keep_alive ? "\r\n" : "\r\nConnection: close\r\n") + "\r\n" + body;
+}
+
+struct rendered {
+  std::array<std::string, table.size()> keep;
+  std::array<std::string, table.size()> close;
+  rendered() {
+    for (std::size_t i = 0; i < table.size(); ++i) {
+      keep[i] = build(table[i], true);
+      close[i] = build(table[i], false);
+    }
+  }
+};
+
+const rendered& all() {
+  static const rendered r;  // thread-safe static init; read-only afterwards
+  return r;
+}
+
+}  // namespace
+
+bool closes_connection(local_status s) {
+  switch (s) {
+    case local_status::bad_request:
+    case local_status::request_timeout:
+    case local_status::payload_too_large:
+    case local_status::header_too_large: return true;
+    default: return false;
+  }
+}
+
+std::string_view local_response(local_status s, bool keep_alive) {
+  if (s == local_status::continue_) return "HTTP/1.1 100 Continue\r\n\r\n";
+  const auto& r = all();
+  for (std::size_t i = 0; i < table.size(); ++i)
+    if (table[i].status == s) return (keep_alive && !closes_connection(s)) ? r.keep[i] : r.close[i];
+  return r.close[0];
+}
+
+}  // namespace lb::proto::http

@@ -1,0 +1,28 @@
+#pragma once
+// Responses lb answers itself (errors, limits, no route). Built once, shared,
+// written straight from static storage: no formatting on the error path.
+
+#include <string_view>
+
+namespace lb::proto::http {
+
+enum class local_status {
+  bad_request = 400,
+  not_found = 404,
+  request_timeout = 408,
+  payload_too_large = 413,
+  header_too_large = 431,
+  bad_gateway = 502,
+  service_unavailable = 503,
+  gateway_timeout = 504,
+  continue_ = 100,  // the interim "100 Continue" for Expect: 100-continue
+};
+
+// The whole wire response, head and short text body. `keep_alive` picks the
+// Connection header; statuses that end the connection ignore it.
+std::string_view local_response(local_status s, bool keep_alive);
+
+// Whether lb closes the client connection after sending `s`.
+bool closes_connection(local_status s);
+
+}  // namespace lb::proto::http

@@ -1,0 +1,600 @@
+#include "lb/proto/http/session.h"
+
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "lb/core/log.h"
+#include "lb/proto/http/head_scan.h"
+#include "lb/proto/http/local_response.h"
+#include "lb/proto/http/rewrite.h"
+#include "lb/runtime/worker.h"
+
+namespace lb::proto::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+using asio::awaitable;
+using asio::use_awaitable;
+
+namespace {
+
+using request_parser = bhttp::request_parser<bhttp::buffer_body>;
+using response_parser = bhttp::response_parser<bhttp::buffer_body>;
+
+// Upstream heads are not the client's to size; this bounds a broken upstream.
+constexpr std::size_t max_upstream_head = 64 * 1024;
+constexpr std::size_t read_chunk = 16 * 1024;
+// Reused upstream connections that die before answering are retried on fresh
+// ones; more than this in one request means the endpoint itself is failing.
+constexpr int max_stale_retries = 2;
+// Not boost::none: Beast 1.74 compares `len_ > body_limit_` with an empty
+// optional as always true, so "no limit" must be the largest value.
+constexpr std::uint64_t unlimited = std::numeric_limits<std::uint64_t>::max();
+
+std::string_view view(const beast::flat_buffer& b) {
+  return {static_cast<const char*>(b.data().data()), b.size()};
+}
+
+// Which sockets a pending operation waits on, so a timeout knows its meaning.
+enum class phase { idle, head, client_body, connect, upstream_write, upstream_head, upstream_body, client_write, tunnel };
+
+enum class head_result { complete, closed, truncated, malformed, too_large, timed_out };
+
+enum class relay_result { ok, in_error, in_malformed, in_too_large, out_error, timed_out };
+
+// Endpoints already tried for one request (nginx's `tried` bitmap).
+class tried_set {
+ public:
+  explicit tried_set(std::size_t n) : bits_(n, false) {}
+  bool test(std::size_t i) const { return bits_[i]; }
+  void set(std::size_t i) { bits_[i] = true, any_ = true; }
+  bool any() const { return any_; }
+
+ private:
+  std::vector<bool> bits_;
+  bool any_ = false;
+};
+
+class session final : public runtime::session_base, public std::enable_shared_from_this<session> {
+ public:
+  session(runtime::worker& w, std::size_t listener_index, tcp::socket sock,
+          std::atomic<std::uint64_t>* connections)
+      : worker_(w),
+        listener_index_(listener_index),
+        connections_(connections),
+        client_(std::move(sock)),
+        snap_(w.current()) {
+    error_code ec;
+    auto remote = client_.remote_endpoint(ec);
+    client_ip_ = ec ? "unknown" : remote.address().to_string();
+    worker_.link(this);
+  }
+
+  ~session() override {
+    worker_.unlink(this);
+    connections_->fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  void start() {
+    asio::co_spawn(client_.get_executor(), run(shared_from_this()), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        log::error("session failed", {{"error", x.what()}});
+      }
+    });
+  }
+
+  void on_timeout() override {
+    timed_out_ = true;
+    cancel_io();
+  }
+
+  void on_drain() override {
+    draining_ = true;
+    if (waiting_) cancel_io();
+  }
+
+  void on_force_close() override {
+    error_code ignored;
+    client_.close(ignored);
+    if (upstream_sock_) upstream_sock_->close(ignored);
+  }
+
+  void on_sweep() override {
+    // Hand back the read buffer of a connection idle for a whole sweep, so an
+    // idle keep-alive connection costs little; busy ones keep theirs.
+    if (!waiting_ || phase_ != phase::idle || client_buf_.size() != 0) return;
+    if (idle_swept_) client_buf_.shrink_to_fit();
+    idle_swept_ = true;
+  }
+
+ private:
+  const config::listener& listener() const { return *snap_->listeners[listener_index_].cfg; }
+
+  void arm(phase p, config::duration d) {
+    phase_ = p;
+    timed_out_ = false;
+    set_deadline(d);
+  }
+
+  void cancel_io() {
+    error_code ignored;
+    client_.cancel(ignored);
+    if (upstream_sock_) upstream_sock_->cancel(ignored);
+  }
+
+  static awaitable<void> run(std::shared_ptr<session> self) { co_await self->serve(); }
+
+  awaitable<void> serve() {
+    const auto& lim = listener().limits;
+    bool first = true;
+    while (!draining_) {
+      if (client_buf_.size() == 0) {
+        // Wait for bytes before taking any buffer: idle connections stay light.
+        // The first request's head timer runs from accept; later ones from
+        // their first byte, after an idle_timeout wait.
+        if (first) {
+          arm(phase::head, lim.header_timeout);
+        } else {
+          arm(phase::idle, lim.idle_timeout);
+          idle_swept_ = false;
+        }
+        waiting_ = true;
+        error_code ec;
+        co_await client_.async_wait(tcp::socket::wait_read, asio::redirect_error(use_awaitable, ec));
+        waiting_ = false;
+        if (ec || draining_) break;
+        if (!first) arm(phase::head, lim.header_timeout);
+      } else {
+        arm(phase::head, lim.header_timeout);  // pipelined bytes already buffered
+      }
+      first = false;
+      if (!co_await exchange()) break;
+    }
+    clear_deadline();
+    error_code ignored;
+    client_.shutdown(tcp::socket::shutdown_send, ignored);
+    client_.close(ignored);
+  }
+
+  // Reads a message head into `buf` (which may already hold part of it).
+  awaitable<head_result> read_head(tcp::socket& s, beast::flat_buffer& buf, std::size_t limit,
+                                   bool skip_empty_lines, std::size_t& length) {
+    head_scanner scanner;
+    for (;;) {
+      if (skip_empty_lines) {
+        if (auto n = leading_empty_lines(view(buf))) buf.consume(n), scanner.reset();
+      }
+      switch (scanner.scan(view(buf))) {
+        case head_scanner::state::complete: length = scanner.length(); co_return head_result::complete;
+        case head_scanner::state::malformed: co_return head_result::malformed;
+        case head_scanner::state::need_more: break;
+      }
+      if (buf.size() > limit) co_return head_result::too_large;
+      const std::size_t want = std::max(read_chunk, buf.capacity() - buf.size());
+      error_code ec;
+      auto n = co_await s.async_read_some(buf.prepare(want), asio::redirect_error(use_awaitable, ec));
+      buf.commit(n);
+      if (ec) {
+        if (timed_out_) co_return head_result::timed_out;
+        co_return buf.size() == 0 ? head_result::closed : head_result::truncated;
+      }
+    }
+  }
+
+  awaitable<void> write_local(local_status s, bool keep_alive) {
+    arm(phase::client_write, listener().limits.idle_timeout);
+    error_code ec;
+    co_await asio::async_write(client_, asio::buffer(local_response(s, keep_alive)),
+                               asio::redirect_error(use_awaitable, ec));
+  }
+
+  // Answers locally; returns whether the client connection stays open.
+  awaitable<bool> reply(local_status s, bool request_done) {
+    const bool keep = request_done && !draining_ && !closes_connection(s) && keep_alive_;
+    co_await write_local(s, keep);
+    co_return keep;
+  }
+
+  // Streams a message body from `in` to `out` through one worker buffer
+  // (Beast's relay pattern): read at most a buffer, write it, repeat.
+  template <bool is_request>
+  awaitable<relay_result> relay(tcp::socket& in, beast::flat_buffer& in_buf,
+                                bhttp::parser<is_request, bhttp::buffer_body>& p, tcp::socket& out,
+                                bhttp::serializer<is_request, bhttp::buffer_body>& sr, phase read_phase,
+                                config::duration read_timeout, phase write_phase,
+                                config::duration write_timeout) {
+    auto chunk = worker_.buffers().take();
+    struct give_back {
+      runtime::buffer_pool& pool;
+      std::unique_ptr<char[]>& b;
+      ~give_back() { pool.give(std::move(b)); }
+    } guard{worker_.buffers(), chunk};
+    constexpr std::size_t cap = runtime::buffer_pool::buffer_size;
+    auto& body = p.get().body();
+    do {
+      if (!p.is_done()) {
+        body.data = chunk.get();
+        body.size = cap;
+        for (;;) {
+          if (in_buf.size() != 0) {
+            error_code ec;
+            const auto used = p.put(in_buf.data(), ec);
+            in_buf.consume(used);
+            if (ec == bhttp::error::need_buffer) break;
+            if (ec == bhttp::error::body_limit) co_return relay_result::in_too_large;
+            if (ec && ec != bhttp::error::need_more) co_return relay_result::in_malformed;
+            if (p.is_done() || body.size != cap) break;
+            if (used != 0 && in_buf.size() != 0) continue;
+          }
+          arm(read_phase, read_timeout);
+          error_code ec;
+          auto n = co_await in.async_read_some(in_buf.prepare(cap), asio::redirect_error(use_awaitable, ec));
+          in_buf.commit(n);
+          if (ec == asio::error::eof) {
+            // A close-delimited body ends here; any other framing is truncated.
+            p.put_eof(ec);
+            if (ec) co_return relay_result::in_error;
+            break;
+          }
+          if (ec) co_return timed_out_ ? relay_result::timed_out : relay_result::in_error;
+        }
+        body.size = cap - body.size;
+        body.data = chunk.get();
+        body.more = !p.is_done();
+      } else {
+        body.data = nullptr;
+        body.size = 0;
+        body.more = false;
+      }
+      arm(write_phase, write_timeout);
+      error_code ec;
+      co_await bhttp::async_write(out, sr, asio::redirect_error(use_awaitable, ec));
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) co_return timed_out_ ? relay_result::timed_out : relay_result::out_error;
+    } while (!p.is_done() && !sr.is_done());
+    co_return relay_result::ok;
+  }
+
+  awaitable<connpool::upstream_ptr> connect(std::size_t ep, const runtime::pool_snapshot& pool) {
+    tcp::socket s(worker_.io());
+    upstream_sock_ = &s;
+    arm(phase::connect, pool.cfg->connect_timeout);
+    error_code ec;
+    co_await s.async_connect(pool.addrs[ep], asio::redirect_error(use_awaitable, ec));
+    upstream_sock_ = nullptr;
+    if (ec) {
+      log::debug("upstream connect failed", {{"pool", pool.cfg->name},
+                                              {"endpoint", pool.labels[ep]},
+                                              {"error", timed_out_ ? "timeout" : ec.message()}});
+      co_return nullptr;
+    }
+    s.set_option(tcp::no_delay(true), ec);
+    co_return std::make_shared<connpool::upstream_conn>(std::move(s), ep);
+  }
+
+  // One request/response exchange. Returns whether to read another request.
+  awaitable<bool> exchange() {
+    const auto& lim = listener().limits;
+    keep_alive_ = true;
+
+    std::size_t head_len = 0;
+    switch (co_await read_head(client_, client_buf_, lim.max_header_bytes, true, head_len)) {
+      case head_result::complete: break;
+      case head_result::closed: co_return false;
+      case head_result::truncated: co_return false;
+      case head_result::timed_out:
+        // A client that sent nothing is just idle; one that stalled mid-head gets told.
+        if (client_buf_.size() != 0) co_await write_local(local_status::request_timeout, false);
+        co_return false;
+      case head_result::malformed: co_return co_await reply(local_status::bad_request, false);
+      case head_result::too_large: co_return co_await reply(local_status::header_too_large, false);
+    }
+
+    request_parser req;
+    req.header_limit(static_cast<std::uint32_t>(head_len + 1));
+    req.body_limit(lim.max_body_bytes ? lim.max_body_bytes : unlimited);
+    {
+      error_code ec;
+      const auto used = req.put(asio::buffer(client_buf_.data().data(), head_len), ec);
+      client_buf_.consume(used);
+      if (ec) log::debug("bad request head", {{"error", ec.message()}});
+      if (ec == bhttp::error::body_limit) co_return co_await reply(local_status::payload_too_large, false);
+      if (ec || !req.is_header_done()) co_return co_await reply(local_status::bad_request, false);
+    }
+    req.eager(true);  // from here on, parse as much body as the buffer holds
+    auto& msg = req.get();
+    keep_alive_ = msg.keep_alive();
+    if (!acceptable(msg, req)) co_return co_await reply(local_status::bad_request, false);
+
+    // Route.
+    const auto& lsnap = snap_->listeners[listener_index_];
+    const router::header_source headers{&msg, [](const void* ctx, std::string_view name) -> std::optional<std::string_view> {
+                                          const auto& f = *static_cast<const bhttp::fields*>(ctx);
+                                          auto it = f.find(name);
+                                          if (it == f.end()) return std::nullopt;
+                                          return it->value();
+                                        }};
+    auto host = msg[bhttp::field::host];
+    auto route_index = lsnap.routes.match(host, msg.target(), headers);
+    if (!route_index) co_return co_await reply(local_status::not_found, req.is_done());
+    const auto& route = lsnap.cfg->routes[*route_index];
+    const auto& pool = snap_->pools[route.pool_index];
+    auto& wpool = worker_.pool(route.pool_index);
+
+    const bool upgrade = is_websocket_upgrade(msg);
+    const bool has_body = !req.is_done();
+    const bool expect_continue = has_body && beast::iequals(msg[bhttp::field::expect], "100-continue");
+    const bool is_head = msg.method() == bhttp::verb::head;
+    const unsigned client_version = msg.version();
+    rewrite_request(msg, client_ip_, upgrade, route);
+    msg.version(11);
+
+    // Pick, connect, send; retry where nothing reached the upstream's application.
+    tried_set tried(pool.addrs.size());
+    connpool::upstream_ptr up;
+    std::optional<response_parser> res;
+    int stale_retries = 0;
+    std::optional<std::size_t> reconnect_to;
+    for (;;) {
+      std::size_t ep;
+      bool reused = false;
+      if (reconnect_to) {
+        ep = *reconnect_to;
+        reconnect_to.reset();
+      } else {
+        const int pick = wpool.balancer.pick([&](std::size_t i) { return !tried.test(i); });
+        if (pick < 0)
+          co_return co_await reply(tried.any() ? local_status::bad_gateway : local_status::service_unavailable,
+                                   req.is_done());
+        ep = static_cast<std::size_t>(pick);
+        up = wpool.idle.acquire(ep);
+        reused = up != nullptr;
+      }
+      if (!up) {
+        up = co_await connect(ep, pool);
+        if (!up) {
+          tried.set(ep);  // connection refused / timed out: try another endpoint
+          continue;
+        }
+      }
+      upstream_sock_ = &up->sock;
+
+      // Request head (and body).
+      bool sent = true;
+      if (!has_body) {
+        bhttp::request_serializer<bhttp::buffer_body> sr(msg);
+        arm(phase::upstream_write, route.timeout);
+        error_code ec;
+        co_await bhttp::async_write_header(up->sock, sr, asio::redirect_error(use_awaitable, ec));
+        sent = !ec;
+      } else {
+        if (expect_continue && client_buf_.size() == 0) {
+          co_await write_local(local_status::continue_, true);
+        }
+        bhttp::request_serializer<bhttp::buffer_body> sr(msg);
+        switch (co_await relay(client_, client_buf_, req, up->sock, sr, phase::client_body, lim.idle_timeout,
+                               phase::upstream_write, route.timeout)) {
+          case relay_result::ok: break;
+          case relay_result::in_malformed: drop(up); co_return co_await reply(local_status::bad_request, false);
+          case relay_result::in_too_large: drop(up); co_return co_await reply(local_status::payload_too_large, false);
+          case relay_result::in_error: drop(up); co_return false;  // client went away mid-body
+          case relay_result::timed_out:
+          case relay_result::out_error: sent = false; break;
+        }
+      }
+      if (!sent) {
+        drop(up);
+        if (reused && !has_body && stale_retries++ < max_stale_retries) {
+          reconnect_to = ep;
+          continue;
+        }
+        co_return co_await reply(local_status::bad_gateway, req.is_done());
+      }
+
+      // Response head; interim 1xx responses (other than 101) are skipped.
+      head_result hr;
+      for (;;) {
+        res.emplace();
+        res->header_limit(static_cast<std::uint32_t>(max_upstream_head + 1));
+        res->body_limit(unlimited);
+        if (is_head) res->skip(true);
+        arm(phase::upstream_head, route.timeout);
+        std::size_t len = 0;
+        hr = co_await read_head(up->sock, up->buf, max_upstream_head, false, len);
+        if (hr != head_result::complete) break;
+        error_code ec;
+        const auto used = res->put(asio::buffer(up->buf.data().data(), len), ec);
+        up->buf.consume(used);
+        if (ec || !res->is_header_done()) {
+          log::debug("bad upstream response head", {{"error", ec.message()}});
+          hr = head_result::malformed;
+          break;
+        }
+        res->eager(true);
+        const auto status = res->get().result_int();
+        if (status >= 200 || status == 101) break;
+      }
+      if (hr == head_result::complete) break;
+      const bool nothing_received = hr == head_result::closed;
+      drop(up);
+      if (hr == head_result::timed_out) co_return co_await reply(local_status::gateway_timeout, req.is_done());
+      if (nothing_received && reused && !has_body && stale_retries++ < max_stale_retries) {
+        reconnect_to = ep;  // the idle connection died under us: not the request's fault
+        continue;
+      }
+      co_return co_await reply(local_status::bad_gateway, req.is_done());
+    }
+
+    // Response to the client.
+    auto& rmsg = res->get();
+    const bool upgraded = upgrade && rmsg.result() == bhttp::status::switching_protocols;
+    rewrite_response(rmsg, upgraded);
+    bool keep_client = keep_alive_ && req.is_done() && !draining_ && !upgraded;
+    if (!upgraded) {
+      if (client_version == 10 && res->chunked()) {
+        rmsg.chunked(false);  // HTTP/1.0 has no chunked coding: delimit by close
+        keep_client = false;
+      } else if (!res->chunked() && !res->content_length() && !res->is_done() && !is_head) {
+        // Close-delimited upstream body: re-frame as chunked to keep the client.
+        if (client_version == 11) rmsg.chunked(true);
+        else keep_client = false;
+      }
+      rmsg.version(client_version);
+      rmsg.keep_alive(keep_client);
+    }
+
+    bhttp::response_serializer<bhttp::buffer_body> sr(rmsg);
+    if (res->is_done() || upgraded) {
+      arm(phase::client_write, lim.idle_timeout);
+      error_code ec;
+      co_await bhttp::async_write_header(client_, sr, asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        drop(up);
+        co_return false;
+      }
+    } else {
+      const auto r = co_await relay(up->sock, up->buf, *res, client_, sr, phase::upstream_body, route.timeout,
+                                    phase::client_write, lim.idle_timeout);
+      if (r != relay_result::ok) {
+        // Mid-response failure: the client cannot be told with a status any more.
+        drop(up);
+        co_return false;
+      }
+    }
+
+    if (upgraded) {
+      co_await tunnel(up);
+      drop(up);
+      co_return false;
+    }
+
+    if (res->keep_alive() && res->is_done() && !res->need_eof() && up->buf.size() == 0 && !draining_) {
+      ++up->requests;
+      upstream_sock_ = nullptr;
+      wpool.idle.release(std::move(up));
+    } else {
+      drop(up);
+    }
+    co_return keep_client;
+  }
+
+  // Rejects what Beast accepts but a proxy must not forward.
+  static bool acceptable(const bhttp::request<bhttp::buffer_body>& msg, const request_parser& req) {
+    if (msg.version() != 10 && msg.version() != 11) return false;
+    const auto target = msg.target();
+    if (target.empty() || (target[0] != '/' && !(target == "*" && msg.method() == bhttp::verb::options)))
+      return false;
+    if (msg.method() == bhttp::verb::connect) return false;
+    const auto hosts = msg.count(bhttp::field::host);
+    if (hosts > 1 || (hosts == 0 && msg.version() == 11)) return false;
+    // A Transfer-Encoding the parser did not decode as chunked leaves the body
+    // length ambiguous between hops.
+    if (msg.count(bhttp::field::transfer_encoding) != 0 && !req.chunked()) return false;
+    return true;
+  }
+
+  static bool is_websocket_upgrade(const bhttp::request<bhttp::buffer_body>& msg) {
+    return msg.version() == 11 && msg.method() == bhttp::verb::get && beast::http::token_list(msg[bhttp::field::connection]).exists("upgrade") &&
+           beast::iequals(msg[bhttp::field::upgrade], "websocket");
+  }
+
+  void drop(connpool::upstream_ptr& up) {
+    if (!up) return;
+    error_code ignored;
+    up->sock.close(ignored);
+    up.reset();
+    upstream_sock_ = nullptr;
+  }
+
+  // Both directions at once after a 101, until either side closes or the
+  // connection sits idle for idle_timeout.
+  awaitable<void> tunnel(connpool::upstream_ptr up) {
+    auto self = shared_from_this();
+    arm(phase::tunnel, listener().limits.idle_timeout);
+    asio::steady_timer done(worker_.io(), asio::steady_timer::time_point::max());
+    bool other_finished = false;
+    asio::co_spawn(
+        worker_.io(),
+        [self, up, &done, &other_finished]() -> awaitable<void> {
+          co_await self->pump(up->sock, self->client_, up->buf);
+          other_finished = true;
+          done.cancel();
+        },
+        asio::detached);
+    co_await pump(client_, up->sock, client_buf_);
+    if (!other_finished) {
+      error_code ec;
+      co_await done.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+  }
+
+  awaitable<void> pump(tcp::socket& from, tcp::socket& to, beast::flat_buffer& pending) {
+    error_code ec;
+    if (pending.size() != 0) {
+      co_await asio::async_write(to, pending.data(), asio::redirect_error(use_awaitable, ec));
+      pending.consume(pending.size());
+    }
+    auto chunk = worker_.buffers().take();
+    while (!ec) {
+      auto n = co_await from.async_read_some(asio::buffer(chunk.get(), runtime::buffer_pool::buffer_size),
+                                             asio::redirect_error(use_awaitable, ec));
+      if (n == 0) break;
+      set_deadline(listener().limits.idle_timeout);
+      co_await asio::async_write(to, asio::buffer(chunk.get(), n), asio::redirect_error(use_awaitable, ec));
+    }
+    worker_.buffers().give(std::move(chunk));
+    // Pass the half-close on; the other pump ends when its side closes too.
+    error_code ignored;
+    to.shutdown(tcp::socket::shutdown_send, ignored);
+    if (ec && ec != asio::error::eof) {
+      from.close(ignored);
+      to.close(ignored);
+    }
+  }
+
+  runtime::worker& worker_;
+  std::size_t listener_index_;
+  std::atomic<std::uint64_t>* connections_;
+  tcp::socket client_;
+  beast::flat_buffer client_buf_;
+  std::shared_ptr<const runtime::snapshot> snap_;  // the config this connection started with
+  std::string client_ip_;
+  tcp::socket* upstream_sock_ = nullptr;  // the upstream socket in use, for cancellation
+  phase phase_ = phase::head;
+  bool timed_out_ = false;
+  bool draining_ = false;
+  bool idle_swept_ = false;
+  bool waiting_ = false;  // between requests, no byte of the next one read yet
+  bool keep_alive_ = true;
+};
+
+}  // namespace
+
+void start_session(runtime::worker& w, std::size_t listener_index, tcp::socket sock,
+                   std::atomic<std::uint64_t>* connections) {
+  auto s = std::make_shared<session>(w, listener_index, std::move(sock), connections);
+  if (w.draining()) s->on_drain();
+  s->start();
+}
+
+}  // namespace lb::proto::http
