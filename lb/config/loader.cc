@@ -1,0 +1,778 @@
+#include "lb/config/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <utility>
+
+#include "lb/config/parse.h"
+#include "lb/config/validate.h"
+
+namespace lb::config {
+namespace {
+
+constexpr std::uint64_t no_max = std::numeric_limits<std::uint64_t>::max();
+
+// The keys one YAML map may hold. `unsupported` are DESIGN.md keys this build
+// does not implement: they get a clearer message than "unknown key".
+struct schema {
+  std::string_view what;  // "listener", as used in messages
+  std::vector<std::string_view> keys;
+  std::vector<std::string_view> unsupported;
+};
+
+const schema top_schema{"top level",
+                        {"workers", "drain_timeout", "admin", "listeners", "pools"},
+                        {"access_log"}};
+const schema admin_schema{"admin", {"listen"}, {}};
+const schema listener_schema{"listener",
+                             {"name", "listen", "protocol", "limits", "routes"},
+                             {"tls", "proxy_protocol", "pool"}};
+const schema limits_schema{
+    "limits",
+    {"max_connections", "header_timeout", "idle_timeout", "max_header_bytes", "max_body_bytes"},
+    {}};
+const schema route_schema{"route", {"name", "match", "pool", "timeout", "set_headers"},
+                          {"retries"}};
+const schema match_schema{"match",
+                          {"host", "path_prefix", "path_exact", "path_regex", "headers"},
+                          {}};
+const schema pool_schema{"pool",
+                         {"name", "balancer", "endpoints", "connect_timeout", "keepalive"},
+                         {"hash_key", "dns_refresh", "max_connections_per_endpoint",
+                          "health_check", "outlier", "slow_start"}};
+const schema endpoint_schema{"endpoint", {"address", "weight"}, {}};
+const schema keepalive_schema{"keepalive", {"max_idle", "idle_timeout"}, {}};
+
+// Balancers named in DESIGN.md that this build does not implement yet.
+constexpr std::string_view planned_balancers[] = {"least_conn", "least_request", "random",
+                                                  "ip_hash",    "ring_hash",     "maglev"};
+
+// One `key: value` of a map, or one list item (then `key` names the item kind).
+struct field {
+  std::string key;
+  YAML::Node key_node;
+  YAML::Node value;
+};
+
+// A map's known keys in file order, plus the map's own position for
+// "missing key" errors.
+struct fields {
+  YAML::Mark mark;
+  std::vector<field> items;
+
+  const field* get(std::string_view key) const {
+    for (const auto& f : items) {
+      if (f.key == key) return &f;
+    }
+    return nullptr;
+  }
+};
+
+std::string join(const std::vector<std::string_view>& v) {
+  std::string out;
+  for (auto s : v) {
+    if (!out.empty()) out += ", ";
+    out += s;
+  }
+  return out;
+}
+
+// How a node reads in "got ..." messages.
+std::string describe(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: return "a map";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Scalar: {
+      std::string s = n.Scalar();
+      if (s.size() > 64) s = s.substr(0, 61) + "...";
+      return "\"" + s + "\"";
+    }
+    default: return "an empty value";
+  }
+}
+
+// An empty value's mark points past it (often at the next line), so errors
+// about it go to its key instead.
+YAML::Mark mark_of(const field& f) {
+  return f.value.IsNull() ? f.key_node.Mark() : f.value.Mark();
+}
+
+std::optional<std::uint64_t> parse_uint(std::string_view s) {
+  if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::string range_text(std::uint64_t min, std::uint64_t max) {
+  if (max == no_max) return "an integer >= " + std::to_string(min);
+  return "an integer from " + std::to_string(min) + " to " + std::to_string(max);
+}
+
+// Why parse_address refused `s`, for the common mistakes.
+std::string address_hint(std::string_view s) {
+  const auto colon = s.rfind(':');
+  if (colon == std::string_view::npos) return " (missing ':port')";
+  if (s.front() != '[' && s.substr(0, colon).find(':') != std::string_view::npos) {
+    return " (IPv6 addresses need brackets, like [::1]:8080)";
+  }
+  const auto port = parse_uint(s.substr(colon + 1));
+  if (port && *port > 65535) return " (port must be 0..65535)";
+  return "";
+}
+
+enum class address_use { listen, endpoint };
+
+struct route_marks {
+  YAML::Mark name;
+  std::optional<YAML::Mark> pool;  // set once a pool name was read
+};
+
+struct listener_marks {
+  std::optional<YAML::Mark> listen;  // set once a valid address was read
+  std::vector<route_marks> routes;
+};
+
+class loader {
+ public:
+  explicit loader(std::string file) : file_(std::move(file)) {}
+
+  load_result run(std::string_view text);
+
+ private:
+  void error(const YAML::Mark& m, std::string message);
+  void error(const field& f, std::string message) { error(mark_of(f), std::move(message)); }
+
+  std::optional<fields> read_map(const field& f, const schema& s);
+  bool require(const fields& m, std::string_view key, std::string_view what);
+  std::optional<std::vector<field>> read_list(const field& f, std::string_view item);
+
+  std::optional<std::string> read_string(const field& f);
+  std::optional<std::uint64_t> read_uint(const field& f, std::uint64_t min, std::uint64_t max);
+  std::optional<duration> read_duration(const field& f, bool allow_zero);
+  std::optional<address> read_address(const field& f, address_use use);
+  std::optional<std::string> read_name(const field& f, std::string_view what);
+
+  void read_top(const YAML::Node& root, config& cfg);
+  void read_workers(const field& f, config& cfg);
+  void read_admin(const field& f, admin& out);
+  void read_listener(const field& f, listener& out, listener_marks& marks);
+  void read_protocol(const field& f, listener& out);
+  void read_limits(const field& f, limits& out);
+  void read_route(const field& f, std::size_t index, route& out, route_marks& marks);
+  void read_match(const field& f, route& out);
+  void read_path(const field& f, path_match::kind kind, route& out);
+  void read_headers(const field& f, bool for_upstream,
+                    std::vector<std::pair<std::string, std::string>>& out);
+  void read_pool(const field& f, pool& out);
+  void read_balancer(const field& f, pool& out);
+  void read_endpoints(const field& f, pool& out);
+  std::optional<endpoint> read_endpoint(const field& f);
+  void read_keepalive(const field& f, keepalive& out);
+
+  void check_unique_names(const config& cfg);
+  void check_listen_addresses(const config& cfg);
+  void resolve_pools(config& cfg);
+
+  std::string file_;
+  std::vector<diagnostic> errors_;
+
+  // Positions of values checked only once the whole file is read, parallel to
+  // config::listeners and their routes.
+  std::vector<listener_marks> listener_marks_;
+  YAML::Mark admin_listen_mark_;
+  struct named {
+    std::string name;
+    YAML::Mark mark;
+  };
+  std::vector<named> listener_names_, pool_names_;
+};
+
+void loader::error(const YAML::Mark& m, std::string message) {
+  // yaml-cpp marks are 0-based; a null mark (-1) means "somewhere in the file".
+  const int line = m.line >= 0 ? m.line + 1 : 1;
+  const int column = m.column >= 0 ? m.column + 1 : 1;
+  errors_.push_back({file_, line, column, std::move(message)});
+}
+
+std::optional<fields> loader::read_map(const field& f, const schema& s) {
+  if (!f.value.IsMap()) {
+    error(f, "invalid '" + f.key + "': expected a map, got " + describe(f.value));
+    return std::nullopt;
+  }
+  fields out;
+  out.mark = f.value.Mark();
+  for (auto it = f.value.begin(); it != f.value.end(); ++it) {
+    field item{"", it->first, it->second};
+    if (!it->first.IsScalar()) {
+      error(it->first.Mark(), "expected a key name in " + std::string(s.what) + ", got " +
+                                  describe(it->first));
+      continue;
+    }
+    item.key = it->first.Scalar();
+    const auto is = [&](std::string_view k) { return k == item.key; };
+    if (std::any_of(s.unsupported.begin(), s.unsupported.end(), is)) {
+      error(it->first.Mark(), "'" + item.key + "' is not supported by this version of lb");
+    } else if (std::none_of(s.keys.begin(), s.keys.end(), is)) {
+      error(it->first.Mark(), "unknown key '" + item.key + "' in " + std::string(s.what) +
+                                  " (expected one of: " + join(s.keys) + ")");
+    } else if (out.get(item.key)) {
+      error(it->first.Mark(), "duplicate key '" + item.key + "' in " + std::string(s.what));
+    } else {
+      out.items.push_back(std::move(item));
+    }
+  }
+  return out;
+}
+
+bool loader::require(const fields& m, std::string_view key, std::string_view what) {
+  if (m.get(key)) return true;
+  error(m.mark, "missing required key '" + std::string(key) + "' in " + std::string(what));
+  return false;
+}
+
+std::optional<std::vector<field>> loader::read_list(const field& f, std::string_view item) {
+  if (!f.value.IsSequence()) {
+    error(f, "invalid '" + f.key + "': expected a list, got " + describe(f.value));
+    return std::nullopt;
+  }
+  if (f.value.size() == 0) {
+    error(f, "'" + f.key + "' must not be empty");
+    return std::nullopt;
+  }
+  std::vector<field> out;
+  for (const auto& n : f.value) out.push_back({std::string(item), n, n});
+  return out;
+}
+
+std::optional<std::string> loader::read_string(const field& f) {
+  if (!f.value.IsScalar()) {
+    error(f, "invalid '" + f.key + "': expected a string, got " + describe(f.value));
+    return std::nullopt;
+  }
+  return f.value.Scalar();
+}
+
+std::optional<std::uint64_t> loader::read_uint(const field& f, std::uint64_t min,
+                                               std::uint64_t max) {
+  std::optional<std::uint64_t> v;
+  if (f.value.IsScalar()) v = parse_uint(f.value.Scalar());
+  if (!v || *v < min || *v > max) {
+    error(f, "invalid '" + f.key + "': expected " + range_text(min, max) + ", got " +
+                 describe(f.value));
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<duration> loader::read_duration(const field& f, bool allow_zero) {
+  std::optional<duration> d;
+  if (f.value.IsScalar()) d = parse_duration(f.value.Scalar());
+  if (!d) {
+    error(f, "invalid '" + f.key + "': expected a duration like \"250ms\" or \"2s\", got " +
+                 describe(f.value));
+    return std::nullopt;
+  }
+  if (!allow_zero && d->count() == 0) {
+    error(f, "invalid '" + f.key + "': must be greater than 0");
+    return std::nullopt;
+  }
+  return d;
+}
+
+std::optional<address> loader::read_address(const field& f, address_use use) {
+  std::optional<address> a;
+  if (f.value.IsScalar()) a = parse_address(f.value.Scalar());
+  if (!a) {
+    const std::string hint = f.value.IsScalar() ? address_hint(f.value.Scalar()) : "";
+    error(f, "invalid '" + f.key + "': expected an address like \"127.0.0.1:8080\" or " +
+                 "\"[::1]:8080\", got " + describe(f.value) + hint);
+    return std::nullopt;
+  }
+  if (use == address_use::listen && a->is_hostname) {
+    error(f, "invalid '" + f.key + "': must be an IP address (lb does not resolve names to " +
+                 "listen on), got " + describe(f.value));
+    return std::nullopt;
+  }
+  if (use == address_use::endpoint && a->port == 0) {
+    error(f, "invalid '" + f.key + "': an endpoint's port must not be 0");
+    return std::nullopt;
+  }
+  return a;
+}
+
+std::optional<std::string> loader::read_name(const field& f, std::string_view what) {
+  auto s = read_string(f);
+  if (s && !is_name(*s)) {
+    error(f, "invalid " + std::string(what) + " name " + describe(f.value) +
+                 ": use 1 to 128 letters, digits, '_', '.' or '-'");
+    return std::nullopt;
+  }
+  return s;
+}
+
+void loader::read_top(const YAML::Node& root, config& cfg) {
+  if (!root.IsMap()) {
+    error(root.Mark(), "expected a map with 'listeners' and 'pools' at top level, got " +
+                           describe(root));
+    return;
+  }
+  const auto top = read_map({"config", root, root}, top_schema);
+  if (!top) return;
+  require(*top, "listeners", "config");
+  require(*top, "pools", "config");
+  for (const auto& f : top->items) {
+    if (f.key == "workers") {
+      read_workers(f, cfg);
+    } else if (f.key == "drain_timeout") {
+      if (auto d = read_duration(f, true)) cfg.drain_timeout = *d;
+    } else if (f.key == "admin") {
+      read_admin(f, cfg.admin);
+    } else if (f.key == "listeners") {
+      for (const auto& item : read_list(f, "listener").value_or(std::vector<field>{})) {
+        read_listener(item, cfg.listeners.emplace_back(), listener_marks_.emplace_back());
+      }
+    } else if (f.key == "pools") {
+      for (const auto& item : read_list(f, "pool").value_or(std::vector<field>{})) {
+        read_pool(item, cfg.pools.emplace_back());
+      }
+    }
+  }
+}
+
+void loader::read_workers(const field& f, config& cfg) {
+  std::optional<std::uint64_t> n;
+  if (f.value.IsScalar()) {
+    if (f.value.Scalar() == "auto") {
+      cfg.workers = 0;
+      return;
+    }
+    n = parse_uint(f.value.Scalar());
+  }
+  if (!n || *n < 1 || *n > 256) {
+    error(f, "invalid 'workers': expected \"auto\" or an integer from 1 to 256, got " +
+                 describe(f.value));
+    return;
+  }
+  cfg.workers = static_cast<unsigned>(*n);
+}
+
+void loader::read_admin(const field& f, admin& out) {
+  const auto m = read_map(f, admin_schema);
+  if (!m) return;
+  require(*m, "listen", "admin");
+  if (const auto* l = m->get("listen")) {
+    out.listen = read_address(*l, address_use::listen);
+    admin_listen_mark_ = mark_of(*l);
+  }
+}
+
+void loader::read_listener(const field& f, listener& out, listener_marks& marks) {
+  const auto m = read_map(f, listener_schema);
+  if (!m) return;
+  require(*m, "name", "listener");
+  require(*m, "listen", "listener");
+  for (const auto& item : m->items) {
+    if (item.key == "name") {
+      if (auto n = read_name(item, "listener")) {
+        out.name = *n;
+        listener_names_.push_back({*n, mark_of(item)});
+      }
+    } else if (item.key == "listen") {
+      if (auto a = read_address(item, address_use::listen)) {
+        out.listen = *a;
+        marks.listen = mark_of(item);
+      }
+    } else if (item.key == "protocol") {
+      read_protocol(item, out);
+    } else if (item.key == "limits") {
+      read_limits(item, out.limits);
+    } else if (item.key == "routes") {
+      const auto routes = read_list(item, "route");
+      for (std::size_t i = 0; routes && i < routes->size(); ++i) {
+        read_route((*routes)[i], i, out.routes.emplace_back(), marks.routes.emplace_back());
+      }
+    }
+  }
+  // A tcp listener has no routes; its own error already says why it is refused.
+  const auto* proto = m->get("protocol");
+  if (!proto || !proto->value.IsScalar() || proto->value.Scalar() != "tcp") {
+    require(*m, "routes", "listener");
+  }
+}
+
+void loader::read_protocol(const field& f, listener& out) {
+  const auto p = read_string(f);
+  if (!p) return;
+  if (*p == "http") {
+    out.proto = protocol::http;
+  } else if (*p == "tcp") {
+    error(f, "protocol 'tcp' is not supported by this version of lb");
+  } else {
+    error(f, "unknown protocol '" + *p + "' (expected one of: http)");
+  }
+}
+
+void loader::read_limits(const field& f, limits& out) {
+  const auto m = read_map(f, limits_schema);
+  if (!m) return;
+  for (const auto& item : m->items) {
+    if (item.key == "max_connections") {
+      if (auto v = read_uint(item, 1, no_max)) out.max_connections = *v;
+    } else if (item.key == "header_timeout") {
+      if (auto d = read_duration(item, false)) out.header_timeout = *d;
+    } else if (item.key == "idle_timeout") {
+      if (auto d = read_duration(item, false)) out.idle_timeout = *d;
+    } else if (item.key == "max_header_bytes") {
+      if (auto v = read_uint(item, 1024, 1048576)) {
+        out.max_header_bytes = static_cast<std::uint32_t>(*v);
+      }
+    } else if (item.key == "max_body_bytes") {
+      if (auto v = read_uint(item, 0, no_max)) out.max_body_bytes = *v;
+    }
+  }
+}
+
+void loader::read_route(const field& f, std::size_t index, route& out, route_marks& marks) {
+  out.name = "route" + std::to_string(index);
+  marks.name = f.value.Mark();
+  const auto m = read_map(f, route_schema);
+  if (!m) return;
+  require(*m, "pool", "route");
+  for (const auto& item : m->items) {
+    if (item.key == "name") {
+      if (auto n = read_name(item, "route")) {
+        out.name = *n;
+        marks.name = mark_of(item);
+      }
+    } else if (item.key == "match") {
+      read_match(item, out);
+    } else if (item.key == "pool") {
+      if (auto p = read_string(item)) {
+        out.pool = *p;
+        marks.pool = mark_of(item);
+      }
+    } else if (item.key == "timeout") {
+      if (auto d = read_duration(item, false)) out.timeout = *d;
+    } else if (item.key == "set_headers") {
+      read_headers(item, true, out.set_headers);
+    }
+  }
+}
+
+void loader::read_match(const field& f, route& out) {
+  const auto m = read_map(f, match_schema);
+  if (!m) return;
+  const field* path = nullptr;
+  for (const auto& item : m->items) {
+    if (item.key == "host") {
+      const auto h = read_string(item);
+      std::string why;
+      if (!h) continue;
+      if (auto hm = parse_host_match(*h, why)) {
+        out.host = *hm;
+      } else {
+        error(item, why);
+      }
+    } else if (item.key == "headers") {
+      read_headers(item, false, out.headers);
+    } else if (path) {
+      error(item.key_node.Mark(), "'" + item.key + "' conflicts with '" + path->key +
+                                      "': a route matches at most one of path_prefix, " +
+                                      "path_exact, path_regex");
+    } else {
+      path = &item;
+      const auto kind = item.key == "path_prefix"  ? path_match::kind::prefix
+                        : item.key == "path_exact" ? path_match::kind::exact
+                                                   : path_match::kind::regex;
+      read_path(item, kind, out);
+    }
+  }
+}
+
+void loader::read_path(const field& f, path_match::kind kind, route& out) {
+  const auto p = read_string(f);
+  if (!p) return;
+  if (kind == path_match::kind::regex) {
+    if (const auto why = regex_error(*p, false); !why.empty()) {
+      error(f, "invalid 'path_regex' '" + *p + "': " + why);
+      return;
+    }
+  } else if (p->empty() || p->front() != '/') {
+    error(f, "invalid '" + f.key + "': must start with '/', got " + describe(f.value));
+    return;
+  } else if (p->find('?') != std::string::npos) {
+    // The router compares the path only; a '?' here could never match.
+    error(f, "invalid '" + f.key + "': must not contain '?' (the query string is not matched)");
+    return;
+  }
+  out.path.type = kind;
+  out.path.value = *p;
+}
+
+void loader::read_headers(const field& f, bool for_upstream,
+                          std::vector<std::pair<std::string, std::string>>& out) {
+  if (!f.value.IsMap()) {
+    error(f, "invalid '" + f.key + "': expected a map of header names to values, got " +
+                 describe(f.value));
+    return;
+  }
+  for (auto it = f.value.begin(); it != f.value.end(); ++it) {
+    const field item{it->first.IsScalar() ? it->first.Scalar() : "", it->first, it->second};
+    if (!it->first.IsScalar() || !is_header_token(item.key)) {
+      error(it->first.Mark(), "invalid header name " + describe(it->first) + " in '" + f.key + "'");
+      continue;
+    }
+    const std::string name = to_lower(item.key);
+    if (for_upstream && is_reserved_header(name)) {
+      error(it->first.Mark(), "'" + f.key + "' may not set '" + name +
+                                  "': lb manages framing and hop-by-hop headers itself");
+      continue;
+    }
+    if (std::any_of(out.begin(), out.end(), [&](const auto& h) { return h.first == name; })) {
+      error(it->first.Mark(), "duplicate header '" + name + "' in '" + f.key + "'");
+      continue;
+    }
+    const auto value = read_string(item);
+    if (!value) continue;
+    if (!is_header_value(*value)) {
+      error(item, "invalid value for header '" + name + "': it must not contain CR, LF or NUL");
+      continue;
+    }
+    out.emplace_back(name, *value);
+  }
+}
+
+void loader::read_pool(const field& f, pool& out) {
+  const auto m = read_map(f, pool_schema);
+  if (!m) return;
+  require(*m, "name", "pool");
+  require(*m, "endpoints", "pool");
+  for (const auto& item : m->items) {
+    if (item.key == "name") {
+      if (auto n = read_name(item, "pool")) {
+        out.name = *n;
+        pool_names_.push_back({*n, mark_of(item)});
+      }
+    } else if (item.key == "balancer") {
+      read_balancer(item, out);
+    } else if (item.key == "endpoints") {
+      read_endpoints(item, out);
+    } else if (item.key == "connect_timeout") {
+      if (auto d = read_duration(item, false)) out.connect_timeout = *d;
+    } else if (item.key == "keepalive") {
+      read_keepalive(item, out.keepalive);
+    }
+  }
+}
+
+void loader::read_balancer(const field& f, pool& out) {
+  const auto b = read_string(f);
+  if (!b) return;
+  if (*b == "round_robin") {
+    out.balancer = balancer_kind::round_robin;
+  } else if (std::find(std::begin(planned_balancers), std::end(planned_balancers), *b) !=
+             std::end(planned_balancers)) {
+    error(f, "balancer '" + *b + "' is not supported by this version of lb");
+  } else {
+    error(f, "unknown balancer '" + *b + "' (expected one of: round_robin)");
+  }
+}
+
+void loader::read_endpoints(const field& f, pool& out) {
+  const auto items = read_list(f, "endpoint");
+  if (!items) return;
+  for (const auto& item : *items) {
+    auto e = read_endpoint(item);
+    if (!e) continue;
+    const auto same = [&](const endpoint& o) {
+      return o.addr.host == e->addr.host && o.addr.port == e->addr.port;
+    };
+    if (std::any_of(out.endpoints.begin(), out.endpoints.end(), same)) {
+      // Listing one twice would silently double its share; weight says it openly.
+      error(item, "endpoint " + e->addr.str() + " is listed twice (use 'weight' instead)");
+      continue;
+    }
+    out.endpoints.push_back(std::move(*e));
+  }
+}
+
+std::optional<endpoint> loader::read_endpoint(const field& f) {
+  if (f.value.IsScalar()) {
+    auto a = read_address({"address", f.value, f.value}, address_use::endpoint);
+    if (!a) return std::nullopt;
+    return endpoint{*a, 1};
+  }
+  if (!f.value.IsMap()) {
+    error(f, "invalid endpoint: expected \"host:port\" or a map with 'address' and 'weight', "
+             "got " + describe(f.value));
+    return std::nullopt;
+  }
+  const auto m = read_map(f, endpoint_schema);
+  if (!m || !require(*m, "address", "endpoint")) return std::nullopt;
+  endpoint e;
+  bool ok = true;
+  if (auto a = read_address(*m->get("address"), address_use::endpoint)) {
+    e.addr = *a;
+  } else {
+    ok = false;
+  }
+  if (const auto* w = m->get("weight")) {
+    if (auto v = read_uint(*w, 1, 1000)) {
+      e.weight = static_cast<std::uint32_t>(*v);
+    } else {
+      ok = false;
+    }
+  }
+  if (!ok) return std::nullopt;
+  return e;
+}
+
+void loader::read_keepalive(const field& f, keepalive& out) {
+  const auto m = read_map(f, keepalive_schema);
+  if (!m) return;
+  for (const auto& item : m->items) {
+    if (item.key == "max_idle") {
+      if (auto v = read_uint(item, 0, 100000)) out.max_idle = static_cast<std::uint32_t>(*v);
+    } else if (item.key == "idle_timeout") {
+      if (auto d = read_duration(item, false)) out.idle_timeout = *d;
+    }
+  }
+}
+
+void loader::check_unique_names(const config& cfg) {
+  const auto check = [this](const std::vector<named>& names, std::string_view what) {
+    std::map<std::string, YAML::Mark> seen;
+    for (const auto& n : names) {
+      auto [it, fresh] = seen.emplace(n.name, n.mark);
+      if (!fresh) {
+        error(n.mark, "duplicate " + std::string(what) + " name '" + n.name +
+                          "' (first used on line " + std::to_string(it->second.line + 1) + ")");
+      }
+    }
+  };
+  check(listener_names_, "listener");
+  check(pool_names_, "pool");
+  for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
+    std::vector<named> routes;
+    const auto& r = cfg.listeners[i].routes;
+    for (std::size_t j = 0; j < r.size(); ++j) {
+      routes.push_back({r[j].name, listener_marks_[i].routes[j].name});
+    }
+    check(routes, "route");
+  }
+}
+
+void loader::check_listen_addresses(const config& cfg) {
+  // Two listeners on one address would both bind it (SO_REUSEPORT) and
+  // silently split its traffic. Port 0 asks the kernel for a fresh port each time.
+  std::map<std::string, const listener*> seen;
+  for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
+    const auto& l = cfg.listeners[i];
+    const auto& mark = listener_marks_[i].listen;
+    if (!mark || l.listen.port == 0) continue;
+    auto [it, fresh] = seen.emplace(l.listen.str(), &l);
+    if (!fresh) {
+      error(*mark, "listen address " + l.listen.str() + " is already used by listener '" +
+                              it->second->name + "'");
+    }
+  }
+  if (cfg.admin.listen && cfg.admin.listen->port != 0) {
+    const auto it = seen.find(cfg.admin.listen->str());
+    if (it != seen.end()) {
+      error(admin_listen_mark_, "admin listen address " + cfg.admin.listen->str() +
+                                    " is already used by listener '" + it->second->name + "'");
+    }
+  }
+}
+
+void loader::resolve_pools(config& cfg) {
+  std::map<std::string, std::size_t> index;
+  for (std::size_t i = 0; i < cfg.pools.size(); ++i) index.emplace(cfg.pools[i].name, i);
+  for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
+    for (std::size_t j = 0; j < cfg.listeners[i].routes.size(); ++j) {
+      auto& r = cfg.listeners[i].routes[j];
+      const auto& mark = listener_marks_[i].routes[j].pool;
+      if (!mark) continue;  // no pool given: already reported
+      const auto it = index.find(r.pool);
+      if (it == index.end()) {
+        error(*mark, "route '" + r.name + "' names unknown pool '" + r.pool + "'");
+      } else {
+        r.pool_index = it->second;
+      }
+    }
+  }
+}
+
+load_result loader::run(std::string_view text) {
+  auto cfg = std::make_shared<config>();
+  cfg->source = file_;
+  try {
+    const YAML::Node root = YAML::Load(std::string(text));
+    if (root.IsNull()) {
+      error(YAML::Mark::null_mark(), "config is empty");
+    } else {
+      read_top(root, *cfg);
+      check_unique_names(*cfg);
+      check_listen_addresses(*cfg);
+      resolve_pools(*cfg);
+    }
+  } catch (const YAML::ParserException& e) {
+    error(e.mark, "YAML syntax error: " + e.msg);
+  } catch (const YAML::Exception& e) {
+    error(e.mark, "cannot load config: " + e.msg);
+  } catch (const std::exception& e) {
+    error(YAML::Mark::null_mark(), std::string("cannot load config: ") + e.what());
+  }
+  // Checks run in passes (names, pool references), so restore file order.
+  std::stable_sort(errors_.begin(), errors_.end(), [](const auto& a, const auto& b) {
+    return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+  });
+  load_result out;
+  out.errors = std::move(errors_);
+  if (out.errors.empty()) out.cfg = std::move(cfg);
+  return out;
+}
+
+}  // namespace
+
+load_result load_string(std::string_view yaml, const std::string& name) {
+  try {
+    return loader(name).run(yaml);
+  } catch (const std::exception& e) {  // only allocation failure can get here
+    load_result out;
+    out.errors.push_back({name, 1, 1, std::string("cannot load config: ") + e.what()});
+    return out;
+  }
+}
+
+load_result load_file(const std::string& path) {
+  const auto unreadable = [&path](int err) {
+    load_result out;
+    out.errors.push_back({path, 1, 1, "cannot read config file: " + std::string(std::strerror(err))});
+    return out;
+  };
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return unreadable(errno);
+  std::string text;
+  char buf[16384];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  const bool failed = std::ferror(f);
+  const int err = errno;  // a directory opens fine and fails here with EISDIR
+  std::fclose(f);
+  if (failed) return unreadable(err);
+  return load_string(text, path);
+}
+
+}  // namespace lb::config
