@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 
 BUILD_DEPS := cmake make g++ pkg-config libboost-dev libboost-program-options-dev \
               libboost-system-dev libyaml-cpp-dev libssl-dev prometheus-cpp-dev \
-              libre2-dev libgtest-dev libgmock-dev
+              libre2-dev libjemalloc-dev libgtest-dev libgmock-dev
 TEST_DEPS  := python3 curl procps
 BENCH_DEPS := wrk nginx-light haproxy valgrind
 

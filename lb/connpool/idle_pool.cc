@@ -11,8 +11,11 @@ upstream_ptr idle_pool::acquire(std::size_t endpoint) {
   list.pop_back();
   c->in_pool = false;
   ++c->generation;
-  boost::system::error_code ignored;
-  c->sock.cancel(ignored);  // the readiness wait completes as aborted
+  if (c->watched) {
+    c->watched = false;
+    boost::system::error_code ignored;
+    c->sock.cancel(ignored);  // the readiness wait completes as aborted
+  }
   return c;
 }
 
@@ -25,7 +28,13 @@ void idle_pool::release(upstream_ptr c) {
   }
   c->in_pool = true;
   c->idle_since = clock::now();
-  const auto gen = ++c->generation;
+  ++c->generation;
+  list.push_back(std::move(c));
+}
+
+void idle_pool::watch(const upstream_ptr& c) {
+  c->watched = true;
+  const auto gen = c->generation;
   c->sock.async_wait(boost::asio::ip::tcp::socket::wait_read,
                      [this, c, gen](boost::system::error_code ec) {
                        // Aborted or re-acquired since: not about the idle connection.
@@ -34,7 +43,6 @@ void idle_pool::release(upstream_ptr c) {
                        // Readable while idle means closed, reset or unsolicited bytes.
                        remove(c);
                      });
-  list.push_back(std::move(c));
 }
 
 void idle_pool::remove(const upstream_ptr& c) {
@@ -58,6 +66,8 @@ void idle_pool::sweep(clock::time_point now) {
       list[i]->sock.close(ignored);
     }
     list.erase(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(stale));
+    for (auto& c : list)
+      if (!c->watched) watch(c);
   }
 }
 

@@ -2,8 +2,10 @@
 // Per-worker idle upstream connections, per endpoint (nginx's upstream keepalive,
 // Pingora's pool). Never shared between workers, so never locked. Most recently
 // used first, so a small set of connections stays warm and the rest age out.
-// An idle connection keeps a read-readiness wait armed: if the upstream closes
-// it (or sends anything unsolicited) it leaves the pool at once.
+// A connection idle for a whole sweep gets a read-readiness wait armed: if the
+// upstream closes it (or sends anything unsolicited) it leaves the pool then.
+// One reused within a sweep never pays for the wait (an epoll_ctl per arm);
+// if it died unwatched, the session retries on a fresh connection.
 
 #include <chrono>
 #include <cstdint>
@@ -25,6 +27,7 @@ struct upstream_conn {
   std::uint32_t requests = 0;     // exchanges completed on this connection
   // Pool bookkeeping.
   bool in_pool = false;
+  bool watched = false;
   std::uint64_t generation = 0;
   std::chrono::steady_clock::time_point idle_since{};
 };
@@ -45,7 +48,8 @@ class idle_pool {
   // closes it when the endpoint already has `max_idle` idle connections.
   void release(upstream_ptr c);
 
-  // Thread: owning worker. Closes connections idle longer than idle_timeout.
+  // Thread: owning worker. Closes connections idle longer than idle_timeout
+  // and starts watching the others.
   void sweep(clock::time_point now);
 
   // Thread: owning worker. Closes every idle connection (drain, shutdown).
@@ -55,6 +59,7 @@ class idle_pool {
 
  private:
   void remove(const upstream_ptr& c);
+  void watch(const upstream_ptr& c);
 
   std::vector<std::vector<upstream_ptr>> idle_;  // per endpoint, LIFO
   std::uint32_t max_idle_;

@@ -30,14 +30,15 @@ struct worker_pool {
   connpool::idle_pool idle;
 };
 
-// Fixed-size body buffers recycled per worker, so streaming a body never
-// allocates once the worker is warm.
-class buffer_pool {
+// Fixed-size blocks recycled per worker, so streaming a body or parsing a
+// head never allocates once the worker is warm.
+template <std::size_t Size>
+class block_pool {
  public:
-  static constexpr std::size_t buffer_size = 64 * 1024;
+  static constexpr std::size_t block_size = Size;
 
   std::unique_ptr<char[]> take() {
-    if (free_.empty()) return std::make_unique<char[]>(buffer_size);
+    if (free_.empty()) return std::make_unique<char[]>(Size);
     auto b = std::move(free_.back());
     free_.pop_back();
     return b;
@@ -50,6 +51,28 @@ class buffer_pool {
   static constexpr std::size_t max_free = 256;
   std::vector<std::unique_ptr<char[]>> free_;
 };
+
+// A block borrowed from a pool for one scope, returned when the scope ends.
+template <class Pool>
+class borrowed_block {
+ public:
+  explicit borrowed_block(Pool& pool) : pool_(pool), block_(pool.take()) {}
+  ~borrowed_block() { pool_.give(std::move(block_)); }
+  borrowed_block(const borrowed_block&) = delete;
+  borrowed_block& operator=(const borrowed_block&) = delete;
+
+  char* get() const { return block_.get(); }
+  static constexpr std::size_t size() { return Pool::block_size; }
+
+ private:
+  Pool& pool_;
+  std::unique_ptr<char[]> block_;
+};
+
+// Body relay buffers: one per direction of an exchange in flight.
+using buffer_pool = block_pool<64 * 1024>;
+// Arenas for the parsed fields of one exchange (request and response heads).
+using arena_pool = block_pool<8 * 1024>;
 
 // A listening socket of one listener on one worker, and the limit it shares
 // with the same listener's sockets on other workers.
@@ -88,6 +111,7 @@ class worker {
   const std::shared_ptr<const snapshot>& current() const { return snap_; }
   worker_pool& pool(std::size_t i) { return pools_[i]; }
   buffer_pool& buffers() { return buffers_; }
+  arena_pool& arenas() { return arenas_; }
   bool draining() const { return draining_; }
   void link(session_base* s);
   void unlink(session_base* s);
@@ -103,6 +127,7 @@ class worker {
   std::vector<worker_pool> pools_;
   std::vector<std::unique_ptr<worker_listener>> listeners_;
   buffer_pool buffers_;
+  arena_pool arenas_;
   boost::asio::steady_timer sweep_timer_;
   session_base* sessions_ = nullptr;
   std::size_t session_count_ = 0;

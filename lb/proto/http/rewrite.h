@@ -1,22 +1,155 @@
 #pragma once
-// Header rewriting at the proxy boundary (RFC 9110 §7.6.1): hop-by-hop fields
-// never cross it; forwarding fields say who the client was.
+// Writes the head lb sends across the proxy boundary (RFC 9110 §7.6.1) in one
+// pass over the parsed fields: hop-by-hop fields are left out, the body
+// framing is lb's own, and the forwarding fields say who the client was. The
+// parsed message is never mutated, so no field-set rebalancing per request.
 
+#include <cstdint>
+#include <string>
 #include <string_view>
 
-#include <boost/beast/http/fields.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/rfc7230.hpp>
 
 #include "lb/config/config.h"
 
 namespace lb::proto::http {
 
-// Thread: worker. Prepares a client request's fields for the upstream.
-// `upgrade` keeps Upgrade and sends `Connection: upgrade`.
-void rewrite_request(boost::beast::http::fields& f, std::string_view client_ip, bool upgrade,
-                     const config::route& route);
+// How a body is delimited on the wire lb writes.
+enum class framing { none, length, chunked, close };
 
-// Thread: worker. Prepares an upstream response's fields for the client; the
-// caller then sets keep-alive for the client connection.
-void rewrite_response(boost::beast::http::fields& f, bool upgrade);
+namespace detail {
+
+// Names listed in Connection (besides "upgrade", "close", "keep-alive"); a
+// request rarely has any, so a small fixed array serves.
+struct connection_tokens {
+  static constexpr std::size_t max = 8;
+  std::string_view names[max];
+  std::size_t count = 0;
+  bool overflow = false;
+
+  template <class Fields>
+  explicit connection_tokens(const Fields& f) {
+    for (auto [it, end] = f.equal_range(boost::beast::http::field::connection); it != end; ++it)
+      for (auto token : boost::beast::http::token_list(it->value())) {
+        if (count < max) names[count++] = token;
+        else overflow = true;
+      }
+  }
+  bool names_field(std::string_view name) const {
+    for (std::size_t i = 0; i < count; ++i)
+      if (boost::beast::iequals(names[i], name)) return true;
+    return false;
+  }
+};
+
+inline bool is_proxy_prefixed(std::string_view name) {
+  return name.size() > 6 && boost::beast::iequals(name.substr(0, 6), "proxy-");
+}
+
+// Fields that never cross a hop, whatever the message (RFC 9110 §7.6.1),
+// plus the framing fields lb always writes itself.
+template <class Value>
+bool is_hop_by_hop(const Value& v, const connection_tokens& tokens, bool upgrade) {
+  using boost::beast::http::field;
+  switch (v.name()) {
+    case field::connection:
+    case field::keep_alive:
+    case field::te:
+    case field::trailer:
+    case field::proxy_connection:
+    case field::proxy_authenticate:
+    case field::proxy_authorization:
+    case field::content_length:
+    case field::transfer_encoding: return true;
+    case field::upgrade: return !upgrade;
+    case field::host: return false;
+    default: break;
+  }
+  const auto name = v.name_string();
+  if (v.name() == field::unknown && is_proxy_prefixed(name)) return true;
+  return tokens.count != 0 && tokens.names_field(name);
+}
+
+inline void append_field(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name).append(": ").append(value).append("\r\n");
+}
+
+inline void append_framing(std::string& out, framing f, std::uint64_t length) {
+  if (f == framing::length) {
+    char buf[24];
+    auto* end = buf + sizeof buf;
+    auto* p = end;
+    do *--p = static_cast<char>('0' + length % 10); while (length /= 10);
+    out.append("Content-Length: ").append(p, static_cast<std::size_t>(end - p)).append("\r\n");
+  } else if (f == framing::chunked) {
+    out.append("Transfer-Encoding: chunked\r\n");
+  }
+}
+
+}  // namespace detail
+
+// Thread: worker. Appends the upstream request head to `out`. Leaves out
+// hop-by-hop fields and Expect (lb answers 100-continue itself); replaces
+// X-Forwarded-For (appending the client), X-Real-IP, X-Forwarded-Proto and
+// the route's set_headers; keeps Host.
+template <class Fields>
+void write_request_head(std::string& out, const boost::beast::http::header<true, Fields>& h, framing f,
+                        std::uint64_t length, std::string_view client_ip, bool upgrade,
+                        const config::route& route) {
+  using boost::beast::iequals;
+  using boost::beast::http::field;
+  const detail::connection_tokens tokens(h);
+  out.append(h.method_string()).append(" ").append(h.target()).append(" HTTP/1.1\r\n");
+  bool has_xff = false;
+  for (const auto& v : h) {
+    if (detail::is_hop_by_hop(v, tokens, upgrade) || v.name() == field::expect) continue;
+    const auto name = v.name_string();
+    if (v.name() == field::unknown) {
+      if (iequals(name, "x-forwarded-for")) {
+        has_xff = true;  // written below, with the client appended
+        continue;
+      }
+      if (iequals(name, "x-real-ip") || iequals(name, "x-forwarded-proto")) continue;
+    }
+    bool replaced = false;
+    for (const auto& [set_name, set_value] : route.set_headers) replaced |= iequals(name, set_name);
+    if (replaced) continue;
+    detail::append_field(out, name, v.value());
+  }
+  // Several X-Forwarded-For fields form one list; the client joins its end.
+  out.append("X-Forwarded-For: ");
+  if (has_xff)
+    for (auto [it, end] = h.equal_range("X-Forwarded-For"); it != end; ++it) out.append(it->value()).append(", ");
+  out.append(client_ip).append("\r\n");
+  detail::append_field(out, "X-Real-IP", client_ip);
+  detail::append_field(out, "X-Forwarded-Proto", "http");
+  for (const auto& [set_name, set_value] : route.set_headers) detail::append_field(out, set_name, set_value);
+  detail::append_framing(out, f, length);
+  if (upgrade) out.append("Connection: upgrade\r\n");
+  out.append("\r\n");
+}
+
+// Thread: worker. Appends the client response head to `out` in the client's
+// HTTP version, with lb's framing and keep-alive decision.
+template <class Fields>
+void write_response_head(std::string& out, const boost::beast::http::header<false, Fields>& h, unsigned version,
+                         framing f, std::uint64_t length, bool keep_alive, bool upgrade) {
+  const detail::connection_tokens tokens(h);
+  char code[4] = {static_cast<char>('0' + h.result_int() / 100 % 10), static_cast<char>('0' + h.result_int() / 10 % 10),
+                  static_cast<char>('0' + h.result_int() % 10), ' '};
+  out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(code, 4).append(h.reason()).append("\r\n");
+  for (const auto& v : h) {
+    if (detail::is_hop_by_hop(v, tokens, upgrade)) continue;
+    detail::append_field(out, v.name_string(), v.value());
+  }
+  detail::append_framing(out, f, length);
+  if (upgrade) out.append("Connection: upgrade\r\n");
+  else if (version == 10 && keep_alive) out.append("Connection: keep-alive\r\n");
+  else if (version == 11 && !keep_alive) out.append("Connection: close\r\n");
+  out.append("\r\n");
+}
 
 }  // namespace lb::proto::http

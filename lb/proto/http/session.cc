@@ -2,6 +2,9 @@
 
 #include <limits>
 #include <optional>
+#include <span>
+#include <array>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -14,9 +17,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/serializer.hpp>
-#include <boost/beast/http/write.hpp>
 
+#include "lb/core/arena.h"
 #include "lb/core/log.h"
 #include "lb/proto/http/head_scan.h"
 #include "lb/proto/http/local_response.h"
@@ -35,8 +37,11 @@ using asio::use_awaitable;
 
 namespace {
 
-using request_parser = bhttp::request_parser<bhttp::buffer_body>;
-using response_parser = bhttp::response_parser<bhttp::buffer_body>;
+using fields_allocator = arena_allocator<char>;
+using fields = bhttp::basic_fields<fields_allocator>;
+using request_parser = bhttp::parser<true, bhttp::buffer_body, fields_allocator>;
+using response_parser = bhttp::parser<false, bhttp::buffer_body, fields_allocator>;
+using request_message = bhttp::request<bhttp::buffer_body, fields>;
 
 // Upstream heads are not the client's to size; this bounds a broken upstream.
 constexpr std::size_t max_upstream_head = 64 * 1024;
@@ -59,18 +64,93 @@ enum class head_result { complete, closed, truncated, malformed, too_large, time
 
 enum class relay_result { ok, in_error, in_malformed, in_too_large, out_error, timed_out };
 
-// Endpoints already tried for one request (nginx's `tried` bitmap).
+// Endpoints already tried for one request (nginx's `tried` bitmap); no
+// allocation for pools of up to 64 endpoints.
 class tried_set {
  public:
-  explicit tried_set(std::size_t n) : bits_(n, false) {}
-  bool test(std::size_t i) const { return bits_[i]; }
-  void set(std::size_t i) { bits_[i] = true, any_ = true; }
+  explicit tried_set(std::size_t n) {
+    if (n > 64) big_.resize(n);
+  }
+  bool test(std::size_t i) const { return big_.empty() ? (small_ >> i) & 1 : big_[i]; }
+  void set(std::size_t i) {
+    if (big_.empty()) small_ |= std::uint64_t{1} << i;
+    else big_[i] = true;
+    any_ = true;
+  }
   bool any() const { return any_; }
 
  private:
-  std::vector<bool> bits_;
+  std::uint64_t small_ = 0;
+  std::vector<bool> big_;
   bool any_ = false;
 };
+
+// Socket I/O. Writes go out with a non-blocking syscall first and wait for
+// writability only on EAGAIN, so a write that fits the socket buffer needs no
+// handler. Reads use async_read_some, not a readiness wait: Asio re-arms epoll
+// (epoll_ctl) on every async_wait, while a queued read costs no syscall once
+// the previous read drained the socket. `try_first` reads synchronously first
+// where bytes are likely already there (a body in flight).
+awaitable<error_code> read_more(tcp::socket& s, beast::flat_buffer& buf, std::size_t want, bool try_first) {
+  error_code ec;
+  if (try_first) {
+    const auto n = s.read_some(buf.prepare(want), ec);
+    if (ec != asio::error::would_block) {
+      buf.commit(n);
+      co_return ec;
+    }
+    ec = {};
+  }
+  const auto n = co_await s.async_read_some(buf.prepare(want), asio::redirect_error(use_awaitable, ec));
+  buf.commit(n);
+  co_return ec;
+}
+
+// Writes `count` buffers completely (one writev when the socket takes them).
+awaitable<error_code> write_all(tcp::socket& s, asio::const_buffer* bufs, std::size_t count) {
+  std::size_t first = 0;
+  error_code ec;
+  for (;;) {
+    while (first < count && bufs[first].size() == 0) ++first;
+    if (first == count) co_return error_code{};
+    auto n = s.write_some(std::span<const asio::const_buffer>(bufs + first, count - first), ec);
+    if (ec && ec != asio::error::would_block) co_return ec;
+    for (; n != 0; ++first) {
+      if (n < bufs[first].size()) {
+        bufs[first] += n;
+        break;
+      }
+      n -= bufs[first].size();
+    }
+    if (ec == asio::error::would_block) {
+      co_await s.async_wait(tcp::socket::wait_write, asio::redirect_error(use_awaitable, ec));
+      if (ec) co_return ec;
+    }
+  }
+}
+
+awaitable<error_code> write_all(tcp::socket& s, asio::const_buffer b) { co_return co_await write_all(s, &b, 1); }
+
+// Writes one piece of a body in `f`'s framing, preceded by the message head
+// when `head` is set (so a small message leaves in one writev), followed by
+// the last-chunk when `last`.
+awaitable<error_code> write_piece(tcp::socket& s, const std::string* head, framing f, const char* data, std::size_t n,
+                                  bool last) {
+  std::array<asio::const_buffer, 5> bufs;
+  std::size_t count = 0;
+  if (head) bufs[count++] = asio::buffer(*head);
+  char size_line[20];
+  if (f == framing::chunked && n != 0) {
+    auto len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
+    bufs[count++] = asio::buffer(size_line, static_cast<std::size_t>(len));
+    bufs[count++] = asio::buffer(data, n);
+    bufs[count++] = asio::buffer("\r\n", 2);
+  } else if (n != 0) {
+    bufs[count++] = asio::buffer(data, n);
+  }
+  if (f == framing::chunked && last) bufs[count++] = asio::buffer("0\r\n\r\n", 5);
+  co_return co_await write_all(s, bufs.data(), count);
+}
 
 class session final : public runtime::session_base, public std::enable_shared_from_this<session> {
  public:
@@ -84,6 +164,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     error_code ec;
     auto remote = client_.remote_endpoint(ec);
     client_ip_ = ec ? "unknown" : remote.address().to_string();
+    client_.non_blocking(true, ec);
     worker_.link(this);
   }
 
@@ -120,10 +201,13 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   }
 
   void on_sweep() override {
-    // Hand back the read buffer of a connection idle for a whole sweep, so an
-    // idle keep-alive connection costs little; busy ones keep theirs.
-    if (!waiting_ || phase_ != phase::idle || client_buf_.size() != 0) return;
-    if (idle_swept_) client_buf_.shrink_to_fit();
+    // Park a connection that has been waiting for a whole sweep interval.
+    if (!waiting_ || parked_ || park_requested_ || client_buf_.size() != 0) return;
+    if (idle_swept_) {
+      park_requested_ = true;
+      error_code ignored;
+      client_.cancel(ignored);
+    }
     idle_swept_ = true;
   }
 
@@ -149,20 +233,11 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     bool first = true;
     while (!draining_) {
       if (client_buf_.size() == 0) {
-        // Wait for bytes before taking any buffer: idle connections stay light.
-        // The first request's head timer runs from accept; later ones from
-        // their first byte, after an idle_timeout wait.
-        if (first) {
-          arm(phase::head, lim.header_timeout);
-        } else {
-          arm(phase::idle, lim.idle_timeout);
-          idle_swept_ = false;
-        }
-        waiting_ = true;
-        error_code ec;
-        co_await client_.async_wait(tcp::socket::wait_read, asio::redirect_error(use_awaitable, ec));
-        waiting_ = false;
-        if (ec || draining_) break;
+        // The first request's head timer runs from accept; later ones get
+        // idle_timeout to start and header_timeout from their first byte.
+        if (first) arm(phase::head, lim.header_timeout);
+        else arm(phase::idle, lim.idle_timeout);
+        if (!co_await await_request()) break;
         if (!first) arm(phase::head, lim.header_timeout);
       } else {
         arm(phase::head, lim.header_timeout);  // pipelined bytes already buffered
@@ -176,9 +251,41 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     client_.close(ignored);
   }
 
+  // Waits for the first bytes of the next request. A connection that stays
+  // idle for a whole sweep is parked: its read is cancelled, its buffer freed,
+  // and it waits for readability instead, so idle keep-alive connections cost
+  // little memory while busy ones keep their buffer and the cheaper read path.
+  awaitable<bool> await_request() {
+    waiting_ = true;
+    idle_swept_ = false;
+    error_code ec;
+    for (;;) {
+      if (parked_) {
+        co_await client_.async_wait(tcp::socket::wait_read, asio::redirect_error(use_awaitable, ec));
+        if (!ec) {
+          parked_ = false;
+          ec = co_await read_more(client_, client_buf_, read_chunk, true);
+        }
+      } else {
+        ec = co_await read_more(client_, client_buf_, read_chunk, false);
+        if (ec == asio::error::operation_aborted && park_requested_ && !timed_out_ && !draining_) {
+          park_requested_ = false;
+          parked_ = true;
+          client_buf_.shrink_to_fit();
+          continue;
+        }
+      }
+      break;
+    }
+    waiting_ = false;
+    park_requested_ = false;
+    co_return !ec && !draining_;
+  }
+
   // Reads a message head into `buf` (which may already hold part of it).
+  // `ready`: the socket is known to be readable (skip the first wait).
   awaitable<head_result> read_head(tcp::socket& s, beast::flat_buffer& buf, std::size_t limit,
-                                   bool skip_empty_lines, std::size_t& length) {
+                                   bool skip_empty_lines, bool ready, std::size_t& length) {
     head_scanner scanner;
     for (;;) {
       if (skip_empty_lines) {
@@ -191,9 +298,8 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       }
       if (buf.size() > limit) co_return head_result::too_large;
       const std::size_t want = std::max(read_chunk, buf.capacity() - buf.size());
-      error_code ec;
-      auto n = co_await s.async_read_some(buf.prepare(want), asio::redirect_error(use_awaitable, ec));
-      buf.commit(n);
+      const auto ec = co_await read_more(s, buf, want, ready);
+      ready = false;
       if (ec) {
         if (timed_out_) co_return head_result::timed_out;
         co_return buf.size() == 0 ? head_result::closed : head_result::truncated;
@@ -203,9 +309,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
 
   awaitable<void> write_local(local_status s, bool keep_alive) {
     arm(phase::client_write, listener().limits.idle_timeout);
-    error_code ec;
-    co_await asio::async_write(client_, asio::buffer(local_response(s, keep_alive)),
-                               asio::redirect_error(use_awaitable, ec));
+    co_await write_all(client_, asio::buffer(local_response(s, keep_alive)));
   }
 
   // Answers locally; returns whether the client connection stays open.
@@ -215,23 +319,21 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     co_return keep;
   }
 
-  // Streams a message body from `in` to `out` through one worker buffer
-  // (Beast's relay pattern): read at most a buffer, write it, repeat.
+  // Streams a message body from `in` to `out` through one worker buffer:
+  // read at most a buffer, write it (with the head first), repeat. A slow
+  // writer stops the reads: back-pressure without queueing.
   template <bool is_request>
   awaitable<relay_result> relay(tcp::socket& in, beast::flat_buffer& in_buf,
-                                bhttp::parser<is_request, bhttp::buffer_body>& p, tcp::socket& out,
-                                bhttp::serializer<is_request, bhttp::buffer_body>& sr, phase read_phase,
-                                config::duration read_timeout, phase write_phase,
-                                config::duration write_timeout) {
-    auto chunk = worker_.buffers().take();
-    struct give_back {
-      runtime::buffer_pool& pool;
-      std::unique_ptr<char[]>& b;
-      ~give_back() { pool.give(std::move(b)); }
-    } guard{worker_.buffers(), chunk};
-    constexpr std::size_t cap = runtime::buffer_pool::buffer_size;
+                                bhttp::parser<is_request, bhttp::buffer_body, fields_allocator>& p, tcp::socket& out,
+                                framing f,
+                                const std::string& head, phase read_phase, config::duration read_timeout,
+                                phase write_phase, config::duration write_timeout) {
+    runtime::borrowed_block chunk(worker_.buffers());
+    constexpr std::size_t cap = decltype(chunk)::size();
     auto& body = p.get().body();
-    do {
+    bool head_sent = false;
+    for (;;) {
+      std::size_t produced = 0;
       if (!p.is_done()) {
         body.data = chunk.get();
         body.size = cap;
@@ -247,9 +349,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
             if (used != 0 && in_buf.size() != 0) continue;
           }
           arm(read_phase, read_timeout);
-          error_code ec;
-          auto n = co_await in.async_read_some(in_buf.prepare(cap), asio::redirect_error(use_awaitable, ec));
-          in_buf.commit(n);
+          auto ec = co_await read_more(in, in_buf, cap, true);
           if (ec == asio::error::eof) {
             // A close-delimited body ends here; any other framing is truncated.
             p.put_eof(ec);
@@ -258,21 +358,15 @@ class session final : public runtime::session_base, public std::enable_shared_fr
           }
           if (ec) co_return timed_out_ ? relay_result::timed_out : relay_result::in_error;
         }
-        body.size = cap - body.size;
-        body.data = chunk.get();
-        body.more = !p.is_done();
-      } else {
-        body.data = nullptr;
-        body.size = 0;
-        body.more = false;
+        produced = cap - body.size;
       }
+      const bool last = p.is_done();
       arm(write_phase, write_timeout);
-      error_code ec;
-      co_await bhttp::async_write(out, sr, asio::redirect_error(use_awaitable, ec));
-      if (ec == bhttp::error::need_buffer) ec = {};
+      auto ec = co_await write_piece(out, head_sent ? nullptr : &head, f, chunk.get(), produced, last);
+      head_sent = true;
       if (ec) co_return timed_out_ ? relay_result::timed_out : relay_result::out_error;
-    } while (!p.is_done() && !sr.is_done());
-    co_return relay_result::ok;
+      if (last) co_return relay_result::ok;
+    }
   }
 
   awaitable<connpool::upstream_ptr> connect(std::size_t ep, const runtime::pool_snapshot& pool) {
@@ -289,6 +383,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       co_return nullptr;
     }
     s.set_option(tcp::no_delay(true), ec);
+    s.non_blocking(true, ec);
     co_return std::make_shared<connpool::upstream_conn>(std::move(s), ep);
   }
 
@@ -298,7 +393,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     keep_alive_ = true;
 
     std::size_t head_len = 0;
-    switch (co_await read_head(client_, client_buf_, lim.max_header_bytes, true, head_len)) {
+    switch (co_await read_head(client_, client_buf_, lim.max_header_bytes, true, true, head_len)) {
       case head_result::complete: break;
       case head_result::closed: co_return false;
       case head_result::truncated: co_return false;
@@ -310,7 +405,12 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       case head_result::too_large: co_return co_await reply(local_status::header_too_large, false);
     }
 
-    request_parser req;
+    // The fields of both heads live in one arena block for this exchange.
+    runtime::borrowed_block block(worker_.arenas());
+    arena fields_arena(block.get(), block.size());
+    const fields_allocator alloc(fields_arena);
+
+    request_parser req(std::piecewise_construct, std::make_tuple(), std::make_tuple(alloc));
     req.header_limit(static_cast<std::uint32_t>(head_len + 1));
     req.body_limit(lim.max_body_bytes ? lim.max_body_bytes : unlimited);
     {
@@ -329,7 +429,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     // Route.
     const auto& lsnap = snap_->listeners[listener_index_];
     const router::header_source headers{&msg, [](const void* ctx, std::string_view name) -> std::optional<std::string_view> {
-                                          const auto& f = *static_cast<const bhttp::fields*>(ctx);
+                                          const auto& f = *static_cast<const fields*>(ctx);
                                           auto it = f.find(name);
                                           if (it == f.end()) return std::nullopt;
                                           return it->value();
@@ -346,8 +446,11 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     const bool expect_continue = has_body && beast::iequals(msg[bhttp::field::expect], "100-continue");
     const bool is_head = msg.method() == bhttp::verb::head;
     const unsigned client_version = msg.version();
-    rewrite_request(msg, client_ip_, upgrade, route);
-    msg.version(11);
+    const framing req_framing = !has_body        ? framing::none
+                                : req.chunked() ? framing::chunked
+                                                : framing::length;
+    head_out_.clear();
+    write_request_head(head_out_, msg, req_framing, req.content_length().value_or(0), client_ip_, upgrade, route);
 
     // Pick, connect, send; retry where nothing reached the upstream's application.
     tried_set tried(pool.addrs.size());
@@ -382,17 +485,13 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       // Request head (and body).
       bool sent = true;
       if (!has_body) {
-        bhttp::request_serializer<bhttp::buffer_body> sr(msg);
         arm(phase::upstream_write, route.timeout);
-        error_code ec;
-        co_await bhttp::async_write_header(up->sock, sr, asio::redirect_error(use_awaitable, ec));
-        sent = !ec;
+        sent = !co_await write_all(up->sock, asio::buffer(head_out_));
       } else {
         if (expect_continue && client_buf_.size() == 0) {
           co_await write_local(local_status::continue_, true);
         }
-        bhttp::request_serializer<bhttp::buffer_body> sr(msg);
-        switch (co_await relay(client_, client_buf_, req, up->sock, sr, phase::client_body, lim.idle_timeout,
+        switch (co_await relay(client_, client_buf_, req, up->sock, req_framing, head_out_, phase::client_body, lim.idle_timeout,
                                phase::upstream_write, route.timeout)) {
           case relay_result::ok: break;
           case relay_result::in_malformed: drop(up); co_return co_await reply(local_status::bad_request, false);
@@ -414,13 +513,13 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       // Response head; interim 1xx responses (other than 101) are skipped.
       head_result hr;
       for (;;) {
-        res.emplace();
+        res.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(alloc));
         res->header_limit(static_cast<std::uint32_t>(max_upstream_head + 1));
         res->body_limit(unlimited);
         if (is_head) res->skip(true);
         arm(phase::upstream_head, route.timeout);
         std::size_t len = 0;
-        hr = co_await read_head(up->sock, up->buf, max_upstream_head, false, len);
+        hr = co_await read_head(up->sock, up->buf, max_upstream_head, false, false, len);
         if (hr != head_result::complete) break;
         error_code ec;
         const auto used = res->put(asio::buffer(up->buf.data().data(), len), ec);
@@ -445,36 +544,35 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       co_return co_await reply(local_status::bad_gateway, req.is_done());
     }
 
-    // Response to the client.
-    auto& rmsg = res->get();
+    // Response to the client, in its HTTP version, framed by lb.
+    const auto& rmsg = res->get();
     const bool upgraded = upgrade && rmsg.result() == bhttp::status::switching_protocols;
-    rewrite_response(rmsg, upgraded);
     bool keep_client = keep_alive_ && req.is_done() && !draining_ && !upgraded;
-    if (!upgraded) {
-      if (client_version == 10 && res->chunked()) {
-        rmsg.chunked(false);  // HTTP/1.0 has no chunked coding: delimit by close
-        keep_client = false;
-      } else if (!res->chunked() && !res->content_length() && !res->is_done() && !is_head) {
-        // Close-delimited upstream body: re-frame as chunked to keep the client.
-        if (client_version == 11) rmsg.chunked(true);
-        else keep_client = false;
-      }
-      rmsg.version(client_version);
-      rmsg.keep_alive(keep_client);
+    framing res_framing = framing::none;
+    if (upgraded) {
+      res_framing = framing::none;
+    } else if (res->chunked()) {
+      res_framing = client_version == 11 ? framing::chunked : framing::close;  // 1.0 has no chunked coding
+    } else if (res->content_length()) {
+      res_framing = framing::length;
+    } else if (!res->is_done()) {
+      // Close-delimited upstream body: re-frame as chunked to keep the client.
+      res_framing = client_version == 11 ? framing::chunked : framing::close;
     }
+    if (res_framing == framing::close) keep_client = false;
+    head_out_.clear();
+    write_response_head(head_out_, rmsg, client_version, res_framing, res->content_length().value_or(0),
+                        keep_client, upgraded);
 
-    bhttp::response_serializer<bhttp::buffer_body> sr(rmsg);
     if (res->is_done() || upgraded) {
       arm(phase::client_write, lim.idle_timeout);
-      error_code ec;
-      co_await bhttp::async_write_header(client_, sr, asio::redirect_error(use_awaitable, ec));
-      if (ec) {
+      if (co_await write_all(client_, asio::buffer(head_out_))) {
         drop(up);
         co_return false;
       }
     } else {
-      const auto r = co_await relay(up->sock, up->buf, *res, client_, sr, phase::upstream_body, route.timeout,
-                                    phase::client_write, lim.idle_timeout);
+      const auto r = co_await relay(up->sock, up->buf, *res, client_, res_framing, head_out_, phase::upstream_body,
+                                    route.timeout, phase::client_write, lim.idle_timeout);
       if (r != relay_result::ok) {
         // Mid-response failure: the client cannot be told with a status any more.
         drop(up);
@@ -499,7 +597,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   }
 
   // Rejects what Beast accepts but a proxy must not forward.
-  static bool acceptable(const bhttp::request<bhttp::buffer_body>& msg, const request_parser& req) {
+  static bool acceptable(const request_message& msg, const request_parser& req) {
     if (msg.version() != 10 && msg.version() != 11) return false;
     const auto target = msg.target();
     if (target.empty() || (target[0] != '/' && !(target == "*" && msg.method() == bhttp::verb::options)))
@@ -513,7 +611,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     return true;
   }
 
-  static bool is_websocket_upgrade(const bhttp::request<bhttp::buffer_body>& msg) {
+  static bool is_websocket_upgrade(const request_message& msg) {
     return msg.version() == 11 && msg.method() == bhttp::verb::get && beast::http::token_list(msg[bhttp::field::connection]).exists("upgrade") &&
            beast::iequals(msg[bhttp::field::upgrade], "websocket");
   }
@@ -554,15 +652,14 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       co_await asio::async_write(to, pending.data(), asio::redirect_error(use_awaitable, ec));
       pending.consume(pending.size());
     }
-    auto chunk = worker_.buffers().take();
+    runtime::borrowed_block chunk(worker_.buffers());
     while (!ec) {
-      auto n = co_await from.async_read_some(asio::buffer(chunk.get(), runtime::buffer_pool::buffer_size),
+      auto n = co_await from.async_read_some(asio::buffer(chunk.get(), chunk.size()),
                                              asio::redirect_error(use_awaitable, ec));
       if (n == 0) break;
       set_deadline(listener().limits.idle_timeout);
       co_await asio::async_write(to, asio::buffer(chunk.get(), n), asio::redirect_error(use_awaitable, ec));
     }
-    worker_.buffers().give(std::move(chunk));
     // Pass the half-close on; the other pump ends when its side closes too.
     error_code ignored;
     to.shutdown(tcp::socket::shutdown_send, ignored);
@@ -579,12 +676,15 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   beast::flat_buffer client_buf_;
   std::shared_ptr<const runtime::snapshot> snap_;  // the config this connection started with
   std::string client_ip_;
+  std::string head_out_;  // the head being sent, reused across requests
   tcp::socket* upstream_sock_ = nullptr;  // the upstream socket in use, for cancellation
   phase phase_ = phase::head;
   bool timed_out_ = false;
   bool draining_ = false;
   bool idle_swept_ = false;
   bool waiting_ = false;  // between requests, no byte of the next one read yet
+  bool parked_ = false;           // idle: buffer freed, waiting for readability
+  bool park_requested_ = false;   // the sweep cancelled the read to park
   bool keep_alive_ = true;
 };
 
