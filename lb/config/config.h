@@ -34,15 +34,49 @@ struct keepalive {
   duration idle_timeout = std::chrono::seconds(60);
 };
 
-enum class balancer_kind { round_robin };
+enum class balancer_kind { round_robin, least_conn, least_request, random, ip_hash, ring_hash, maglev };
+
+// What a hash balancer hashes. ip_hash defaults to client_ip; ring_hash and
+// maglev to client_ip too unless `hash_key` says otherwise.
+struct hash_key {
+  enum class kind { client_ip, header, cookie, path };
+  kind type = kind::client_ip;
+  std::string name;  // header name (lower-cased) or cookie name
+};
+
+struct health_check {
+  enum class kind { http, tcp };
+  kind type = kind::http;
+  std::string path = "/healthz";           // http only; must start with '/'
+  std::string host;                        // http only; Host header (default: the endpoint address)
+  duration interval = std::chrono::seconds(2);
+  duration timeout = std::chrono::seconds(1);
+  std::uint32_t healthy_threshold = 2;     // consecutive successes to mark up
+  std::uint32_t unhealthy_threshold = 3;   // consecutive failures to mark down
+  std::uint16_t expect_status_min = 200;   // `expect_status: 200-399` or `200`
+  std::uint16_t expect_status_max = 399;
+};
+
+// Passive outlier detection (Envoy's outlier_detection).
+struct outlier {
+  std::uint32_t consecutive_failures = 5;  // connect failures or 5xx in a row
+  duration base_ejection = std::chrono::seconds(30);  // grows with each repeat ejection
+  std::uint32_t max_ejected_percent = 50;  // 0..100
+};
 
 struct pool {
   std::string name;
   balancer_kind balancer = balancer_kind::round_robin;
+  ::lb::config::hash_key hash_key;
   std::vector<endpoint> endpoints;  // at least one
   duration connect_timeout = std::chrono::seconds(2);
+  duration dns_refresh = std::chrono::seconds(30);  // re-resolution of hostname endpoints
   // Qualified: a member named like its type otherwise "changes meaning" (g++ error).
   ::lb::config::keepalive keepalive;
+  std::uint32_t max_connections_per_endpoint = 0;  // 0 = unlimited (circuit breaker off)
+  std::optional<::lb::config::health_check> health_check;  // absent = no active checks
+  std::optional<::lb::config::outlier> outlier;            // absent = no passive ejection
+  duration slow_start = duration::zero();                  // 0 = off
 };
 
 // Host match forms: `api.example.com` (exact, case-insensitive), `*.example.com`
@@ -59,6 +93,17 @@ struct path_match {
   std::string value = "/";  // for regex: the RE2 pattern, full match on the path
 };
 
+// When a failed upstream attempt is retried on another endpoint. Connect
+// failures are always retryable (nothing reached the upstream); the others
+// only for requests that can be replayed (idempotent method, or no body sent).
+struct retry_policy {
+  std::uint32_t attempts = 2;  // retries after the first try (0 = none)
+  bool on_connect_failure = true;   // "connect-failure"
+  bool on_refused_stream = true;    // "refused-stream": reset/closed before any response byte
+  std::vector<std::uint16_t> on_status;  // e.g. 502, 503
+  std::uint32_t budget_percent = 20;     // retries stay under this share of requests (per worker)
+};
+
 struct route {
   std::string name;  // defaults to "route<N>" (0-based index within the listener)
   host_match host;
@@ -67,6 +112,7 @@ struct route {
   std::string pool;
   std::size_t pool_index = 0;  // index into config::pools, set by the loader
   duration timeout = std::chrono::seconds(30);  // upstream response (head) timeout
+  retry_policy retries;
   std::vector<std::pair<std::string, std::string>> set_headers;  // added/replaced upstream
 };
 
@@ -92,11 +138,19 @@ struct admin {
   std::optional<address> listen;  // absent = no admin server
 };
 
+struct access_log {
+  enum class kind { off, stdout_, file };
+  kind type = kind::stdout_;
+  std::string path;  // for kind::file
+  // `format: json` is the only format: one JSON object per request.
+};
+
 struct config {
   std::string source;          // file the config was read from
   unsigned workers = 0;        // 0 = auto (one per core)
   duration drain_timeout = std::chrono::seconds(30);
   ::lb::config::admin admin;
+  ::lb::config::access_log access_log;
   std::vector<listener> listeners;  // at least one
   std::vector<pool> pools;
 };
