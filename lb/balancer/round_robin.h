@@ -32,6 +32,26 @@ class round_robin {
     return best;
   }
 
+  // Thread: owning worker. The same schedule over per-pick weights:
+  // `weight_of(i)` is endpoint i's effective weight now (slow start changes
+  // it between picks), 0 = ineligible. The configured weights are unused.
+  // Returns -1 if every weight is 0.
+  template <class WeightOf>
+  int pick_weighted(WeightOf&& weight_of) {
+    int best = -1;
+    std::int64_t total = 0;
+    for (std::size_t i = 0; i < peers_.size(); ++i) {
+      const std::int64_t w = weight_of(i);
+      if (w <= 0) continue;
+      auto& p = peers_[i];
+      p.current += w;
+      total += w;
+      if (best < 0 || p.current > peers_[best].current) best = static_cast<int>(i);
+    }
+    if (best >= 0) peers_[best].current -= total;
+    return best;
+  }
+
   int pick() {
     return pick([](std::size_t) { return true; });
   }

@@ -28,9 +28,10 @@ struct schema {
 };
 
 const schema top_schema{"top level",
-                        {"workers", "drain_timeout", "admin", "listeners", "pools"},
-                        {"access_log"}};
+                        {"workers", "drain_timeout", "admin", "access_log", "listeners", "pools"},
+                        {}};
 const schema admin_schema{"admin", {"listen"}, {}};
+const schema access_log_schema{"access_log", {"path", "format"}, {}};
 const schema listener_schema{"listener",
                              {"name", "listen", "protocol", "limits", "routes"},
                              {"tls", "proxy_protocol", "pool"}};
@@ -38,21 +39,45 @@ const schema limits_schema{
     "limits",
     {"max_connections", "header_timeout", "idle_timeout", "max_header_bytes", "max_body_bytes"},
     {}};
-const schema route_schema{"route", {"name", "match", "pool", "timeout", "set_headers"},
-                          {"retries"}};
+const schema route_schema{"route", {"name", "match", "pool", "timeout", "retries", "set_headers"},
+                          {}};
+const schema retries_schema{"retries", {"attempts", "on", "budget_percent"}, {}};
 const schema match_schema{"match",
                           {"host", "path_prefix", "path_exact", "path_regex", "headers"},
                           {}};
 const schema pool_schema{"pool",
-                         {"name", "balancer", "endpoints", "connect_timeout", "keepalive"},
-                         {"hash_key", "dns_refresh", "max_connections_per_endpoint",
-                          "health_check", "outlier", "slow_start"}};
+                         {"name", "balancer", "hash_key", "endpoints", "dns_refresh",
+                          "connect_timeout", "keepalive", "max_connections_per_endpoint",
+                          "health_check", "outlier", "slow_start"},
+                         {}};
 const schema endpoint_schema{"endpoint", {"address", "weight"}, {}};
 const schema keepalive_schema{"keepalive", {"max_idle", "idle_timeout"}, {}};
+const schema health_check_schema{"health_check",
+                                 {"type", "path", "host", "interval", "timeout",
+                                  "healthy_threshold", "unhealthy_threshold", "expect_status"},
+                                 {}};
+const schema outlier_schema{
+    "outlier", {"consecutive_failures", "base_ejection", "max_ejected_percent"}, {}};
 
-// Balancers named in DESIGN.md that this build does not implement yet.
-constexpr std::string_view planned_balancers[] = {"least_conn", "least_request", "random",
-                                                  "ip_hash",    "ring_hash",     "maglev"};
+constexpr std::pair<std::string_view, balancer_kind> balancers[] = {
+    {"round_robin", balancer_kind::round_robin}, {"least_conn", balancer_kind::least_conn},
+    {"least_request", balancer_kind::least_request}, {"random", balancer_kind::random},
+    {"ip_hash", balancer_kind::ip_hash}, {"ring_hash", balancer_kind::ring_hash},
+    {"maglev", balancer_kind::maglev}};
+
+std::string_view balancer_name(balancer_kind k) {
+  for (const auto& [name, kind] : balancers) {
+    if (kind == k) return name;
+  }
+  return "?";
+}
+
+bool is_hash_balancer(balancer_kind k) {
+  return k == balancer_kind::ip_hash || k == balancer_kind::ring_hash ||
+         k == balancer_kind::maglev;
+}
+
+constexpr std::uint64_t max_u32 = std::numeric_limits<std::uint32_t>::max();
 
 // One `key: value` of a map, or one list item (then `key` names the item kind).
 struct field {
@@ -166,6 +191,7 @@ class loader {
   void read_top(const YAML::Node& root, config& cfg);
   void read_workers(const field& f, config& cfg);
   void read_admin(const field& f, admin& out);
+  void read_access_log(const field& f, access_log& out);
   void read_listener(const field& f, listener& out, listener_marks& marks);
   void read_protocol(const field& f, listener& out);
   void read_limits(const field& f, limits& out);
@@ -174,11 +200,17 @@ class loader {
   void read_path(const field& f, path_match::kind kind, route& out);
   void read_headers(const field& f, bool for_upstream,
                     std::vector<std::pair<std::string, std::string>>& out);
+  void read_retries(const field& f, retry_policy& out);
+  void read_retry_on(const field& f, retry_policy& out);
   void read_pool(const field& f, pool& out);
-  void read_balancer(const field& f, pool& out);
+  bool read_balancer(const field& f, pool& out);
+  bool read_hash_key(const field& f, pool& out);
   void read_endpoints(const field& f, pool& out);
   std::optional<endpoint> read_endpoint(const field& f);
   void read_keepalive(const field& f, keepalive& out);
+  void read_health_check(const field& f, health_check& out);
+  void read_expect_status(const field& f, health_check& out);
+  void read_outlier(const field& f, outlier& out);
 
   void check_unique_names(const config& cfg);
   void check_listen_addresses(const config& cfg);
@@ -338,6 +370,8 @@ void loader::read_top(const YAML::Node& root, config& cfg) {
       if (auto d = read_duration(f, true)) cfg.drain_timeout = *d;
     } else if (f.key == "admin") {
       read_admin(f, cfg.admin);
+    } else if (f.key == "access_log") {
+      read_access_log(f, cfg.access_log);
     } else if (f.key == "listeners") {
       for (const auto& item : read_list(f, "listener").value_or(std::vector<field>{})) {
         read_listener(item, cfg.listeners.emplace_back(), listener_marks_.emplace_back());
@@ -374,6 +408,30 @@ void loader::read_admin(const field& f, admin& out) {
   if (const auto* l = m->get("listen")) {
     out.listen = read_address(*l, address_use::listen);
     admin_listen_mark_ = mark_of(*l);
+  }
+}
+
+void loader::read_access_log(const field& f, access_log& out) {
+  const auto m = read_map(f, access_log_schema);
+  if (!m) return;
+  for (const auto& item : m->items) {
+    const auto s = read_string(item);
+    if (!s) continue;
+    if (item.key == "path") {
+      if (*s == "stdout") {
+        out.type = access_log::kind::stdout_;
+      } else if (*s == "off") {
+        out.type = access_log::kind::off;
+      } else if (s->empty() || s->find('\0') != std::string::npos) {
+        error(item, "invalid 'path': expected stdout, off or a file path, got " +
+                        describe(item.value));
+      } else {
+        out.type = access_log::kind::file;
+        out.path = *s;
+      }
+    } else if (item.key == "format" && *s != "json") {
+      error(item, "unknown access log format '" + *s + "' (expected one of: json)");
+    }
   }
 }
 
@@ -464,8 +522,67 @@ void loader::read_route(const field& f, std::size_t index, route& out, route_mar
       }
     } else if (item.key == "timeout") {
       if (auto d = read_duration(item, false)) out.timeout = *d;
+    } else if (item.key == "retries") {
+      read_retries(item, out.retries);
     } else if (item.key == "set_headers") {
       read_headers(item, true, out.set_headers);
+    }
+  }
+}
+
+void loader::read_retries(const field& f, retry_policy& out) {
+  const auto m = read_map(f, retries_schema);
+  if (!m) return;
+  for (const auto& item : m->items) {
+    if (item.key == "attempts") {
+      if (auto v = read_uint(item, 0, 10)) out.attempts = static_cast<std::uint32_t>(*v);
+    } else if (item.key == "on") {
+      read_retry_on(item, out);
+    } else if (item.key == "budget_percent") {
+      if (auto v = read_uint(item, 0, 100)) out.budget_percent = static_cast<std::uint32_t>(*v);
+    }
+  }
+}
+
+void loader::read_retry_on(const field& f, retry_policy& out) {
+  if (f.value.IsSequence() && f.value.size() == 0) {
+    error(f, "'on' must not be empty (to turn retries off, set 'attempts: 0')");
+    return;
+  }
+  const auto items = read_list(f, "retry condition");
+  if (!items) return;
+  // A list replaces the default set: `on: [502]` retries on 502 only.
+  out.on_connect_failure = false;
+  out.on_refused_stream = false;
+  out.on_status.clear();
+  std::vector<std::string> seen;
+  for (const auto& item : *items) {
+    std::optional<std::uint64_t> code;
+    std::string name;
+    if (item.value.IsScalar()) {
+      name = item.value.Scalar();
+      code = parse_uint(name);
+      if (code) name = std::to_string(*code);
+    }
+    const bool known = name == "connect-failure" || name == "refused-stream" ||
+                       (code && *code >= 500 && *code <= 599);
+    if (!known) {
+      error(item, "invalid retry condition " + describe(item.value) +
+                      " (expected connect-failure, refused-stream or a status code from 500 "
+                      "to 599)");
+      continue;
+    }
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+      error(item, "duplicate retry condition '" + name + "' in 'on'");
+      continue;
+    }
+    seen.push_back(name);
+    if (code) {
+      out.on_status.push_back(static_cast<std::uint16_t>(*code));
+    } else if (name == "connect-failure") {
+      out.on_connect_failure = true;
+    } else {
+      out.on_refused_stream = true;
     }
   }
 }
@@ -558,6 +675,8 @@ void loader::read_pool(const field& f, pool& out) {
   if (!m) return;
   require(*m, "name", "pool");
   require(*m, "endpoints", "pool");
+  bool balancer_ok = true;
+  const field* hash_key = nullptr;  // set once a valid one was read
   for (const auto& item : m->items) {
     if (item.key == "name") {
       if (auto n = read_name(item, "pool")) {
@@ -565,28 +684,64 @@ void loader::read_pool(const field& f, pool& out) {
         pool_names_.push_back({*n, mark_of(item)});
       }
     } else if (item.key == "balancer") {
-      read_balancer(item, out);
+      balancer_ok = read_balancer(item, out);
+    } else if (item.key == "hash_key") {
+      if (read_hash_key(item, out)) hash_key = &item;
     } else if (item.key == "endpoints") {
       read_endpoints(item, out);
+    } else if (item.key == "dns_refresh") {
+      if (auto d = read_duration(item, false)) out.dns_refresh = *d;
     } else if (item.key == "connect_timeout") {
       if (auto d = read_duration(item, false)) out.connect_timeout = *d;
     } else if (item.key == "keepalive") {
       read_keepalive(item, out.keepalive);
+    } else if (item.key == "max_connections_per_endpoint") {
+      if (auto v = read_uint(item, 0, max_u32)) {
+        out.max_connections_per_endpoint = static_cast<std::uint32_t>(*v);
+      }
+    } else if (item.key == "health_check") {
+      read_health_check(item, out.health_check.emplace());
+    } else if (item.key == "outlier") {
+      read_outlier(item, out.outlier.emplace());
+    } else if (item.key == "slow_start") {
+      if (auto d = read_duration(item, true)) out.slow_start = *d;
     }
+  }
+  // Other balancers would ignore the key; a config that expects stickiness
+  // from it must not load.
+  if (hash_key && balancer_ok && !is_hash_balancer(out.balancer)) {
+    error(hash_key->key_node.Mark(),
+          "'hash_key' is only used by the hash balancers (ip_hash, ring_hash, maglev), but "
+          "this pool's balancer is '" + std::string(balancer_name(out.balancer)) + "'");
   }
 }
 
-void loader::read_balancer(const field& f, pool& out) {
+bool loader::read_balancer(const field& f, pool& out) {
   const auto b = read_string(f);
-  if (!b) return;
-  if (*b == "round_robin") {
-    out.balancer = balancer_kind::round_robin;
-  } else if (std::find(std::begin(planned_balancers), std::end(planned_balancers), *b) !=
-             std::end(planned_balancers)) {
-    error(f, "balancer '" + *b + "' is not supported by this version of lb");
-  } else {
-    error(f, "unknown balancer '" + *b + "' (expected one of: round_robin)");
+  if (!b) return false;
+  for (const auto& [name, kind] : balancers) {
+    if (*b == name) {
+      out.balancer = kind;
+      return true;
+    }
   }
+  std::vector<std::string_view> names;
+  for (const auto& [name, kind] : balancers) names.push_back(name);
+  error(f, "unknown balancer '" + *b + "' (expected one of: " + join(names) + ")");
+  return false;
+}
+
+bool loader::read_hash_key(const field& f, pool& out) {
+  const auto s = read_string(f);
+  if (!s) return false;
+  std::string why;
+  auto k = parse_hash_key(*s, why);
+  if (!k) {
+    error(f, why);
+    return false;
+  }
+  out.hash_key = std::move(*k);
+  return true;
 }
 
 void loader::read_endpoints(const field& f, pool& out) {
@@ -646,6 +801,122 @@ void loader::read_keepalive(const field& f, keepalive& out) {
       if (auto v = read_uint(item, 0, 100000)) out.max_idle = static_cast<std::uint32_t>(*v);
     } else if (item.key == "idle_timeout") {
       if (auto d = read_duration(item, false)) out.idle_timeout = *d;
+    }
+  }
+}
+
+void loader::read_health_check(const field& f, health_check& out) {
+  const auto m = read_map(f, health_check_schema);
+  if (!m) return;
+  bool type_known = true;
+  if (const auto* t = m->get("type")) {
+    const auto s = read_string(*t);
+    if (s && *s == "http") {
+      out.type = health_check::kind::http;
+    } else if (s && *s == "tcp") {
+      out.type = health_check::kind::tcp;
+    } else {
+      if (s) error(*t, "unknown health check type '" + *s + "' (expected one of: http, tcp)");
+      type_known = false;
+    }
+  }
+  const field* interval = nullptr;  // each set once read and valid
+  const field* timeout = nullptr;
+  bool durations_ok = true;
+  for (const auto& item : m->items) {
+    const bool http_only = item.key == "path" || item.key == "host" || item.key == "expect_status";
+    if (http_only && type_known && out.type == health_check::kind::tcp) {
+      error(item.key_node.Mark(), "'" + item.key +
+                                      "' applies only to http health checks, and this one is "
+                                      "type 'tcp'");
+      continue;
+    }
+    if (item.key == "path") {
+      const auto p = read_string(item);
+      if (!p) continue;
+      if (p->empty() || p->front() != '/') {
+        error(item, "invalid 'path': must start with '/', got " + describe(item.value));
+      } else if (!is_origin_form(*p)) {
+        error(item, "invalid 'path': must not contain spaces, control characters or non-ASCII "
+                    "bytes (percent-encode them)");
+      } else {
+        out.path = *p;
+      }
+    } else if (item.key == "host") {
+      const auto h = read_string(item);
+      if (!h) continue;
+      if (is_host_header(*h)) {
+        out.host = *h;
+      } else {
+        error(item, "invalid 'host': expected a host name or IP address, with an optional "
+                    "':port', got " + describe(item.value));
+      }
+    } else if (item.key == "interval" || item.key == "timeout") {
+      const auto d = read_duration(item, false);
+      if (!d) {
+        durations_ok = false;
+      } else if (item.key == "interval") {
+        out.interval = *d;
+        interval = &item;
+      } else {
+        out.timeout = *d;
+        timeout = &item;
+      }
+    } else if (item.key == "healthy_threshold") {
+      if (auto v = read_uint(item, 1, 100)) out.healthy_threshold = static_cast<std::uint32_t>(*v);
+    } else if (item.key == "unhealthy_threshold") {
+      if (auto v = read_uint(item, 1, 100)) {
+        out.unhealthy_threshold = static_cast<std::uint32_t>(*v);
+      }
+    } else if (item.key == "expect_status") {
+      read_expect_status(item, out);
+    }
+  }
+  // A probe still running when the next is due would overlap it.
+  if (durations_ok && out.timeout >= out.interval) {
+    if (timeout) {
+      error(*timeout, "invalid 'timeout': must be less than 'interval' (" +
+                          format_duration(out.interval) + (interval ? "" : ", the default") +
+                          ")");
+    } else if (interval) {
+      error(*interval, "invalid 'interval': must be greater than 'timeout' (" +
+                           format_duration(out.timeout) + ", the default)");
+    }
+  }
+}
+
+void loader::read_expect_status(const field& f, health_check& out) {
+  std::optional<status_range> r;
+  if (f.value.IsScalar()) r = parse_status_range(f.value.Scalar());
+  if (!r) {
+    error(f, "invalid 'expect_status': expected a status code like 200 or a range like "
+             "\"200-399\", got " + describe(f.value));
+  } else if (r->min < 100 || r->min > 599 || r->max < 100 || r->max > 599) {
+    error(f, "invalid 'expect_status': status codes must be from 100 to 599, got " +
+                 describe(f.value));
+  } else if (r->min > r->max) {
+    error(f, "invalid 'expect_status': the lower code must come first, got " +
+                 describe(f.value));
+  } else {
+    out.expect_status_min = static_cast<std::uint16_t>(r->min);
+    out.expect_status_max = static_cast<std::uint16_t>(r->max);
+  }
+}
+
+void loader::read_outlier(const field& f, outlier& out) {
+  const auto m = read_map(f, outlier_schema);
+  if (!m) return;
+  for (const auto& item : m->items) {
+    if (item.key == "consecutive_failures") {
+      if (auto v = read_uint(item, 1, 1000)) {
+        out.consecutive_failures = static_cast<std::uint32_t>(*v);
+      }
+    } else if (item.key == "base_ejection") {
+      if (auto d = read_duration(item, false)) out.base_ejection = *d;
+    } else if (item.key == "max_ejected_percent") {
+      if (auto v = read_uint(item, 0, 100)) {
+        out.max_ejected_percent = static_cast<std::uint32_t>(*v);
+      }
     }
   }
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "lb/config/validate.h"
 
@@ -95,6 +96,27 @@ std::optional<address> parse_address(std::string_view s) {
   if (!p) return std::nullopt;
   out.port = *p;
   return out;
+}
+
+std::string format_duration(duration d) {
+  const auto ms = d.count();
+  if (ms == 0) return "0s";
+  for (auto [unit, per] : {std::pair<const char*, std::int64_t>{"h", 60 * 60 * 1000},
+                           {"m", 60 * 1000},
+                           {"s", 1000}}) {
+    if (ms % per == 0) return std::to_string(ms / per) + unit;
+  }
+  return std::to_string(ms) + "ms";
+}
+
+std::optional<status_range> parse_status_range(std::string_view s) {
+  const auto dash = s.find('-');
+  const auto min = parse_digits(s.substr(0, dash));
+  if (!min) return std::nullopt;
+  if (dash == std::string_view::npos) return status_range{*min, *min};
+  const auto max = parse_digits(s.substr(dash + 1));
+  if (!max) return std::nullopt;
+  return status_range{*min, *max};
 }
 
 }  // namespace lb::config

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "lb/config/config.h"
@@ -14,5 +15,19 @@ std::optional<duration> parse_duration(std::string_view s);
 
 // "host:port" or "[v6]:port", port 0..65535. Sets `is_hostname` for non-IP hosts.
 std::optional<address> parse_address(std::string_view s);
+
+// The shortest text parse_duration reads back as `d`: the largest unit that
+// divides it exactly ("90s", "2m", "1500ms", "0s"). For messages and dumps.
+std::string format_duration(duration d);
+
+// An inclusive range of HTTP status codes.
+struct status_range {
+  std::uint64_t min = 0;
+  std::uint64_t max = 0;
+};
+
+// "200" (min = max) or "200-399": digits only, no spaces. Only the syntax is
+// checked; whether the codes are real statuses, in order, is the caller's call.
+std::optional<status_range> parse_status_range(std::string_view s);
 
 }  // namespace lb::config

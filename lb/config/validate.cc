@@ -3,6 +3,9 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <string>
+
+#include "lb/config/parse.h"
 
 namespace lb::config {
 namespace {
@@ -142,6 +145,53 @@ std::optional<host_match> parse_host_match(std::string_view s, std::string& erro
     return std::nullopt;
   }
   return m;
+}
+
+std::optional<hash_key> parse_hash_key(std::string_view s, std::string& error) {
+  hash_key k;
+  if (s == "client_ip") {
+    k.type = hash_key::kind::client_ip;
+    return k;
+  }
+  if (s == "path") {
+    k.type = hash_key::kind::path;
+    return k;
+  }
+  std::string_view what;
+  if (s.starts_with("header:")) {
+    k.type = hash_key::kind::header;
+    what = "header";
+  } else if (s.starts_with("cookie:")) {
+    k.type = hash_key::kind::cookie;
+    what = "cookie";
+  } else {
+    error = "unknown hash_key '" + std::string(s) +
+            "' (expected one of: client_ip, header:NAME, cookie:NAME, path)";
+    return std::nullopt;
+  }
+  const auto name = s.substr(what.size() + 1);
+  if (name.empty()) {
+    error = "invalid hash_key '" + std::string(s) + "': missing the " + std::string(what) +
+            " name after '" + std::string(what) + ":'";
+    return std::nullopt;
+  }
+  if (!is_header_token(name)) {
+    error = "invalid hash_key '" + std::string(s) + "': '" + std::string(name) +
+            "' is not a valid " + std::string(what) + " name";
+    return std::nullopt;
+  }
+  k.name = k.type == hash_key::kind::header ? to_lower(name) : std::string(name);
+  return k;
+}
+
+bool is_host_header(std::string_view s) {
+  // parse_address wants a port: lend one when there is none.
+  return parse_address(s) || parse_address(std::string(s) + ":1");
+}
+
+bool is_origin_form(std::string_view s) {
+  if (s.empty() || s.front() != '/') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return c > ' ' && c < '\x7f'; });
 }
 
 std::string regex_error(std::string_view pattern, bool case_insensitive) {

@@ -35,6 +35,20 @@ std::string to_lower(std::string_view s);
 // Returns nullopt with `error` set when the value has none of these forms.
 std::optional<host_match> parse_host_match(std::string_view s, std::string& error);
 
+// A pool's `hash_key`: "client_ip", "header:NAME" (NAME an RFC 9110 token,
+// stored lower-case), "cookie:NAME" (an RFC 6265 cookie-name, which is a
+// token too, kept as written: cookie names are case-sensitive) or "path".
+// Returns nullopt with `error` set otherwise.
+std::optional<hash_key> parse_hash_key(std::string_view s, std::string& error);
+
+// What a health check may send as `Host`: a host name, an IPv4 literal or a
+// bracketed IPv6 literal, each with an optional ":port".
+bool is_host_header(std::string_view s);
+
+// An origin-form request target ("/healthz?full=1"): starts with '/', and
+// only visible ASCII, since a space or control byte would break the request line.
+bool is_origin_form(std::string_view s);
+
 // RE2's complaint about `pattern`, or "" when it compiles.
 std::string regex_error(std::string_view pattern, bool case_insensitive);
 

@@ -45,7 +45,11 @@ using request_message = bhttp::request<bhttp::buffer_body, fields>;
 
 // Upstream heads are not the client's to size; this bounds a broken upstream.
 constexpr std::size_t max_upstream_head = 64 * 1024;
-constexpr std::size_t read_chunk = 16 * 1024;
+// First read of a request head (nginx: client_header_buffer_size 1k); larger
+// heads grow the buffer up to max_header_bytes.
+constexpr std::size_t read_chunk = 1024;
+// Upstream connections are few and reused: read their responses in bigger bites.
+constexpr std::size_t upstream_read_chunk = 16 * 1024;
 // Reused upstream connections that die before answering are retried on fresh
 // ones; more than this in one request means the endpoint itself is failing.
 constexpr int max_stale_retries = 2;
@@ -174,13 +178,17 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   }
 
   void start() {
-    asio::co_spawn(client_.get_executor(), run(shared_from_this()), [](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& x) {
-        log::error("session failed", {{"error", x.what()}});
+    asio::co_spawn(client_.get_executor(), serve(), [self = shared_from_this()](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+          log::error("session failed", {{"error", x.what()}});
+        }
+        self->close();
+        return;
       }
+      if (self->parked_) self->park();
     });
   }
 
@@ -226,65 +234,71 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     if (upstream_sock_) upstream_sock_->cancel(ignored);
   }
 
-  static awaitable<void> run(std::shared_ptr<session> self) { co_await self->serve(); }
-
   awaitable<void> serve() {
     const auto& lim = listener().limits;
-    bool first = true;
     while (!draining_) {
       if (client_buf_.size() == 0) {
         // The first request's head timer runs from accept; later ones get
         // idle_timeout to start and header_timeout from their first byte.
-        if (first) arm(phase::head, lim.header_timeout);
+        if (!served_) arm(phase::head, lim.header_timeout);
         else arm(phase::idle, lim.idle_timeout);
-        if (!co_await await_request()) break;
-        if (!first) arm(phase::head, lim.header_timeout);
+        const bool got = co_await await_request();
+        if (parked_) co_return;  // start() parks the connection
+        if (!got) break;
+        if (served_) arm(phase::head, lim.header_timeout);
       } else {
         arm(phase::head, lim.header_timeout);  // pipelined bytes already buffered
       }
-      first = false;
+      served_ = true;
       if (!co_await exchange()) break;
     }
+    close();
+  }
+
+  void close() {
     clear_deadline();
     error_code ignored;
     client_.shutdown(tcp::socket::shutdown_send, ignored);
     client_.close(ignored);
   }
 
-  // Waits for the first bytes of the next request. A connection that stays
-  // idle for a whole sweep is parked: its read is cancelled, its buffer freed,
-  // and it waits for readability instead, so idle keep-alive connections cost
-  // little memory while busy ones keep their buffer and the cheaper read path.
+  // Waits for the first bytes of the next request with a queued read (no
+  // syscall when the socket is drained). A connection still waiting after a
+  // whole sweep interval gets its read cancelled by on_sweep and is parked.
   awaitable<bool> await_request() {
     waiting_ = true;
     idle_swept_ = false;
-    error_code ec;
-    for (;;) {
-      if (parked_) {
-        co_await client_.async_wait(tcp::socket::wait_read, asio::redirect_error(use_awaitable, ec));
-        if (!ec) {
-          parked_ = false;
-          ec = co_await read_more(client_, client_buf_, read_chunk, true);
-        }
-      } else {
-        ec = co_await read_more(client_, client_buf_, read_chunk, false);
-        if (ec == asio::error::operation_aborted && park_requested_ && !timed_out_ && !draining_) {
-          park_requested_ = false;
-          parked_ = true;
-          client_buf_.shrink_to_fit();
-          continue;
-        }
-      }
-      break;
-    }
+    const auto ec = co_await read_more(client_, client_buf_, read_chunk, false);
     waiting_ = false;
+    if (ec == asio::error::operation_aborted && park_requested_ && !timed_out_ && !draining_) {
+      park_requested_ = false;
+      parked_ = true;
+      co_return false;
+    }
     park_requested_ = false;
     co_return !ec && !draining_;
   }
 
+  // An idle connection holds no coroutine and no buffer: only the session and
+  // one readiness wait. The deadline set before parking (idle_timeout) stays.
+  void park() {
+    client_buf_.shrink_to_fit();  // empty: frees the storage
+    std::string().swap(head_out_);
+    waiting_ = true;
+    client_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
+      self->waiting_ = false;
+      if (ec || self->draining_) {
+        self->close();
+        return;
+      }
+      self->parked_ = false;
+      self->start();
+    });
+  }
+
   // Reads a message head into `buf` (which may already hold part of it).
   // `ready`: the socket is known to be readable (skip the first wait).
-  awaitable<head_result> read_head(tcp::socket& s, beast::flat_buffer& buf, std::size_t limit,
+  awaitable<head_result> read_head(tcp::socket& s, beast::flat_buffer& buf, std::size_t limit, std::size_t chunk,
                                    bool skip_empty_lines, bool ready, std::size_t& length) {
     head_scanner scanner;
     for (;;) {
@@ -297,7 +311,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         case head_scanner::state::need_more: break;
       }
       if (buf.size() > limit) co_return head_result::too_large;
-      const std::size_t want = std::max(read_chunk, buf.capacity() - buf.size());
+      const std::size_t want = std::max(chunk, buf.capacity() - buf.size());
       const auto ec = co_await read_more(s, buf, want, ready);
       ready = false;
       if (ec) {
@@ -317,6 +331,48 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     const bool keep = request_done && !draining_ && !closes_connection(s) && keep_alive_;
     co_await write_local(s, keep);
     co_return keep;
+  }
+
+  // Streams a message body to `out` after `head`. A Content-Length body goes
+  // from the read buffer to the socket as it is (no parsing, no copy); a
+  // chunked or close-delimited one through the parser (it must be decoded and
+  // validated to be re-framed).
+  template <bool is_request>
+  awaitable<relay_result> relay_body(tcp::socket& in, beast::flat_buffer& in_buf,
+                                     bhttp::parser<is_request, bhttp::buffer_body, fields_allocator>& p,
+                                     tcp::socket& out, framing f, const std::string& head, phase read_phase,
+                                     config::duration read_timeout, phase write_phase,
+                                     config::duration write_timeout) {
+    if (!p.chunked() && p.content_length())
+      co_return co_await relay_length(in, in_buf, *p.content_length(), out, head, read_phase, read_timeout,
+                                      write_phase, write_timeout);
+    co_return co_await relay(in, in_buf, p, out, f, head, read_phase, read_timeout, write_phase, write_timeout);
+  }
+
+  awaitable<relay_result> relay_length(tcp::socket& in, beast::flat_buffer& in_buf, std::uint64_t remaining,
+                                       tcp::socket& out, const std::string& head, phase read_phase,
+                                       config::duration read_timeout, phase write_phase,
+                                       config::duration write_timeout) {
+    constexpr std::size_t max_read = runtime::buffer_pool::block_size;
+    bool head_sent = false;
+    for (;;) {
+      if (in_buf.size() == 0 && remaining != 0) {
+        arm(read_phase, read_timeout);
+        // Never read past this message: what follows belongs to the next one.
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, max_read));
+        const auto ec = co_await read_more(in, in_buf, want, head_sent);
+        if (ec) co_return timed_out_ ? relay_result::timed_out : relay_result::in_error;
+      }
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, in_buf.size()));
+      std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(in_buf.data().data(), n)};
+      arm(write_phase, write_timeout);
+      const auto ec = co_await write_all(out, head_sent ? bufs.data() + 1 : bufs.data(), head_sent ? 1 : 2);
+      if (ec) co_return timed_out_ ? relay_result::timed_out : relay_result::out_error;
+      head_sent = true;
+      in_buf.consume(n);
+      remaining -= n;
+      if (remaining == 0) co_return relay_result::ok;
+    }
   }
 
   // Streams a message body from `in` to `out` through one worker buffer:
@@ -393,7 +449,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     keep_alive_ = true;
 
     std::size_t head_len = 0;
-    switch (co_await read_head(client_, client_buf_, lim.max_header_bytes, true, true, head_len)) {
+    switch (co_await read_head(client_, client_buf_, lim.max_header_bytes, read_chunk, true, true, head_len)) {
       case head_result::complete: break;
       case head_result::closed: co_return false;
       case head_result::truncated: co_return false;
@@ -443,6 +499,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
 
     const bool upgrade = is_websocket_upgrade(msg);
     const bool has_body = !req.is_done();
+    bool req_done = !has_body;  // the whole request has been read from the client
     const bool expect_continue = has_body && beast::iequals(msg[bhttp::field::expect], "100-continue");
     const bool is_head = msg.method() == bhttp::verb::head;
     const unsigned client_version = msg.version();
@@ -468,7 +525,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         const int pick = wpool.balancer.pick([&](std::size_t i) { return !tried.test(i); });
         if (pick < 0)
           co_return co_await reply(tried.any() ? local_status::bad_gateway : local_status::service_unavailable,
-                                   req.is_done());
+                                   req_done);
         ep = static_cast<std::size_t>(pick);
         up = wpool.idle.acquire(ep);
         reused = up != nullptr;
@@ -491,9 +548,9 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         if (expect_continue && client_buf_.size() == 0) {
           co_await write_local(local_status::continue_, true);
         }
-        switch (co_await relay(client_, client_buf_, req, up->sock, req_framing, head_out_, phase::client_body, lim.idle_timeout,
-                               phase::upstream_write, route.timeout)) {
-          case relay_result::ok: break;
+        switch (co_await relay_body(client_, client_buf_, req, up->sock, req_framing, head_out_, phase::client_body,
+                                    lim.idle_timeout, phase::upstream_write, route.timeout)) {
+          case relay_result::ok: req_done = true; break;
           case relay_result::in_malformed: drop(up); co_return co_await reply(local_status::bad_request, false);
           case relay_result::in_too_large: drop(up); co_return co_await reply(local_status::payload_too_large, false);
           case relay_result::in_error: drop(up); co_return false;  // client went away mid-body
@@ -507,7 +564,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
           reconnect_to = ep;
           continue;
         }
-        co_return co_await reply(local_status::bad_gateway, req.is_done());
+        co_return co_await reply(local_status::bad_gateway, req_done);
       }
 
       // Response head; interim 1xx responses (other than 101) are skipped.
@@ -519,7 +576,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         if (is_head) res->skip(true);
         arm(phase::upstream_head, route.timeout);
         std::size_t len = 0;
-        hr = co_await read_head(up->sock, up->buf, max_upstream_head, false, false, len);
+        hr = co_await read_head(up->sock, up->buf, max_upstream_head, upstream_read_chunk, false, false, len);
         if (hr != head_result::complete) break;
         error_code ec;
         const auto used = res->put(asio::buffer(up->buf.data().data(), len), ec);
@@ -536,18 +593,18 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       if (hr == head_result::complete) break;
       const bool nothing_received = hr == head_result::closed;
       drop(up);
-      if (hr == head_result::timed_out) co_return co_await reply(local_status::gateway_timeout, req.is_done());
+      if (hr == head_result::timed_out) co_return co_await reply(local_status::gateway_timeout, req_done);
       if (nothing_received && reused && !has_body && stale_retries++ < max_stale_retries) {
         reconnect_to = ep;  // the idle connection died under us: not the request's fault
         continue;
       }
-      co_return co_await reply(local_status::bad_gateway, req.is_done());
+      co_return co_await reply(local_status::bad_gateway, req_done);
     }
 
     // Response to the client, in its HTTP version, framed by lb.
     const auto& rmsg = res->get();
     const bool upgraded = upgrade && rmsg.result() == bhttp::status::switching_protocols;
-    bool keep_client = keep_alive_ && req.is_done() && !draining_ && !upgraded;
+    bool keep_client = keep_alive_ && req_done && !draining_ && !upgraded;
     framing res_framing = framing::none;
     if (upgraded) {
       res_framing = framing::none;
@@ -571,8 +628,8 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         co_return false;
       }
     } else {
-      const auto r = co_await relay(up->sock, up->buf, *res, client_, res_framing, head_out_, phase::upstream_body,
-                                    route.timeout, phase::client_write, lim.idle_timeout);
+      const auto r = co_await relay_body(up->sock, up->buf, *res, client_, res_framing, head_out_,
+                                         phase::upstream_body, route.timeout, phase::client_write, lim.idle_timeout);
       if (r != relay_result::ok) {
         // Mid-response failure: the client cannot be told with a status any more.
         drop(up);
@@ -586,7 +643,8 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       co_return false;
     }
 
-    if (res->keep_alive() && res->is_done() && !res->need_eof() && up->buf.size() == 0 && !draining_) {
+    // Reusable only if the response ended by its own framing and nothing extra came.
+    if (res->keep_alive() && !res->need_eof() && up->buf.size() == 0 && !draining_) {
       ++up->requests;
       upstream_sock_ = nullptr;
       wpool.idle.release(std::move(up));
@@ -683,7 +741,8 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   bool draining_ = false;
   bool idle_swept_ = false;
   bool waiting_ = false;  // between requests, no byte of the next one read yet
-  bool parked_ = false;           // idle: buffer freed, waiting for readability
+  bool parked_ = false;           // idle: no coroutine, no buffer, waiting for readability
+  bool served_ = false;           // a request has been read on this connection
   bool park_requested_ = false;   // the sweep cancelled the read to park
   bool keep_alive_ = true;
 };

@@ -1,0 +1,106 @@
+#include "lb/balancer/ring_hash.h"
+
+#include <algorithm>
+#include <bit>
+#include <numeric>
+#include <stdexcept>
+
+#include "lb/balancer/hash.h"
+
+namespace lb::balancer {
+
+namespace {
+
+// First eligible endpoint, or -1: the slow proof that a long walk can end.
+int first_eligible(const pick_request& r) {
+  for (std::size_t i = 0; i < r.count; ++i)
+    if (r.weight[i] != 0) return static_cast<int>(i);
+  return -1;
+}
+
+}  // namespace
+
+hash_ring::hash_ring(const std::vector<std::uint32_t>& weights,
+                     const std::vector<std::string>& ids)
+    : endpoints_(weights.size()) {
+  if (ids.size() != weights.size())
+    throw std::invalid_argument("hash_ring: one id per endpoint expected");
+  if (weights.size() > 0xffff)
+    throw std::invalid_argument("hash_ring: more than 65535 endpoints");
+  if (weights.empty()) {
+    bucket_.assign(2, 0);
+    shift_ = 31;
+    return;
+  }
+
+  std::uint32_t g = 0;
+  std::uint64_t units = 0;
+  for (auto w : weights) g = std::gcd(g, std::max<std::uint32_t>(w, 1));
+  for (auto w : weights) units += std::max<std::uint32_t>(w, 1) / g;
+  std::uint64_t per_unit = points_per_unit;
+  if (units * per_unit > max_points) per_unit = std::max<std::uint64_t>(max_points / units, 1);
+
+  struct point {
+    std::uint32_t hash;
+    std::uint16_t owner;
+  };
+  std::vector<point> ring;
+  ring.reserve(units * per_unit);
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    const std::uint64_t n = std::max<std::uint64_t>(std::max<std::uint32_t>(weights[i], 1) / g * per_unit, 1);
+    for (std::uint64_t replica = 0; replica < n; ++replica) {
+      const auto h = static_cast<std::uint32_t>(detail::hash_seeded(ids[i], replica) >> 32);
+      ring.push_back({h, static_cast<std::uint16_t>(i)});
+    }
+  }
+  // Ties (32-bit collisions) order by owner, so the ring is a pure function
+  // of (weights, ids) on every worker and every lb instance.
+  std::sort(ring.begin(), ring.end(), [](const point& a, const point& b) {
+    return a.hash != b.hash ? a.hash < b.hash : a.owner < b.owner;
+  });
+  hashes_.reserve(ring.size());
+  owners_.reserve(ring.size());
+  for (const auto& p : ring) {
+    hashes_.push_back(p.hash);
+    owners_.push_back(p.owner);
+  }
+
+  // ~2-4 points per bucket.
+  const unsigned bits = std::max(1, std::bit_width(ring.size()) - 2);
+  shift_ = 32 - bits;
+  bucket_.resize((std::size_t{1} << bits) + 1);
+  std::size_t k = 0;
+  for (std::size_t b = 0; b + 1 < bucket_.size(); ++b) {
+    while (k < hashes_.size() && (hashes_[k] >> shift_) < b) ++k;
+    bucket_[b] = static_cast<std::uint32_t>(k);
+  }
+  bucket_.back() = static_cast<std::uint32_t>(hashes_.size());
+}
+
+std::size_t hash_ring::points_of(std::size_t i) const {
+  return static_cast<std::size_t>(std::count(owners_.begin(), owners_.end(), i));
+}
+
+int hash_ring::pick(const pick_request& r) const {
+  const std::size_t points = hashes_.size();
+  if (points == 0) return -1;
+  const auto key = static_cast<std::uint32_t>(r.hash >> 32);
+  const std::size_t b = key >> shift_;
+  std::size_t k = bucket_[b];
+  const std::size_t end = bucket_[b + 1];
+  while (k < end && hashes_[k] < key) ++k;
+  if (k == points) k = 0;
+
+  // Clockwise to the first eligible owner.
+  for (std::size_t step = 0; step < points; ++step) {
+    const std::size_t owner = owners_[k];
+    if (owner < r.count && r.weight[owner] != 0) return static_cast<int>(owner);
+    if (step == r.count && first_eligible(r) < 0) return -1;
+    if (++k == points) k = 0;
+  }
+  // Only an eligible endpoint beyond the ring's endpoints (r.count larger
+  // than the build) is left.
+  return first_eligible(r);
+}
+
+}  // namespace lb::balancer

@@ -1,0 +1,72 @@
+#pragma once
+// ip_hash / ring_hash: ketama-style consistent hashing (nginx `hash ...
+// consistent`, Envoy RingHash). Each endpoint puts points on a 32-bit ring,
+// hashed from its stable id and a replica number; a key goes to the owner of
+// the first point at or after its hash. Removing an endpoint (or marking it
+// ineligible) moves only the keys on its arcs, each to the next eligible
+// point clockwise; every other key stays where it was.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lb/balancer/balancer.h"
+
+namespace lb::balancer {
+
+// The ring itself: immutable once built, shared by all workers' balancers of
+// one pool snapshot.
+class hash_ring {
+ public:
+  // Points per unit of normalized weight (weight / gcd of all weights). A
+  // fixed count, not a share of a fixed ring size, so an endpoint's points
+  // do not change when another endpoint comes or goes. 256 points give an
+  // endpoint its weight's share of keys within ~6% (1 / sqrt(256)).
+  static constexpr std::size_t points_per_unit = 256;
+  // Above this many points the count per unit is scaled down (pools with
+  // very uneven weights, e.g. {1, 999, 1000}); each endpoint keeps >= 1.
+  static constexpr std::size_t max_points = std::size_t{1} << 18;
+
+  // Thread: control. `ids` (distinct, one per weight) place the points;
+  // a weight of 0 counts as 1. Throws std::invalid_argument if the sizes
+  // differ or there are more than 65535 endpoints.
+  hash_ring(const std::vector<std::uint32_t>& weights, const std::vector<std::string>& ids);
+
+  // Thread: any (const). The owner of the first point at or after r.hash's
+  // top 32 bits, walking clockwise past points of ineligible endpoints.
+  // Returns -1 when none is eligible. O(1) expected: a bucket index finds the
+  // point (~2 candidates), then the walk takes 1 / (eligible share of the
+  // ring) steps on average; a walk longer than `count` points first checks,
+  // in O(count), that some endpoint is eligible at all. No allocation.
+  int pick(const pick_request& r) const;
+
+  std::size_t endpoints() const { return endpoints_; }
+  std::size_t points() const { return hashes_.size(); }
+  // Thread: any. Points owned by endpoint i (for tests and diagnostics).
+  std::size_t points_of(std::size_t i) const;
+
+ private:
+  std::vector<std::uint32_t> hashes_;  // sorted ring positions
+  std::vector<std::uint16_t> owners_;  // owners_[k] placed hashes_[k]
+  // bucket_[b] = first k with hashes_[k] >> shift_ >= b; 2^bits + 1 entries,
+  // about 2-4 points per bucket, so a lookup is one load and a short scan.
+  std::vector<std::uint32_t> bucket_;
+  unsigned shift_ = 32;
+  std::size_t endpoints_ = 0;
+};
+
+class ring_hash_balancer final : public balancer {
+ public:
+  // Thread: any (then owned by one worker).
+  explicit ring_hash_balancer(std::shared_ptr<const hash_ring> ring) : ring_(std::move(ring)) {}
+
+  // Thread: owning worker. See hash_ring::pick.
+  int pick(const pick_request& r) override { return ring_->pick(r); }
+
+ private:
+  std::shared_ptr<const hash_ring> ring_;
+};
+
+}  // namespace lb::balancer
