@@ -102,5 +102,37 @@ TEST(parse_address, hostnames) {
   EXPECT_EQ(parse_address("x" + name253 + ":80"), std::nullopt);
 }
 
+TEST(format_duration, largest_exact_unit_and_round_trips) {
+  EXPECT_EQ(format_duration(duration(0)), "0s");
+  EXPECT_EQ(format_duration(duration(250)), "250ms");
+  EXPECT_EQ(format_duration(duration(1500)), "1500ms");
+  EXPECT_EQ(format_duration(2s), "2s");
+  EXPECT_EQ(format_duration(90s), "90s");
+  EXPECT_EQ(format_duration(2min), "2m");
+  EXPECT_EQ(format_duration(3h), "3h");
+  for (const char* s : {"0s", "1ms", "999ms", "61s", "59m", "25h"}) {
+    EXPECT_EQ(format_duration(*parse_duration(s)), s);
+  }
+}
+
+TEST(parse_status_range, single_code_or_range) {
+  auto r = parse_status_range("200");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->min, 200u);
+  EXPECT_EQ(r->max, 200u);
+  r = parse_status_range("200-399");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->min, 200u);
+  EXPECT_EQ(r->max, 399u);
+  r = parse_status_range("399-200");  // syntax only: the loader judges the order
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->min, 399u);
+  EXPECT_EQ(r->max, 200u);
+  for (const char* bad : {"", "-", "2xx", "200-", "-399", "200 - 399", "200-399-500", " 200",
+                          "+200", "200,204", "1e3"}) {
+    EXPECT_EQ(parse_status_range(bad), std::nullopt) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace lb::config

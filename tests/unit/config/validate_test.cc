@@ -77,6 +77,52 @@ TEST(validate, names_tokens_and_values) {
   EXPECT_EQ(to_lower("X-LB"), "x-lb");
 }
 
+TEST(parse_hash_key, forms_and_names) {
+  std::string err;
+  auto k = parse_hash_key("client_ip", err);
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->type, hash_key::kind::client_ip);
+  k = parse_hash_key("path", err);
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->type, hash_key::kind::path);
+  k = parse_hash_key("header:X-User", err);
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->type, hash_key::kind::header);
+  EXPECT_EQ(k->name, "x-user");
+  k = parse_hash_key("cookie:JSESSIONID", err);
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->type, hash_key::kind::cookie);
+  EXPECT_EQ(k->name, "JSESSIONID");
+
+  for (const char* s : {"", "ip", "Client_IP", "header", "Header:x", "uri", "cookie"}) {
+    EXPECT_FALSE(parse_hash_key(s, err)) << s;
+    EXPECT_NE(err.find("unknown hash_key"), std::string::npos) << s << ": " << err;
+  }
+  EXPECT_FALSE(parse_hash_key("cookie:", err));
+  EXPECT_EQ(err, "invalid hash_key 'cookie:': missing the cookie name after 'cookie:'");
+  EXPECT_FALSE(parse_hash_key("header:x:y", err));
+  EXPECT_EQ(err, "invalid hash_key 'header:x:y': 'x:y' is not a valid header name");
+  EXPECT_FALSE(parse_hash_key("cookie:a;b", err));
+  EXPECT_EQ(err, "invalid hash_key 'cookie:a;b': 'a;b' is not a valid cookie name");
+}
+
+TEST(validate, host_header_and_origin_form) {
+  for (const char* s : {"example.com", "example.com:8080", "localhost", "10.0.0.1",
+                        "10.0.0.1:80", "[::1]", "[2001:db8::1]:443"}) {
+    EXPECT_TRUE(is_host_header(s)) << s;
+  }
+  for (const char* s : {"", "::1", "a b", "example.com:", "example.com:99999", "[::1",
+                        "http://example.com", "example.com/x", "a_b.com"}) {
+    EXPECT_FALSE(is_host_header(s)) << s;
+  }
+  EXPECT_TRUE(is_origin_form("/"));
+  EXPECT_TRUE(is_origin_form("/healthz?deep=1&x=%20"));
+  for (const char* s : {"", "healthz", "/a b", "/a\tb", "/a\r\n", "/\x7f", "/\xc3\xa9",
+                        "http://x/"}) {
+    EXPECT_FALSE(is_origin_form(s)) << s;
+  }
+}
+
 TEST(validate, regex_error_reports_re2s_message) {
   EXPECT_EQ(regex_error("/u/[0-9]+", false), "");
   EXPECT_EQ(regex_error("[a", false), "missing ]: [a");
