@@ -1,5 +1,3 @@
-#include "lb/balancer/hash.h"
-
 #include "lb/balancer/balancer.h"
 
 // Inlined into this file: hash_key runs once per request, and XXH3 on a short
@@ -11,11 +9,4 @@ namespace lb::balancer {
 
 std::uint64_t hash_key(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
 
-namespace detail {
-
-std::uint64_t hash_seeded(std::string_view data, std::uint64_t seed) {
-  return XXH3_64bits_withSeed(data.data(), data.size(), seed);
-}
-
-}  // namespace detail
 }  // namespace lb::balancer
