@@ -7,8 +7,8 @@ JOBS       ?= $(shell nproc)
 
 BUILD_DEPS := cmake make g++ pkg-config libboost-dev libboost-program-options-dev \
               libboost-system-dev libyaml-cpp-dev libssl-dev prometheus-cpp-dev \
-              libre2-dev libjemalloc-dev libgtest-dev libgmock-dev
-TEST_DEPS  := python3 curl procps
+              libre2-dev libjemalloc-dev libxxhash-dev nlohmann-json3-dev libgtest-dev libgmock-dev
+TEST_DEPS  := python3 curl procps prometheus
 BENCH_DEPS := wrk nginx-light haproxy valgrind
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

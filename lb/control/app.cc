@@ -1,8 +1,11 @@
 #include "lb/control/app.h"
 
 #include <csignal>
-#include <deque>
+#include <fstream>
 #include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
@@ -10,10 +13,15 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
 
+#include "lb/accesslog/access_log.h"
 #include "lb/admin/server.h"
+#include "lb/admin/views.h"
 #include "lb/config/loader.h"
+#include "lb/control/file_watch.h"
 #include "lb/core/log.h"
+#include "lb/core/version.h"
 #include "lb/listener/acceptor.h"
 #include "lb/runtime/snapshot.h"
 #include "lb/runtime/worker.h"
@@ -26,126 +34,395 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-std::shared_ptr<const runtime::snapshot> load(const std::string& path) {
-  auto r = config::load_file(path);
-  for (const auto& d : r.errors) std::cerr << d.str() << '\n';
-  if (!r.ok()) return nullptr;
-  std::vector<std::string> errors;
-  auto snap = runtime::build_snapshot(r.cfg, 1, errors);
-  for (const auto& e : errors) std::cerr << path << ": " << e << '\n';
-  return snap;
-}
-
-tcp::endpoint to_endpoint(const config::address& a) {
-  return {asio::ip::make_address(a.host), a.port};
-}
+tcp::endpoint to_endpoint(const config::address& a) { return {asio::ip::make_address(a.host), a.port}; }
 
 std::string str(const tcp::endpoint& ep) {
   return ep.address().is_v6() ? "[" + ep.address().to_string() + "]:" + std::to_string(ep.port())
                               : ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+struct load_outcome {
+  std::shared_ptr<const runtime::snapshot> snap;
+  std::vector<std::string> errors;  // "FILE:LINE:COL: message" or "FILE: message"
+};
+
+// Thread: control. Validate, resolve and compile `path` into a snapshot.
+load_outcome load(const std::string& path, std::uint64_t version, upstream::live_registry& registry,
+                  runtime::dns_cache& dns) {
+  load_outcome out;
+  auto r = config::load_file(path);
+  for (const auto& d : r.errors) out.errors.push_back(d.str());
+  if (!r.ok()) return out;
+  std::vector<std::string> errors;
+  // A reload resolves hostnames afresh: what the file names now is what counts.
+  runtime::dns_cache fresh;
+  out.snap = runtime::build_snapshot(r.cfg, version, registry, fresh, errors);
+  if (out.snap) dns = std::move(fresh);
+  for (const auto& e : errors) out.errors.push_back(path + ": " + e);
+  return out;
+}
+
+// The process while it runs: owns the workers, the live registry, the admin
+// server and every control-thread job. Everything here runs on the control
+// thread (the main thread), so none of it needs a lock.
+class controller {
+ public:
+  explicit controller(std::string path) : path_(std::move(path)) {
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) signals_.add(sig);
+  }
+
+  int run() {
+    auto first = config::load_file(path_);
+    for (const auto& d : first.errors) std::cerr << d.str() << '\n';
+    if (!first.ok()) return 1;
+    const auto& initial = *first.cfg;
+    workers_count_ = initial.workers ? initial.workers : std::max(1u, std::thread::hardware_concurrency());
+    registry_ = std::make_unique<upstream::live_registry>(workers_count_);
+
+    auto outcome = load(path_, ++version_, *registry_, dns_);
+    for (const auto& e : outcome.errors) std::cerr << e << '\n';
+    if (!outcome.snap) return 1;
+    current_ = outcome.snap;
+    registry_->retain_only_used();
+    file_digest_ = read_file(path_);
+    facts_.reloads_success = 1;
+    facts_.last_reload_success_unix = unix_now();
+
+    try {
+      if (current_->cfg->access_log.type != config::access_log::kind::off)
+        log_sink_ = accesslog::sink::open(current_->cfg->access_log);
+    } catch (const std::exception& e) {
+      log::error("cannot open access log", {{"error", e.what()}});
+      return 1;
+    }
+
+    std::vector<asio::io_context*> ios;
+    for (unsigned i = 0; i < workers_count_; ++i) {
+      workers_.push_back(std::make_unique<runtime::worker>(i, current_, log_sink_));
+      ios.push_back(&workers_.back()->io());
+    }
+    ios_ = ios;
+    for (const auto& l : current_->listeners) {
+      auto bound = bind(l);
+      if (bound.empty()) return 1;
+      for (unsigned w = 0; w < workers_count_; ++w) workers_[w]->add_listener(l.live, std::move(bound[w]));
+    }
+
+    admin_ = std::make_unique<admin::server>(control_);
+    add_admin_routes();
+    if (const auto& a = current_->cfg->admin.listen) {
+      try {
+        auto ep = admin_->listen(to_endpoint(*a));
+        log::info("admin listening", {{"address", str(ep)}});
+      } catch (const boost::system::system_error& e) {
+        log::error("cannot bind admin", {{"address", a->str()}, {"error", e.what()}});
+        return 1;
+      }
+    }
+
+    running_ = workers_count_;
+    for (auto& w : workers_) {
+      w->start([this] {
+        asio::post(control_, [this] {
+          if (--running_ == 0) all_exited();
+        });
+      });
+    }
+    watch_ = std::make_unique<file_watch>(control_, path_, std::chrono::milliseconds(200), [this] {
+      // Editors and ConfigMap swaps touch the directory in bursts, and not
+      // every event changes the file: reload only when its bytes did.
+      auto now = read_file(path_);
+      if (now.empty() || now == file_digest_) return;
+      reload("file change");
+    });
+    wait_signal();
+    schedule_dns();
+    ready_ = true;
+    log::info("ready", {{"workers", std::to_string(workers_count_)}, {"config", path_}});
+    control_.run();
+    for (auto& w : workers_) w->join();
+    if (log_sink_) log_sink_->close();
+    log::info("exited");
+    return 0;
+  }
+
+ private:
+  // Opens one SO_REUSEPORT socket per worker for `l`; logs and returns none on failure.
+  std::vector<tcp::acceptor> bind(const runtime::listener_snapshot& l) {
+    try {
+      auto acceptors = listener::bind_reuseport(ios_, to_endpoint(l.cfg->listen));
+      const auto bound = acceptors.front().local_endpoint();
+      bound_[l.cfg->name] = l.cfg->listen.str();
+      log::info("listener bound",
+                {{"listener", l.cfg->name}, {"address", str(bound)}, {"workers", std::to_string(workers_count_)}});
+      return acceptors;
+    } catch (const boost::system::system_error& e) {
+      log::error("cannot bind listener",
+                 {{"listener", l.cfg->name}, {"address", l.cfg->listen.str()}, {"error", e.what()}});
+      return {};
+    }
+  }
+
+  struct reload_result {
+    bool ok = false;
+    std::uint64_t version = 0;
+    std::vector<std::string> errors;
+  };
+
+  // Validate and compile the file, bind what is new, then switch every
+  // worker. Any failure leaves the running config untouched.
+  reload_result reload(std::string_view trigger) {
+    reload_result r;
+    if (draining_) {
+      r.errors.push_back("draining: reload refused");
+      return r;
+    }
+    const auto text = read_file(path_);
+    auto dns = dns_;
+    auto outcome = load(path_, version_ + 1, *registry_, dns);
+    if (!outcome.snap) {
+      ++facts_.reloads_failure;
+      for (const auto& e : outcome.errors) log::error("config invalid", {{"trigger", trigger}, {"error", e}});
+      log::warn("reload failed: keeping the running config",
+                {{"trigger", trigger}, {"version", std::to_string(version_)}});
+      r.errors = std::move(outcome.errors);
+      return r;
+    }
+    const auto& next = *outcome.snap;
+    const unsigned wanted = next.cfg->workers ? next.cfg->workers : std::max(1u, std::thread::hardware_concurrency());
+    if (wanted != workers_count_)
+      log::warn("workers change needs a restart", {{"running", std::to_string(workers_count_)},
+                                                   {"configured", std::to_string(wanted)}});
+    if (next.cfg->admin.listen.has_value() != current_->cfg->admin.listen.has_value() ||
+        (next.cfg->admin.listen && next.cfg->admin.listen->str() != current_->cfg->admin.listen->str()))
+      log::warn("admin.listen change needs a restart");
+
+    // Bind new and re-addressed listeners before anything switches.
+    std::vector<std::vector<runtime::worker_listener>> added(workers_count_);
+    std::map<std::string, std::string> bound = bound_;
+    for (const auto& l : next.listeners) {
+      auto it = bound_.find(l.cfg->name);
+      if (it != bound_.end() && it->second == l.cfg->listen.str()) continue;
+      auto acceptors = bind(l);
+      if (acceptors.empty()) {
+        ++facts_.reloads_failure;
+        bound_ = bound;  // forget the partial binds; their sockets close with `added`
+        r.errors.push_back(path_ + ": cannot bind listener '" + l.cfg->name + "' on " + l.cfg->listen.str());
+        return r;
+      }
+      for (unsigned w = 0; w < workers_count_; ++w) added[w].push_back({l.live, std::move(acceptors[w])});
+    }
+    for (auto it = bound_.begin(); it != bound_.end();) {
+      bool kept = false;
+      for (const auto& l : next.listeners) kept |= l.cfg->name == it->first;
+      if (kept) ++it;
+      else {
+        log::info("listener removed", {{"listener", it->first}});
+        it = bound_.erase(it);
+      }
+    }
+
+    for (unsigned w = 0; w < workers_count_; ++w) workers_[w]->apply(outcome.snap, std::move(added[w]));
+    current_ = outcome.snap;
+    version_ = current_->version;
+    dns_ = std::move(dns);
+    registry_->retain_only_used();
+    file_digest_ = text;
+    schedule_dns();
+    ++facts_.reloads_success;
+    facts_.last_reload_success_unix = unix_now();
+    log::info("config reloaded", {{"trigger", trigger}, {"version", std::to_string(version_)}});
+    r.ok = true;
+    r.version = version_;
+    return r;
+  }
+
+  // Every dns_refresh (the shortest among pools with hostname endpoints),
+  // re-resolve asynchronously; publish a new snapshot only when an address
+  // set changed. Connections to addresses that left finish undisturbed.
+  void schedule_dns() {
+    dns_timer_.cancel();
+    std::optional<config::duration> every;
+    for (const auto& p : current_->cfg->pools)
+      for (const auto& e : p.endpoints)
+        if (e.addr.is_hostname) every = every ? std::min(*every, p.dns_refresh) : p.dns_refresh;
+    if (!every || draining_) return;
+    dns_timer_.expires_after(*every);
+    dns_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) refresh_dns();
+    });
+  }
+
+  void refresh_dns() {
+    std::map<std::string, config::address> names;
+    for (const auto& p : current_->cfg->pools)
+      for (const auto& e : p.endpoints)
+        if (e.addr.is_hostname) names.emplace(e.addr.str(), e.addr);
+    auto fresh = std::make_shared<runtime::dns_cache>();
+    auto pending = std::make_shared<std::size_t>(names.size());
+    const auto generation = ++dns_generation_;
+    for (const auto& [key, addr] : names) {
+      resolver_.async_resolve(addr.host, std::to_string(addr.port),
+                              [this, key = key, fresh, pending, generation](boost::system::error_code ec,
+                                                                            tcp::resolver::results_type results) {
+                                if (generation != dns_generation_) return;  // a reload superseded it
+                                if (!ec) {
+                                  auto& v = (*fresh)[key];
+                                  for (const auto& r : results)
+                                    if (std::find(v.begin(), v.end(), r.endpoint()) == v.end()) v.push_back(r.endpoint());
+                                  std::sort(v.begin(), v.end());
+                                } else {
+                                  log::warn("dns refresh failed: keeping the last addresses",
+                                            {{"endpoint", key}, {"error", ec.message()}});
+                                }
+                                if (--*pending == 0) dns_done(*fresh);
+                              });
+    }
+  }
+
+  void dns_done(const runtime::dns_cache& fresh) {
+    bool changed = false;
+    for (const auto& [key, addrs] : fresh) {
+      if (addrs.empty() || dns_[key] == addrs) continue;
+      std::string list;
+      for (const auto& a : addrs) list += (list.empty() ? "" : ",") + str(a);
+      log::info("dns changed", {{"endpoint", key}, {"addresses", list}});
+      dns_[key] = addrs;
+      changed = true;
+    }
+    if (changed && !draining_) {
+      std::vector<std::string> errors;
+      auto snap = runtime::build_snapshot(current_->cfg, version_ + 1, *registry_, dns_, errors);
+      if (snap) {
+        for (auto& w : workers_) w->apply(snap, {});
+        current_ = snap;
+        version_ = snap->version;
+        registry_->retain_only_used();
+      } else {
+        for (const auto& e : errors) log::error("dns update not applied", {{"error", e}});
+      }
+    }
+    schedule_dns();
+  }
+
+  void add_admin_routes() {
+    using admin::reply;
+    admin_->route(bhttp::verb::get, "/healthz", [] { return reply{bhttp::status::ok, "ok\n"}; });
+    admin_->route(bhttp::verb::get, "/readyz", [this] {
+      if (draining_) return reply{bhttp::status::service_unavailable, "draining\n"};
+      if (!ready_) return reply{bhttp::status::service_unavailable, "not ready\n"};
+      return reply{bhttp::status::ok, "ready\n"};
+    });
+    admin_->route(bhttp::verb::get, "/metrics", [this] {
+      facts_.draining = draining_;
+      return reply{bhttp::status::ok, admin::render_metrics(*current_, facts_, lb::version),
+                   "text/plain; version=0.0.4; charset=utf-8"};
+    });
+    admin_->route(bhttp::verb::get, "/config", [this] {
+      return reply{bhttp::status::ok, admin::render_config(*current_), "application/json"};
+    });
+    admin_->route(bhttp::verb::get, "/pools", [this] {
+      return reply{bhttp::status::ok, admin::render_pools(*current_), "application/json"};
+    });
+    admin_->route(bhttp::verb::post, "/reload", [this] {
+      auto r = reload("POST /reload");
+      nlohmann::json body;
+      if (r.ok) body["version"] = r.version;
+      else body["errors"] = r.errors;
+      return reply{r.ok ? bhttp::status::ok : bhttp::status::bad_request, body.dump() + "\n", "application/json"};
+    });
+  }
+
+  void wait_signal() {
+    signals_.async_wait([this](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        reload("SIGHUP");
+      } else if (sig == SIGUSR1) {
+        if (log_sink_) log_sink_->reopen();
+        log::info("access log reopened");
+      } else {
+        drain(sig);
+      }
+      wait_signal();
+    });
+  }
+
+  void drain(int sig) {
+    if (draining_) return;
+    draining_ = true;
+    const auto timeout = current_->cfg->drain_timeout;
+    log::info("draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
+                           {"drain_timeout_ms", std::to_string(timeout.count())}});
+    if (watch_) watch_->stop();
+    dns_timer_.cancel();
+    ++dns_generation_;
+    for (auto& w : workers_) w->begin_drain();
+    drain_timer_.expires_after(timeout);
+    drain_timer_.async_wait([this](boost::system::error_code e) {
+      if (e) return;
+      log::warn("drain timeout: closing remaining connections");
+      for (auto& w : workers_) w->force_close();
+    });
+  }
+
+  void all_exited() {
+    if (admin_) admin_->stop();
+    if (watch_) watch_->stop();
+    signals_.cancel();
+    drain_timer_.cancel();
+    dns_timer_.cancel();
+    ++dns_generation_;
+  }
+
+  std::string path_;
+  asio::io_context control_;
+  asio::signal_set signals_{control_};
+  asio::steady_timer drain_timer_{control_};
+  asio::steady_timer dns_timer_{control_};
+  tcp::resolver resolver_{control_};
+  runtime::dns_cache dns_;
+  std::uint64_t dns_generation_ = 0;
+  unsigned workers_count_ = 0;
+  std::unique_ptr<upstream::live_registry> registry_;
+  std::shared_ptr<const runtime::snapshot> current_;
+  std::uint64_t version_ = 0;
+  std::string file_digest_;  // the file's bytes at the last successful load
+  std::shared_ptr<accesslog::sink> log_sink_;
+  std::vector<std::unique_ptr<runtime::worker>> workers_;
+  std::vector<asio::io_context*> ios_;
+  std::map<std::string, std::string> bound_;  // listener name -> address it is bound to
+  std::unique_ptr<admin::server> admin_;
+  std::unique_ptr<file_watch> watch_;
+  admin::control_facts facts_;
+  unsigned running_ = 0;
+  bool ready_ = false;
+  bool draining_ = false;
+};
+
 }  // namespace
 
 int check(const std::string& path) {
-  if (!load(path)) return 1;
+  upstream::live_registry registry(1);
+  runtime::dns_cache dns;
+  auto outcome = load(path, 1, registry, dns);
+  for (const auto& e : outcome.errors) std::cerr << e << '\n';
+  if (!outcome.snap) return 1;
   std::cout << path << ": configuration is valid\n";
   return 0;
 }
 
-int run(const std::string& path) {
-  auto snap = load(path);
-  if (!snap) return 1;
-  const auto& cfg = *snap->cfg;
-
-  const unsigned n = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
-  std::vector<std::unique_ptr<runtime::worker>> workers;
-  std::vector<asio::io_context*> ios;
-  for (unsigned i = 0; i < n; ++i) {
-    workers.push_back(std::make_unique<runtime::worker>(i, snap));
-    ios.push_back(&workers.back()->io());
-  }
-
-  // One open-connection count per listener, shared by its workers' sockets.
-  std::deque<std::atomic<std::uint64_t>> connections(cfg.listeners.size());
-  for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
-    const auto& l = cfg.listeners[i];
-    try {
-      auto acceptors = listener::bind_reuseport(ios, to_endpoint(l.listen));
-      const auto bound = acceptors.front().local_endpoint();
-      for (unsigned w = 0; w < n; ++w) workers[w]->add_listener(i, std::move(acceptors[w]), &connections[i]);
-      log::info("listener bound", {{"listener", l.name}, {"address", str(bound)}, {"workers", std::to_string(n)}});
-    } catch (const boost::system::system_error& e) {
-      log::error("cannot bind listener", {{"listener", l.name}, {"address", l.listen.str()}, {"error", e.what()}});
-      return 1;
-    }
-  }
-
-  asio::io_context control;
-  std::atomic<bool> ready{false};
-  admin::server admin(control);
-  admin.route(bhttp::verb::get, "/healthz", [] { return admin::reply{bhttp::status::ok, "ok\n"}; });
-  admin.route(bhttp::verb::get, "/readyz", [&ready] {
-    return ready.load() ? admin::reply{bhttp::status::ok, "ready\n"}
-                        : admin::reply{bhttp::status::service_unavailable, "not ready\n"};
-  });
-  if (cfg.admin.listen) {
-    try {
-      auto bound = admin.listen(to_endpoint(*cfg.admin.listen));
-      log::info("admin listening", {{"address", str(bound)}});
-    } catch (const boost::system::system_error& e) {
-      log::error("cannot bind admin", {{"address", cfg.admin.listen->str()}, {"error", e.what()}});
-      return 1;
-    }
-  }
-
-  asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
-  asio::steady_timer drain_timer(control);
-  unsigned running = n;
-  bool draining = false;
-
-  auto all_exited = [&] {
-    admin.stop();
-    signals.cancel();
-    drain_timer.cancel();
-  };
-  for (auto& w : workers) {
-    w->start([&control, &running, &all_exited] {
-      asio::post(control, [&running, &all_exited] {
-        if (--running == 0) all_exited();
-      });
-    });
-  }
-
-  std::function<void()> wait_signal = [&] {
-    signals.async_wait([&](boost::system::error_code ec, int sig) {
-      if (ec) return;
-      if (sig == SIGHUP) {
-        log::warn("SIGHUP ignored: reload is not supported by this version");
-      } else if (!draining) {
-        draining = true;
-        ready = false;
-        log::info("draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
-                               {"drain_timeout_ms", std::to_string(cfg.drain_timeout.count())}});
-        for (auto& w : workers) w->begin_drain();
-        drain_timer.expires_after(cfg.drain_timeout);
-        drain_timer.async_wait([&](boost::system::error_code e) {
-          if (e) return;
-          log::warn("drain timeout: closing remaining connections");
-          for (auto& w : workers) w->force_close();
-        });
-      }
-      wait_signal();
-    });
-  };
-  wait_signal();
-
-  ready = true;
-  log::info("ready", {{"workers", std::to_string(n)}, {"config", path}});
-  control.run();
-  for (auto& w : workers) w->join();
-  log::info("exited");
-  return 0;
-}
+int run(const std::string& path) { return controller(path).run(); }
 
 }  // namespace lb::control

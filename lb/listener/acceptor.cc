@@ -34,15 +34,19 @@ void start_accepting(runtime::worker& w, runtime::worker_listener& l) {
       accept_later(w, l);
       return;
     }
-    const auto& lsn = *w.current()->listeners[l.index].cfg;
-    if (l.connections->fetch_add(1, std::memory_order_relaxed) >= lsn.limits.max_connections) {
-      l.connections->fetch_sub(1, std::memory_order_relaxed);
+    std::uint64_t limit = 0;
+    for (const auto& ls : w.current()->snap->listeners)
+      if (ls.live == l.live) limit = ls.cfg->limits.max_connections;
+    if (l.live->open.fetch_add(1, std::memory_order_relaxed) >= limit) {
+      // Over max_connections: refuse at once rather than queue (nginx's
+      // worker_connections behaves alike).
+      l.live->open.fetch_sub(1, std::memory_order_relaxed);
       boost::system::error_code ignored;
       sock.close(ignored);
     } else {
       boost::system::error_code ignored;
       sock.set_option(tcp::no_delay(true), ignored);
-      proto::http::start_session(w, l.index, std::move(sock), l.connections);
+      proto::http::start_session(w, l.live, std::move(sock));
     }
     start_accepting(w, l);
   });

@@ -1,5 +1,8 @@
 #include "lb/runtime/snapshot.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 
@@ -8,37 +11,82 @@ namespace lb::runtime {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::config> cfg,
-                                               std::uint64_t version,
+namespace {
+
+// Thread: control. Blocking resolution is acceptable here, never on a worker.
+bool resolve(tcp::resolver& resolver, const config::address& a, dns_cache& dns, std::vector<tcp::endpoint>& out,
+             std::string& error) {
+  boost::system::error_code ec;
+  if (!a.is_hostname) {
+    out = {tcp::endpoint(asio::ip::make_address(a.host, ec), a.port)};
+  } else if (auto it = dns.find(a.str()); it != dns.end()) {
+    out = it->second;
+  } else {
+    auto results = resolver.resolve(a.host, std::to_string(a.port), ec);
+    if (!ec && results.empty()) ec = asio::error::host_not_found;
+    out.clear();
+    if (!ec) {
+      for (const auto& r : results)
+        if (std::find(out.begin(), out.end(), r.endpoint()) == out.end()) out.push_back(r.endpoint());
+      std::sort(out.begin(), out.end());
+      dns[a.str()] = out;
+    }
+  }
+  if (ec) error = ec.message();
+  return !ec;
+}
+
+}  // namespace
+
+std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::config> cfg, std::uint64_t version,
+                                               upstream::live_registry& registry,
+                                               std::vector<std::string>& errors) {
+  dns_cache dns;
+  return build_snapshot(std::move(cfg), version, registry, dns, errors);
+}
+
+std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::config> cfg, std::uint64_t version,
+                                               upstream::live_registry& registry, dns_cache& dns,
                                                std::vector<std::string>& errors) {
   auto snap = std::make_shared<snapshot>();
   snap->cfg = cfg;
   snap->version = version;
-  for (const auto& l : cfg->listeners) snap->listeners.push_back({&l, router::table(l.routes)});
+  snap->loaded_at_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+  for (const auto& l : cfg->listeners) {
+    listener_snapshot ls{&l, router::table(l.routes), registry.listener(l.name), {}};
+    for (const auto& r : l.routes) ls.route_stats.push_back(registry.route(l.name, r.name));
+    snap->listeners.push_back(std::move(ls));
+  }
 
   asio::io_context io;
   tcp::resolver resolver(io);
   for (const auto& p : cfg->pools) {
     pool_snapshot ps;
     ps.cfg = &p;
+    ps.stats = registry.pool(p.name);
     for (const auto& e : p.endpoints) {
-      boost::system::error_code ec;
-      tcp::endpoint ep;
-      if (!e.addr.is_hostname) {
-        ep = tcp::endpoint(asio::ip::make_address(e.addr.host, ec), e.addr.port);
-      } else {
-        auto results = resolver.resolve(e.addr.host, std::to_string(e.addr.port), ec);
-        if (!ec && !results.empty()) ep = results.begin()->endpoint();
-        else if (!ec) ec = asio::error::host_not_found;
-      }
-      if (ec) {
-        errors.push_back("pool '" + p.name + "': cannot resolve endpoint '" + e.addr.str() +
-                         "': " + ec.message());
+      std::vector<tcp::endpoint> eps;
+      std::string error;
+      const auto name = e.addr.str();
+      if (!resolve(resolver, e.addr, dns, eps, error)) {
+        errors.push_back("pool '" + p.name + "': cannot resolve endpoint '" + name + "': " + error);
         continue;
       }
-      ps.addrs.push_back(ep);
-      ps.labels.push_back(e.addr.str());
-      ps.weights.push_back(e.weight);
+      for (const auto& ep : eps) {
+        const auto label = e.addr.is_hostname ? name + "@" + ep.address().to_string() : name;
+        ps.addrs.push_back(ep);
+        ps.labels.push_back(label);
+        ps.weights.push_back(e.weight);
+        ps.live.push_back(registry.endpoint(p.name, label));
+      }
+    }
+    if (ps.addrs.empty()) errors.push_back("pool '" + p.name + "': no endpoint address");
+    try {
+      ps.balancer = std::make_shared<const balancer::balancer_snapshot>(p.balancer, ps.weights, ps.labels);
+    } catch (const std::exception& x) {
+      errors.push_back("pool '" + p.name + "': " + x.what());
     }
     snap->pools.push_back(std::move(ps));
   }

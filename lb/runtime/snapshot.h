@@ -1,42 +1,65 @@
 #pragma once
-// The compiled, immutable form of a config that workers read on the hot path.
+// The compiled, immutable form of a config that workers read on the hot path,
+// plus pointers to the live objects (health, load, counters) that outlast it.
 // Built on the control thread; shared by pointer; never mutated after build.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "lb/balancer/balancer.h"
 #include "lb/config/config.h"
 #include "lb/router/table.h"
+#include "lb/upstream/live.h"
 
 namespace lb::runtime {
 
+// Resolved addresses of hostname endpoints, by "host:port". The control
+// thread fills it at load and refreshes it every dns_refresh.
+using dns_cache = std::map<std::string, std::vector<boost::asio::ip::tcp::endpoint>>;
+
 struct pool_snapshot {
   const config::pool* cfg = nullptr;
-  std::vector<boost::asio::ip::tcp::endpoint> addrs;  // one per configured endpoint
-  std::vector<std::string> labels;                    // "host:port" as configured
-  std::vector<std::uint32_t> weights;
+  // One entry per endpoint; a hostname endpoint contributes one per address
+  // it resolves to, labelled "host:port@ip" so metrics tell them apart.
+  std::vector<boost::asio::ip::tcp::endpoint> addrs;
+  std::vector<std::string> labels;                    // "host:port" as configured (or "host:port@ip")
+  std::vector<std::uint32_t> weights;                 // configured
+  std::vector<std::shared_ptr<upstream::endpoint_live>> live;  // parallel to addrs
+  std::shared_ptr<upstream::pool_live> stats;
+  std::shared_ptr<const balancer::balancer_snapshot> balancer;
 };
 
 struct listener_snapshot {
   const config::listener* cfg = nullptr;
   router::table routes;
+  std::shared_ptr<upstream::listener_live> live;                  // stable across reloads by name
+  std::vector<std::shared_ptr<upstream::route_live>> route_stats;  // parallel to cfg->routes
 };
 
 struct snapshot {
   std::shared_ptr<const config::config> cfg;
   std::uint64_t version = 0;
+  std::int64_t loaded_at_unix_ms = 0;
   std::vector<listener_snapshot> listeners;  // same order as cfg->listeners
   std::vector<pool_snapshot> pools;          // same order as cfg->pools
 };
 
-// Thread: control (resolves endpoint hostnames, which blocks). On failure
-// returns nullptr and appends one message per unresolvable endpoint.
-std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::config> cfg,
-                                               std::uint64_t version,
+// Thread: control. Takes live objects from `registry` by name. Hostname
+// endpoints come from `dns`; those missing there are resolved now (blocking,
+// acceptable on the control thread only) and added to it. On failure returns
+// nullptr and appends one message per problem.
+std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::config> cfg, std::uint64_t version,
+                                               upstream::live_registry& registry, dns_cache& dns,
+                                               std::vector<std::string>& errors);
+
+// Same, with a throwaway cache (tests, --check).
+std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::config> cfg, std::uint64_t version,
+                                               upstream::live_registry& registry,
                                                std::vector<std::string>& errors);
 
 }  // namespace lb::runtime

@@ -16,19 +16,65 @@ namespace {
 constexpr auto sweep_interval = std::chrono::milliseconds(100);
 }  // namespace
 
-worker::worker(unsigned id, std::shared_ptr<const snapshot> snap)
+worker::worker(unsigned id, std::shared_ptr<const snapshot> snap, std::shared_ptr<accesslog::sink> log)
     // Each socket is used only by this worker's thread: the reactor needs no locks.
-    : id_(id), io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), snap_(std::move(snap)), sweep_timer_(io_) {
-  pools_.reserve(snap_->pools.size());
-  for (const auto& p : snap_->pools) pools_.emplace_back(p);
+    : id_(id), io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), current_(derive(std::move(snap))), sweep_timer_(io_) {
+  if (log) access_log_ = std::make_unique<accesslog::writer>(std::move(log));
+}
+
+std::shared_ptr<worker_snapshot> worker::derive(std::shared_ptr<const snapshot> snap) {
+  auto ws = std::make_shared<worker_snapshot>();
+  ws->pools.reserve(snap->pools.size());
+  for (const auto& p : snap->pools) ws->pools.emplace_back(p, id_);
+  ws->snap = std::move(snap);
+  return ws;
+}
+
+void worker::apply(std::shared_ptr<const snapshot> snap, std::vector<worker_listener> added) {
+  asio::post(io_, [this, snap = std::move(snap), added = std::move(added)]() mutable {
+    auto next = derive(snap);
+    // Idle connections to an endpoint that stays (same live object) move over.
+    const auto& prev = *current_;
+    for (std::size_t np = 0; np < snap->pools.size(); ++np) {
+      for (std::size_t op = 0; op < prev.snap->pools.size(); ++op) {
+        const auto& o = prev.snap->pools[op];
+        const auto& n = snap->pools[np];
+        for (std::size_t ne = 0; ne < n.live.size(); ++ne)
+          for (std::size_t oe = 0; oe < o.live.size(); ++oe)
+            if (n.live[ne] == o.live[oe] && n.addrs[ne] == o.addrs[oe])
+              while (auto c = current_->pools[op].idle.acquire(oe)) {
+                c->endpoint = ne;
+                next->pools[np].idle.release(std::move(c));
+              }
+      }
+    }
+    for (auto& p : current_->pools) p.idle.close_all();
+    current_ = std::move(next);
+
+    // Listeners the new snapshot no longer has stop accepting.
+    for (auto it = listeners_.begin(); it != listeners_.end();) {
+      bool kept = false;
+      for (const auto& l : snap->listeners) kept |= l.live == (*it)->live;
+      for (const auto& a : added) kept &= a.live != (*it)->live;  // re-bound: replaced below
+      if (kept) {
+        ++it;
+        continue;
+      }
+      boost::system::error_code ignored;
+      (*it)->acceptor.close(ignored);
+      it = listeners_.erase(it);
+    }
+    for (auto& a : added) {
+      listeners_.push_back(std::make_unique<worker_listener>(std::move(a)));
+      if (!draining_) listener::start_accepting(*this, *listeners_.back());
+    }
+  });
 }
 
 worker::~worker() { join(); }
 
-void worker::add_listener(std::size_t index, asio::ip::tcp::acceptor acceptor,
-                          std::atomic<std::uint64_t>* connections) {
-  listeners_.push_back(std::make_unique<worker_listener>(
-      worker_listener{index, std::move(acceptor), connections}));
+void worker::add_listener(std::shared_ptr<upstream::listener_live> live, asio::ip::tcp::acceptor acceptor) {
+  listeners_.push_back(std::make_unique<worker_listener>(worker_listener{std::move(live), std::move(acceptor)}));
 }
 
 void worker::start(std::function<void()> on_exit) {
@@ -52,7 +98,7 @@ void worker::begin_drain() {
       boost::system::error_code ignored;
       l->acceptor.close(ignored);
     }
-    for (auto& p : pools_) p.idle.close_all();
+    for (auto& p : current_->pools) p.idle.close_all();
     // on_drain may end a session, which unlinks it: step before calling.
     for (session_base* s = sessions_; s;) {
       session_base* next = s->next_;
@@ -69,7 +115,7 @@ void worker::force_close() {
       s->on_force_close();
       s = next;
     }
-    for (auto& p : pools_) p.idle.close_all();
+    for (auto& p : current_->pools) p.idle.close_all();
   });
 }
 
@@ -112,7 +158,9 @@ void worker::sweep() {
     }
     s = next;
   }
-  for (auto& p : pools_) p.idle.sweep(now);
+  for (auto& p : current_->pools) p.idle.sweep(now);
+  // Log lines leave the worker at least every sweep, never per request.
+  if (access_log_) access_log_->flush();
 }
 
 }  // namespace lb::runtime

@@ -13,21 +13,38 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "lb/balancer/round_robin.h"
+#include "lb/accesslog/access_log.h"
+#include "lb/balancer/balancer.h"
 #include "lb/connpool/idle_pool.h"
 #include "lb/runtime/session_base.h"
 #include "lb/runtime/snapshot.h"
 
 namespace lb::runtime {
 
-// Per-worker state of one pool, rebuilt when a new pool snapshot arrives.
+// Per-worker state of one pool, rebuilt when a new snapshot arrives: the
+// worker's own balancer (cursors, RNG), its idle upstream connections, the
+// scratch arrays a pick is described in, and its retry budget.
 struct worker_pool {
-  worker_pool(const pool_snapshot& p)
-      : balancer(p.weights),
-        idle(p.addrs.size(), p.cfg->keepalive.max_idle, p.cfg->keepalive.idle_timeout) {}
+  worker_pool(const pool_snapshot& p, unsigned worker_id)
+      : balancer(p.balancer->make(worker_id + 1)),
+        idle(p.addrs.size(), p.cfg->keepalive.max_idle, p.cfg->keepalive.idle_timeout),
+        weights(p.addrs.size()),
+        loads(p.addrs.size()) {}
 
-  balancer::round_robin balancer;
+  std::unique_ptr<balancer::balancer> balancer;
   connpool::idle_pool idle;
+  std::vector<std::uint32_t> weights;  // pick scratch: effective weight, 0 = not eligible
+  std::vector<std::uint32_t> loads;    // pick scratch: in-flight or open connections
+  // Retry budget (Finagle's RetryBudget): each request deposits
+  // budget_percent/100 of a token, each retry withdraws one.
+  double retry_tokens = 10;
+};
+
+// Everything a worker derives from one config snapshot. Requests take the
+// newest; one in flight keeps the one it started with alive.
+struct worker_snapshot {
+  std::shared_ptr<const snapshot> snap;
+  std::vector<worker_pool> pools;
 };
 
 // Fixed-size blocks recycled per worker, so streaming a body or parsing a
@@ -74,19 +91,18 @@ using buffer_pool = block_pool<64 * 1024>;
 // Arenas for the parsed fields of one exchange (request and response heads).
 using arena_pool = block_pool<8 * 1024>;
 
-// A listening socket of one listener on one worker, and the limit it shares
-// with the same listener's sockets on other workers.
+// A listening socket of one listener on one worker. The listener's live
+// object (stable across reloads by name) carries its shared connection count.
 struct worker_listener {
-  std::size_t index;  // into snapshot::listeners
+  std::shared_ptr<upstream::listener_live> live;
   boost::asio::ip::tcp::acceptor acceptor;
-  std::atomic<std::uint64_t>* connections;  // shared across workers
 };
 
 class worker {
  public:
   using clock = std::chrono::steady_clock;
 
-  worker(unsigned id, std::shared_ptr<const snapshot> snap);
+  worker(unsigned id, std::shared_ptr<const snapshot> snap, std::shared_ptr<accesslog::sink> log);
   ~worker();
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
@@ -95,8 +111,13 @@ class worker {
   boost::asio::io_context& io() { return io_; }
 
   // Thread: control, before start(). Takes ownership of a bound, listening socket.
-  void add_listener(std::size_t index, boost::asio::ip::tcp::acceptor acceptor,
-                    std::atomic<std::uint64_t>* connections);
+  void add_listener(std::shared_ptr<upstream::listener_live> live, boost::asio::ip::tcp::acceptor acceptor);
+
+  // Thread: any. Switches to `snap` (a reload): new requests use it; idle
+  // upstream connections to endpoints that stay move over; `added` acceptors
+  // start accepting; listeners no longer in `snap` stop accepting (their open
+  // connections finish on the snapshot they have).
+  void apply(std::shared_ptr<const snapshot> snap, std::vector<worker_listener> added);
 
   // Thread: control. Starts the thread; `on_exit` runs on it when the loop ends.
   void start(std::function<void()> on_exit);
@@ -108,23 +129,23 @@ class worker {
   void force_close();
 
   // --- worker thread only ---
-  const std::shared_ptr<const snapshot>& current() const { return snap_; }
-  worker_pool& pool(std::size_t i) { return pools_[i]; }
+  const std::shared_ptr<worker_snapshot>& current() const { return current_; }
   buffer_pool& buffers() { return buffers_; }
   arena_pool& arenas() { return arenas_; }
   bool draining() const { return draining_; }
+  // The worker's access log writer; nullptr when `access_log: { path: off }`.
+  accesslog::writer* access_log() const { return access_log_.get(); }
   void link(session_base* s);
   void unlink(session_base* s);
 
  private:
-  void start_accepting(worker_listener& l);
+  std::shared_ptr<worker_snapshot> derive(std::shared_ptr<const snapshot> snap);
   void arm_sweep();
   void sweep();
 
   unsigned id_;
   boost::asio::io_context io_;
-  std::shared_ptr<const snapshot> snap_;
-  std::vector<worker_pool> pools_;
+  std::shared_ptr<worker_snapshot> current_;
   std::vector<std::unique_ptr<worker_listener>> listeners_;
   buffer_pool buffers_;
   arena_pool arenas_;
@@ -132,6 +153,7 @@ class worker {
   session_base* sessions_ = nullptr;
   std::size_t session_count_ = 0;
   bool draining_ = false;
+  std::unique_ptr<accesslog::writer> access_log_;
   std::thread thread_;
 };
 

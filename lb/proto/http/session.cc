@@ -1,29 +1,30 @@
 #include "lb/proto/http/session.h"
 
+#include <array>
+#include <chrono>
 #include <limits>
 #include <optional>
-#include <span>
-#include <array>
-#include <cstdio>
 #include <string>
-#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 
+#include "lb/accesslog/access_log.h"
+#include "lb/balancer/balancer.h"
 #include "lb/core/arena.h"
 #include "lb/core/log.h"
 #include "lb/proto/http/head_scan.h"
 #include "lb/proto/http/local_response.h"
 #include "lb/proto/http/rewrite.h"
+#include "lb/proto/http/socket_io.h"
 #include "lb/runtime/worker.h"
+#include "lb/upstream/selection.h"
 
 namespace lb::proto::http {
 
@@ -34,6 +35,7 @@ using tcp = asio::ip::tcp;
 using boost::system::error_code;
 using asio::awaitable;
 using asio::use_awaitable;
+using clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -57,8 +59,10 @@ constexpr int max_stale_retries = 2;
 // optional as always true, so "no limit" must be the largest value.
 constexpr std::uint64_t unlimited = std::numeric_limits<std::uint64_t>::max();
 
-std::string_view view(const beast::flat_buffer& b) {
-  return {static_cast<const char*>(b.data().data()), b.size()};
+std::string_view view(const beast::flat_buffer& b) { return {static_cast<const char*>(b.data().data()), b.size()}; }
+
+double seconds_between(clock::time_point a, clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
 }
 
 // Which sockets a pending operation waits on, so a timeout knows its meaning.
@@ -68,113 +72,69 @@ enum class head_result { complete, closed, truncated, malformed, too_large, time
 
 enum class relay_result { ok, in_error, in_malformed, in_too_large, out_error, timed_out };
 
-// Endpoints already tried for one request (nginx's `tried` bitmap); no
-// allocation for pools of up to 64 endpoints.
-class tried_set {
- public:
-  explicit tried_set(std::size_t n) {
-    if (n > 64) big_.resize(n);
+bool is_idempotent(bhttp::verb v) {
+  switch (v) {
+    case bhttp::verb::get:
+    case bhttp::verb::head:
+    case bhttp::verb::put:
+    case bhttp::verb::delete_:
+    case bhttp::verb::options:
+    case bhttp::verb::trace: return true;
+    default: return false;
   }
-  bool test(std::size_t i) const { return big_.empty() ? (small_ >> i) & 1 : big_[i]; }
-  void set(std::size_t i) {
-    if (big_.empty()) small_ |= std::uint64_t{1} << i;
-    else big_[i] = true;
-    any_ = true;
-  }
-  bool any() const { return any_; }
+}
 
- private:
-  std::uint64_t small_ = 0;
-  std::vector<bool> big_;
-  bool any_ = false;
+bool is_hash_balancer(config::balancer_kind k) {
+  return k == config::balancer_kind::ip_hash || k == config::balancer_kind::ring_hash ||
+         k == config::balancer_kind::maglev;
+}
+
+// The value of cookie `name` in the Cookie header(s), or empty.
+std::string_view cookie_value(const fields& f, std::string_view name) {
+  for (auto [it, end] = f.equal_range(bhttp::field::cookie); it != end; ++it) {
+    std::string_view v = it->value();
+    while (!v.empty()) {
+      const auto semi = v.find(';');
+      auto pair = v.substr(0, semi);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      const auto eq = pair.find('=');
+      if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
+      if (semi == std::string_view::npos) break;
+      v.remove_prefix(semi + 1);
+    }
+  }
+  return {};
+}
+
+// The request body as the uploader (the coroutine streaming it upstream
+// while the response is read) left it.
+struct upload_state {
+  explicit upload_state(asio::io_context& io) : finished(io, asio::steady_timer::time_point::max()) {}
+  bool running = false;
+  bool done = false;
+  relay_result result = relay_result::ok;
+  asio::steady_timer finished;  // cancelled when done: an event to wait on
 };
-
-// Socket I/O. Writes go out with a non-blocking syscall first and wait for
-// writability only on EAGAIN, so a write that fits the socket buffer needs no
-// handler. Reads use async_read_some, not a readiness wait: Asio re-arms epoll
-// (epoll_ctl) on every async_wait, while a queued read costs no syscall once
-// the previous read drained the socket. `try_first` reads synchronously first
-// where bytes are likely already there (a body in flight).
-awaitable<error_code> read_more(tcp::socket& s, beast::flat_buffer& buf, std::size_t want, bool try_first) {
-  error_code ec;
-  if (try_first) {
-    const auto n = s.read_some(buf.prepare(want), ec);
-    if (ec != asio::error::would_block) {
-      buf.commit(n);
-      co_return ec;
-    }
-    ec = {};
-  }
-  const auto n = co_await s.async_read_some(buf.prepare(want), asio::redirect_error(use_awaitable, ec));
-  buf.commit(n);
-  co_return ec;
-}
-
-// Writes `count` buffers completely (one writev when the socket takes them).
-awaitable<error_code> write_all(tcp::socket& s, asio::const_buffer* bufs, std::size_t count) {
-  std::size_t first = 0;
-  error_code ec;
-  for (;;) {
-    while (first < count && bufs[first].size() == 0) ++first;
-    if (first == count) co_return error_code{};
-    auto n = s.write_some(std::span<const asio::const_buffer>(bufs + first, count - first), ec);
-    if (ec && ec != asio::error::would_block) co_return ec;
-    for (; n != 0; ++first) {
-      if (n < bufs[first].size()) {
-        bufs[first] += n;
-        break;
-      }
-      n -= bufs[first].size();
-    }
-    if (ec == asio::error::would_block) {
-      co_await s.async_wait(tcp::socket::wait_write, asio::redirect_error(use_awaitable, ec));
-      if (ec) co_return ec;
-    }
-  }
-}
-
-awaitable<error_code> write_all(tcp::socket& s, asio::const_buffer b) { co_return co_await write_all(s, &b, 1); }
-
-// Writes one piece of a body in `f`'s framing, preceded by the message head
-// when `head` is set (so a small message leaves in one writev), followed by
-// the last-chunk when `last`.
-awaitable<error_code> write_piece(tcp::socket& s, const std::string* head, framing f, const char* data, std::size_t n,
-                                  bool last) {
-  std::array<asio::const_buffer, 5> bufs;
-  std::size_t count = 0;
-  if (head) bufs[count++] = asio::buffer(*head);
-  char size_line[20];
-  if (f == framing::chunked && n != 0) {
-    auto len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
-    bufs[count++] = asio::buffer(size_line, static_cast<std::size_t>(len));
-    bufs[count++] = asio::buffer(data, n);
-    bufs[count++] = asio::buffer("\r\n", 2);
-  } else if (n != 0) {
-    bufs[count++] = asio::buffer(data, n);
-  }
-  if (f == framing::chunked && last) bufs[count++] = asio::buffer("0\r\n\r\n", 5);
-  co_return co_await write_all(s, bufs.data(), count);
-}
 
 class session final : public runtime::session_base, public std::enable_shared_from_this<session> {
  public:
-  session(runtime::worker& w, std::size_t listener_index, tcp::socket sock,
-          std::atomic<std::uint64_t>* connections)
-      : worker_(w),
-        listener_index_(listener_index),
-        connections_(connections),
-        client_(std::move(sock)),
-        snap_(w.current()) {
+  session(runtime::worker& w, std::shared_ptr<upstream::listener_live> listener, tcp::socket sock)
+      : worker_(w), listener_(std::move(listener)), client_(std::move(sock)), ws_(w.current()) {
     error_code ec;
     auto remote = client_.remote_endpoint(ec);
     client_ip_ = ec ? "unknown" : remote.address().to_string();
     client_.non_blocking(true, ec);
+    listener_index_ = *find_listener(*ws_->snap);
+    auto& st = listener_->stats[worker_.id()];
+    st.active.add(1);
+    st.total.add(1);
     worker_.link(this);
   }
 
   ~session() override {
     worker_.unlink(this);
-    connections_->fetch_sub(1, std::memory_order_relaxed);
+    listener_->stats[worker_.id()].active.add(-1);
+    listener_->open.fetch_sub(1, std::memory_order_relaxed);
   }
 
   void start() {
@@ -220,7 +180,25 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   }
 
  private:
-  const config::listener& listener() const { return *snap_->listeners[listener_index_].cfg; }
+  std::optional<std::size_t> find_listener(const runtime::snapshot& snap) const {
+    for (std::size_t i = 0; i < snap.listeners.size(); ++i)
+      if (snap.listeners[i].live == listener_) return i;
+    return std::nullopt;
+  }
+
+  // A new request takes the newest snapshot; one whose listener was removed
+  // by a reload keeps serving on the snapshot it had.
+  void refresh_snapshot() {
+    const auto& cur = worker_.current();
+    if (cur == ws_) return;
+    if (auto i = find_listener(*cur->snap)) {
+      ws_ = cur;
+      listener_index_ = *i;
+    }
+  }
+
+  const runtime::listener_snapshot& lsnap() const { return ws_->snap->listeners[listener_index_]; }
+  const config::listener& listener() const { return *lsnap().cfg; }
 
   void arm(phase p, config::duration d) {
     phase_ = p;
@@ -234,16 +212,19 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     if (upstream_sock_) upstream_sock_->cancel(ignored);
   }
 
+  // --- connection loop -------------------------------------------------------
+
   awaitable<void> serve() {
-    const auto& lim = listener().limits;
     while (!draining_) {
+      refresh_snapshot();
+      const auto& lim = listener().limits;
       if (client_buf_.size() == 0) {
         // The first request's head timer runs from accept; later ones get
         // idle_timeout to start and header_timeout from their first byte.
         if (!served_) arm(phase::head, lim.header_timeout);
         else arm(phase::idle, lim.idle_timeout);
         const bool got = co_await await_request();
-        if (parked_) co_return;  // start() parks the connection
+        if (parked_) co_return;  // start()'s completion parks the connection
         if (!got) break;
         if (served_) arm(phase::head, lim.header_timeout);
       } else {
@@ -284,6 +265,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   void park() {
     client_buf_.shrink_to_fit();  // empty: frees the storage
     std::string().swap(head_out_);
+    std::string().swap(up_head_);
     waiting_ = true;
     client_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
       self->waiting_ = false;
@@ -296,8 +278,10 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     });
   }
 
+  // --- reading heads, answering locally --------------------------------------
+
   // Reads a message head into `buf` (which may already hold part of it).
-  // `ready`: the socket is known to be readable (skip the first wait).
+  // `ready`: the socket is known to be readable (read before waiting).
   awaitable<head_result> read_head(tcp::socket& s, beast::flat_buffer& buf, std::size_t limit, std::size_t chunk,
                                    bool skip_empty_lines, bool ready, std::size_t& length) {
     head_scanner scanner;
@@ -306,7 +290,9 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         if (auto n = leading_empty_lines(view(buf))) buf.consume(n), scanner.reset();
       }
       switch (scanner.scan(view(buf))) {
-        case head_scanner::state::complete: length = scanner.length(); co_return head_result::complete;
+        case head_scanner::state::complete:
+          length = scanner.length();
+          co_return length > limit ? head_result::too_large : head_result::complete;
         case head_scanner::state::malformed: co_return head_result::malformed;
         case head_scanner::state::need_more: break;
       }
@@ -323,36 +309,42 @@ class session final : public runtime::session_base, public std::enable_shared_fr
 
   awaitable<void> write_local(local_status s, bool keep_alive) {
     arm(phase::client_write, listener().limits.idle_timeout);
-    co_await write_all(client_, asio::buffer(local_response(s, keep_alive)));
+    const auto wire = local_response(s, keep_alive);
+    if (!co_await write_all(client_, asio::buffer(wire))) bytes_out_ += wire.size();
   }
 
-  // Answers locally; returns whether the client connection stays open.
-  awaitable<bool> reply(local_status s, bool request_done) {
+  // Answers with an error of lb's own; returns whether the connection stays open.
+  awaitable<bool> reply(local_status s, std::string_view reason, bool request_done) {
+    status_ = static_cast<unsigned>(s);
+    reason_ = reason;
     const bool keep = request_done && !draining_ && !closes_connection(s) && keep_alive_;
     co_await write_local(s, keep);
     co_return keep;
   }
 
+  // --- bodies -----------------------------------------------------------------
+
   // Streams a message body to `out` after `head`. A Content-Length body goes
   // from the read buffer to the socket as it is (no parsing, no copy); a
   // chunked or close-delimited one through the parser (it must be decoded and
-  // validated to be re-framed).
+  // validated to be re-framed). `moved` counts body bytes taken from `in`.
   template <bool is_request>
   awaitable<relay_result> relay_body(tcp::socket& in, beast::flat_buffer& in_buf,
                                      bhttp::parser<is_request, bhttp::buffer_body, fields_allocator>& p,
                                      tcp::socket& out, framing f, const std::string& head, phase read_phase,
-                                     config::duration read_timeout, phase write_phase,
-                                     config::duration write_timeout) {
+                                     config::duration read_timeout, phase write_phase, config::duration write_timeout,
+                                     std::uint64_t& moved) {
     if (!p.chunked() && p.content_length())
       co_return co_await relay_length(in, in_buf, *p.content_length(), out, head, read_phase, read_timeout,
-                                      write_phase, write_timeout);
-    co_return co_await relay(in, in_buf, p, out, f, head, read_phase, read_timeout, write_phase, write_timeout);
+                                      write_phase, write_timeout, moved);
+    co_return co_await relay_parsed(in, in_buf, p, out, f, head, read_phase, read_timeout, write_phase,
+                                    write_timeout, moved);
   }
 
   awaitable<relay_result> relay_length(tcp::socket& in, beast::flat_buffer& in_buf, std::uint64_t remaining,
                                        tcp::socket& out, const std::string& head, phase read_phase,
                                        config::duration read_timeout, phase write_phase,
-                                       config::duration write_timeout) {
+                                       config::duration write_timeout, std::uint64_t& moved) {
     constexpr std::size_t max_read = runtime::buffer_pool::block_size;
     bool head_sent = false;
     for (;;) {
@@ -371,19 +363,19 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       head_sent = true;
       in_buf.consume(n);
       remaining -= n;
+      moved += n;
       if (remaining == 0) co_return relay_result::ok;
     }
   }
 
-  // Streams a message body from `in` to `out` through one worker buffer:
-  // read at most a buffer, write it (with the head first), repeat. A slow
-  // writer stops the reads: back-pressure without queueing.
+  // Beast's relay pattern: parse at most a buffer of body, write it re-framed
+  // (with the head first), repeat. A slow writer stops the reads.
   template <bool is_request>
-  awaitable<relay_result> relay(tcp::socket& in, beast::flat_buffer& in_buf,
-                                bhttp::parser<is_request, bhttp::buffer_body, fields_allocator>& p, tcp::socket& out,
-                                framing f,
-                                const std::string& head, phase read_phase, config::duration read_timeout,
-                                phase write_phase, config::duration write_timeout) {
+  awaitable<relay_result> relay_parsed(tcp::socket& in, beast::flat_buffer& in_buf,
+                                       bhttp::parser<is_request, bhttp::buffer_body, fields_allocator>& p,
+                                       tcp::socket& out, framing f, const std::string& head, phase read_phase,
+                                       config::duration read_timeout, phase write_phase,
+                                       config::duration write_timeout, std::uint64_t& moved) {
     runtime::borrowed_block chunk(worker_.buffers());
     constexpr std::size_t cap = decltype(chunk)::size();
     auto& body = p.get().body();
@@ -398,6 +390,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
             error_code ec;
             const auto used = p.put(in_buf.data(), ec);
             in_buf.consume(used);
+            moved += used;
             if (ec == bhttp::error::need_buffer) break;
             if (ec == bhttp::error::body_limit) co_return relay_result::in_too_large;
             if (ec && ec != bhttp::error::need_more) co_return relay_result::in_malformed;
@@ -418,12 +411,14 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       }
       const bool last = p.is_done();
       arm(write_phase, write_timeout);
-      auto ec = co_await write_piece(out, head_sent ? nullptr : &head, f, chunk.get(), produced, last);
+      const auto ec = co_await write_piece(out, head_sent ? nullptr : &head, f, chunk.get(), produced, last);
       head_sent = true;
       if (ec) co_return timed_out_ ? relay_result::timed_out : relay_result::out_error;
       if (last) co_return relay_result::ok;
     }
   }
+
+  // --- upstream ---------------------------------------------------------------
 
   awaitable<connpool::upstream_ptr> connect(std::size_t ep, const runtime::pool_snapshot& pool) {
     tcp::socket s(worker_.io());
@@ -433,6 +428,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     co_await s.async_connect(pool.addrs[ep], asio::redirect_error(use_awaitable, ec));
     upstream_sock_ = nullptr;
     if (ec) {
+      pool.live[ep]->stats[worker_.id()].connect_failures.add();
       log::debug("upstream connect failed", {{"pool", pool.cfg->name},
                                               {"endpoint", pool.labels[ep]},
                                               {"error", timed_out_ ? "timeout" : ec.message()}});
@@ -440,134 +436,241 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     }
     s.set_option(tcp::no_delay(true), ec);
     s.non_blocking(true, ec);
-    co_return std::make_shared<connpool::upstream_conn>(std::move(s), ep);
+    co_return std::make_shared<connpool::upstream_conn>(std::move(s), ep, pool.live[ep], worker_.id());
   }
 
-  // One request/response exchange. Returns whether to read another request.
+  void drop(connpool::upstream_ptr& up) {
+    if (!up) return;
+    error_code ignored;
+    up->sock.close(ignored);
+    up.reset();
+    upstream_sock_ = nullptr;
+  }
+
+  std::uint64_t request_hash(const runtime::pool_snapshot& pool, const request_message& msg) const {
+    const auto& key = pool.cfg->hash_key;
+    switch (key.type) {
+      case config::hash_key::kind::client_ip: return balancer::hash_key(client_ip_);
+      case config::hash_key::kind::header: return balancer::hash_key(msg[key.name]);
+      case config::hash_key::kind::cookie: return balancer::hash_key(cookie_value(msg, key.name));
+      case config::hash_key::kind::path: {
+        auto target = msg.target();
+        return balancer::hash_key(target.substr(0, target.find('?')));
+      }
+    }
+    return 0;
+  }
+
+  // --- one exchange -----------------------------------------------------------
+
+  // One request/response exchange, accounted for (stats, access log) however
+  // it ends. Returns whether to read another request.
   awaitable<bool> exchange() {
-    const auto& lim = listener().limits;
+    status_ = 0;
+    reason_ = {};
+    bytes_in_ = bytes_out_ = 0;
+    attempts_ = 0;
+    upstream_duration_ = -1;
+    route_index_.reset();
+    endpoint_label_ = {};
+    method_ = {};
+    target_ = {};
     keep_alive_ = true;
+    const auto& lim = listener().limits;
 
     std::size_t head_len = 0;
-    switch (co_await read_head(client_, client_buf_, lim.max_header_bytes, read_chunk, true, true, head_len)) {
+    const auto hr = co_await read_head(client_, client_buf_, lim.max_header_bytes, read_chunk, true, true, head_len);
+    start_ = clock::now();
+    start_wall_ = std::chrono::system_clock::now();
+    bool keep = false;
+    switch (hr) {
       case head_result::complete: break;
-      case head_result::closed: co_return false;
-      case head_result::truncated: co_return false;
+      case head_result::closed:
+      case head_result::truncated: co_return false;  // the client went away: nothing to account
       case head_result::timed_out:
         // A client that sent nothing is just idle; one that stalled mid-head gets told.
-        if (client_buf_.size() != 0) co_await write_local(local_status::request_timeout, false);
-        co_return false;
-      case head_result::malformed: co_return co_await reply(local_status::bad_request, false);
-      case head_result::too_large: co_return co_await reply(local_status::header_too_large, false);
+        if (client_buf_.size() == 0) co_return false;
+        keep = co_await reply(local_status::request_timeout, "header_timeout", false);
+        account();
+        co_return keep;
+      case head_result::malformed:
+        keep = co_await reply(local_status::bad_request, "malformed_request", false);
+        account();
+        co_return keep;
+      case head_result::too_large:
+        keep = co_await reply(local_status::header_too_large, "header_too_large", false);
+        account();
+        co_return keep;
     }
+    bytes_in_ += head_len;
 
     // The fields of both heads live in one arena block for this exchange.
     runtime::borrowed_block block(worker_.arenas());
     arena fields_arena(block.get(), block.size());
     const fields_allocator alloc(fields_arena);
-
     request_parser req(std::piecewise_construct, std::make_tuple(), std::make_tuple(alloc));
+    // Accounting runs at every exit from here on, while the parsed head lives.
+    struct finish {
+      session& s;
+      ~finish() { s.account(); }
+    } accounting{*this};
+    co_return co_await proxy(req, head_len, alloc);
+  }
+
+  awaitable<bool> proxy(request_parser& req, std::size_t head_len, const fields_allocator& alloc) {
+    const auto& lim = listener().limits;
     req.header_limit(static_cast<std::uint32_t>(head_len + 1));
     req.body_limit(lim.max_body_bytes ? lim.max_body_bytes : unlimited);
     {
       error_code ec;
       const auto used = req.put(asio::buffer(client_buf_.data().data(), head_len), ec);
       client_buf_.consume(used);
-      if (ec) log::debug("bad request head", {{"error", ec.message()}});
-      if (ec == bhttp::error::body_limit) co_return co_await reply(local_status::payload_too_large, false);
-      if (ec || !req.is_header_done()) co_return co_await reply(local_status::bad_request, false);
+      if (ec == bhttp::error::body_limit)
+        co_return co_await reply(local_status::payload_too_large, "body_too_large", false);
+      if (ec || !req.is_header_done()) co_return co_await reply(local_status::bad_request, "malformed_request", false);
     }
     req.eager(true);  // from here on, parse as much body as the buffer holds
     auto& msg = req.get();
+    method_ = msg.method_string();
+    target_ = msg.target();
     keep_alive_ = msg.keep_alive();
-    if (!acceptable(msg, req)) co_return co_await reply(local_status::bad_request, false);
+    if (!acceptable(msg, req)) co_return co_await reply(local_status::bad_request, "malformed_request", false);
 
     // Route.
-    const auto& lsnap = snap_->listeners[listener_index_];
     const router::header_source headers{&msg, [](const void* ctx, std::string_view name) -> std::optional<std::string_view> {
                                           const auto& f = *static_cast<const fields*>(ctx);
                                           auto it = f.find(name);
                                           if (it == f.end()) return std::nullopt;
                                           return it->value();
                                         }};
-    auto host = msg[bhttp::field::host];
-    auto route_index = lsnap.routes.match(host, msg.target(), headers);
-    if (!route_index) co_return co_await reply(local_status::not_found, req.is_done());
-    const auto& route = lsnap.cfg->routes[*route_index];
-    const auto& pool = snap_->pools[route.pool_index];
-    auto& wpool = worker_.pool(route.pool_index);
+    const auto route_index = lsnap().routes.match(msg[bhttp::field::host], msg.target(), headers);
+    if (!route_index) co_return co_await reply(local_status::not_found, "no_route", req.is_done());
+    route_index_ = route_index;
+    const auto& route = listener().routes[*route_index];
+    const auto& pool = ws_->snap->pools[route.pool_index];
+    auto& wpool = ws_->pools[route.pool_index];
+    pool_index_ = route.pool_index;
 
     const bool upgrade = is_websocket_upgrade(msg);
     const bool has_body = !req.is_done();
-    bool req_done = !has_body;  // the whole request has been read from the client
+    const bool chunked_in = req.chunked();
+    const auto content_length = req.content_length().value_or(0);
+    // A body that arrived whole with the head can be sent again: a retry may
+    // replay it. A streamed one cannot.
+    const bool body_buffered = has_body && !chunked_in && client_buf_.size() >= content_length;
+    const bool replayable = !has_body || body_buffered;
+    const bool retry_safe = replayable && is_idempotent(msg.method());
     const bool expect_continue = has_body && beast::iequals(msg[bhttp::field::expect], "100-continue");
     const bool is_head = msg.method() == bhttp::verb::head;
     const unsigned client_version = msg.version();
-    const framing req_framing = !has_body        ? framing::none
-                                : req.chunked() ? framing::chunked
-                                                : framing::length;
-    head_out_.clear();
-    write_request_head(head_out_, msg, req_framing, req.content_length().value_or(0), client_ip_, upgrade, route);
+    bool req_done = !has_body;  // the whole request has been read from the client
+    const framing req_framing = !has_body ? framing::none : chunked_in ? framing::chunked : framing::length;
+    up_head_.clear();
+    write_request_head(up_head_, msg, req_framing, content_length, client_ip_, upgrade, route);
+    const std::uint64_t hash = is_hash_balancer(pool.cfg->balancer) ? request_hash(pool, msg) : 0;
+    const auto& policy = route.retries;
+    wpool.retry_tokens = std::min(100.0, wpool.retry_tokens + policy.budget_percent / 100.0);
+    auto& pool_stats = pool.stats->stats[worker_.id()];
 
-    // Pick, connect, send; retry where nothing reached the upstream's application.
-    tried_set tried(pool.addrs.size());
+    upstream::tried_set tried(pool.addrs.size());
     connpool::upstream_ptr up;
     std::optional<response_parser> res;
+    upload_state upload(worker_.io());
+    std::uint32_t retries = 0;
     int stale_retries = 0;
     std::optional<std::size_t> reconnect_to;
+    std::size_t ep = 0;
+
+    // In-flight accounting for least_request, per attempt.
+    struct in_flight_guard {
+      upstream::endpoint_live* e = nullptr;
+      void set(upstream::endpoint_live* n) {
+        reset();
+        e = n;
+        e->in_flight.fetch_add(1, std::memory_order_relaxed);
+      }
+      void reset() {
+        if (e) e->in_flight.fetch_sub(1, std::memory_order_relaxed);
+        e = nullptr;
+      }
+      ~in_flight_guard() { reset(); }
+    } in_flight;
+
+    auto may_retry = [&](bool budgeted) {
+      if (retries >= policy.attempts) return false;
+      if (budgeted) {
+        if (wpool.retry_tokens < 1) return false;
+        wpool.retry_tokens -= 1;
+      }
+      ++retries;
+      pool_stats.retries.add();
+      return true;
+    };
+
     for (;;) {
-      std::size_t ep;
       bool reused = false;
       if (reconnect_to) {
         ep = *reconnect_to;
         reconnect_to.reset();
       } else {
-        const int pick = wpool.balancer.pick([&](std::size_t i) { return !tried.test(i); });
-        if (pick < 0)
-          co_return co_await reply(tried.any() ? local_status::bad_gateway : local_status::service_unavailable,
-                                   req_done);
-        ep = static_cast<std::size_t>(pick);
+        const auto picked = upstream::pick(pool, wpool, tried, hash, clock::now());
+        switch (picked.result) {
+          case upstream::pick_result::outcome::picked: break;
+          case upstream::pick_result::outcome::all_tried:
+            co_return co_await reply(local_status::bad_gateway, "upstream_failed", req_done);
+          case upstream::pick_result::outcome::none_healthy:
+            if (tried.any()) co_return co_await reply(local_status::bad_gateway, "upstream_failed", req_done);
+            co_return co_await reply(local_status::service_unavailable, "no_healthy_endpoint", req_done);
+          case upstream::pick_result::outcome::all_full:
+            co_return co_await reply(local_status::service_unavailable, "endpoints_full", req_done);
+        }
+        ep = picked.index;
         up = wpool.idle.acquire(ep);
         reused = up != nullptr;
       }
+      endpoint_label_ = pool.labels[ep];
+      ++attempts_;
       if (!up) {
         up = co_await connect(ep, pool);
         if (!up) {
-          tried.set(ep);  // connection refused / timed out: try another endpoint
-          continue;
+          // Nothing reached the upstream: always safe to try another endpoint.
+          upstream::record(pool, ep, true, clock::now());
+          tried.set(ep);
+          if (policy.on_connect_failure && may_retry(false)) continue;
+          co_return co_await reply(local_status::bad_gateway, timed_out_ ? "connect_timeout" : "connect_failed",
+                                   req_done);
         }
       }
       upstream_sock_ = &up->sock;
+      in_flight.set(pool.live[ep].get());
+      const auto sent_at = clock::now();
 
       // Request head (and body).
       bool sent = true;
       if (!has_body) {
         arm(phase::upstream_write, route.timeout);
-        sent = !co_await write_all(up->sock, asio::buffer(head_out_));
+        sent = !co_await write_all(up->sock, asio::buffer(up_head_));
+      } else if (body_buffered) {
+        std::array<asio::const_buffer, 2> bufs{asio::buffer(up_head_),
+                                               asio::buffer(client_buf_.data().data(), content_length)};
+        arm(phase::upstream_write, route.timeout);
+        sent = !co_await write_all(up->sock, bufs.data(), bufs.size());
       } else {
-        if (expect_continue && client_buf_.size() == 0) {
-          co_await write_local(local_status::continue_, true);
-        }
-        switch (co_await relay_body(client_, client_buf_, req, up->sock, req_framing, head_out_, phase::client_body,
-                                    lim.idle_timeout, phase::upstream_write, route.timeout)) {
-          case relay_result::ok: req_done = true; break;
-          case relay_result::in_malformed: drop(up); co_return co_await reply(local_status::bad_request, false);
-          case relay_result::in_too_large: drop(up); co_return co_await reply(local_status::payload_too_large, false);
-          case relay_result::in_error: drop(up); co_return false;  // client went away mid-body
-          case relay_result::timed_out:
-          case relay_result::out_error: sent = false; break;
-        }
+        if (expect_continue && client_buf_.size() == 0) co_await write_local(local_status::continue_, true);
+        start_upload(upload, req, up, req_framing, route.timeout);
       }
       if (!sent) {
         drop(up);
-        if (reused && !has_body && stale_retries++ < max_stale_retries) {
-          reconnect_to = ep;
+        in_flight.reset();
+        if (reused && replayable && stale_retries++ < max_stale_retries) {
+          reconnect_to = ep;  // the idle connection died under us: not the request's fault
           continue;
         }
-        co_return co_await reply(local_status::bad_gateway, req_done);
+        upstream::record(pool, ep, true, clock::now());
+        co_return co_await reply(local_status::bad_gateway, "upstream_write_failed", req_done);
       }
 
-      // Response head; interim 1xx responses (other than 101) are skipped.
+      // Response head, while any upload goes on; interim 1xx (but 101) skipped.
       head_result hr;
       for (;;) {
         res.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(alloc));
@@ -582,7 +685,6 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         const auto used = res->put(asio::buffer(up->buf.data().data(), len), ec);
         up->buf.consume(used);
         if (ec || !res->is_header_done()) {
-          log::debug("bad upstream response head", {{"error", ec.message()}});
           hr = head_result::malformed;
           break;
         }
@@ -590,21 +692,63 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         const auto status = res->get().result_int();
         if (status >= 200 || status == 101) break;
       }
-      if (hr == head_result::complete) break;
-      const bool nothing_received = hr == head_result::closed;
-      drop(up);
-      if (hr == head_result::timed_out) co_return co_await reply(local_status::gateway_timeout, req_done);
-      if (nothing_received && reused && !has_body && stale_retries++ < max_stale_retries) {
-        reconnect_to = ep;  // the idle connection died under us: not the request's fault
+
+      // The upload failed on the client's side: that decides the answer.
+      if (upload.done && upload.result != relay_result::ok && upload.result != relay_result::out_error) {
+        drop(up);
+        if (upload.result == relay_result::in_malformed)
+          co_return co_await reply(local_status::bad_request, "malformed_body", false);
+        if (upload.result == relay_result::in_too_large)
+          co_return co_await reply(local_status::payload_too_large, "body_too_large", false);
+        if (upload.result == relay_result::timed_out)
+          co_return co_await reply(local_status::request_timeout, "body_timeout", false);
+        co_return false;  // the client went away mid-body
+      }
+
+      if (hr != head_result::complete) {
+        const bool nothing_received = hr == head_result::closed;
+        const bool timed_out = hr == head_result::timed_out;
+        co_await finish_upload(upload, true);
+        drop(up);
+        in_flight.reset();
+        pool.live[ep]->stats[worker_.id()].responses.add(0);
+        if (nothing_received && reused && replayable && stale_retries++ < max_stale_retries) {
+          reconnect_to = ep;
+          continue;
+        }
+        upstream::record(pool, ep, true, clock::now());
+        tried.set(ep);
+        if (nothing_received && !reused && policy.on_refused_stream && retry_safe && may_retry(true)) continue;
+        if (timed_out) co_return co_await reply(local_status::gateway_timeout, "upstream_timeout", req_done);
+        co_return co_await reply(local_status::bad_gateway,
+                                 hr == head_result::malformed ? "upstream_malformed" : "upstream_reset", req_done);
+      }
+
+      const auto status = res->get().result_int();
+      upstream_duration_ = seconds_between(sent_at, clock::now());
+      pool_stats.response_duration.observe(upstream_duration_);
+      pool.live[ep]->stats[worker_.id()].responses.add(status);
+      upstream::record(pool, ep, status >= 500, clock::now());
+      if (std::find(policy.on_status.begin(), policy.on_status.end(), status) != policy.on_status.end() &&
+          retry_safe && !upload.running && may_retry(true)) {
+        drop(up);
+        in_flight.reset();
+        tried.set(ep);
         continue;
       }
-      co_return co_await reply(local_status::bad_gateway, req_done);
+      break;
     }
+    if (body_buffered) {
+      client_buf_.consume(content_length);
+      bytes_in_ += content_length;
+      req_done = true;
+    }
+    if (upload.done && upload.result == relay_result::ok) req_done = true;
 
     // Response to the client, in its HTTP version, framed by lb.
     const auto& rmsg = res->get();
+    status_ = rmsg.result_int();
     const bool upgraded = upgrade && rmsg.result() == bhttp::status::switching_protocols;
-    bool keep_client = keep_alive_ && req_done && !draining_ && !upgraded;
     framing res_framing = framing::none;
     if (upgraded) {
       res_framing = framing::none;
@@ -616,42 +760,95 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       // Close-delimited upstream body: re-frame as chunked to keep the client.
       res_framing = client_version == 11 ? framing::chunked : framing::close;
     }
-    if (res_framing == framing::close) keep_client = false;
+    // Keep-alive is decided now, for the head; an upload still running must
+    // finish before the connection can be reused (checked below).
+    bool keep_client = keep_alive_ && !draining_ && !upgraded && res_framing != framing::close &&
+                       (req_done || (upload.running && !upload.done));
     head_out_.clear();
     write_response_head(head_out_, rmsg, client_version, res_framing, res->content_length().value_or(0),
                         keep_client, upgraded);
 
+    bool response_ok = true;
     if (res->is_done() || upgraded) {
       arm(phase::client_write, lim.idle_timeout);
-      if (co_await write_all(client_, asio::buffer(head_out_))) {
-        drop(up);
-        co_return false;
-      }
+      response_ok = !co_await write_all(client_, asio::buffer(head_out_));
+      if (response_ok) bytes_out_ += head_out_.size();
     } else {
+      std::uint64_t body_bytes = 0;
       const auto r = co_await relay_body(up->sock, up->buf, *res, client_, res_framing, head_out_,
-                                         phase::upstream_body, route.timeout, phase::client_write, lim.idle_timeout);
-      if (r != relay_result::ok) {
-        // Mid-response failure: the client cannot be told with a status any more.
-        drop(up);
-        co_return false;
-      }
+                                         phase::upstream_body, route.timeout, phase::client_write, lim.idle_timeout,
+                                         body_bytes);
+      bytes_out_ += head_out_.size() + body_bytes;
+      response_ok = r == relay_result::ok;
     }
 
+    // The response is out. An upload still running is one the upstream
+    // answered without waiting for: stop it, and the connection with it.
+    if (upload.running) {
+      co_await finish_upload(upload, !response_ok || !upload.done);
+      if (upload.result == relay_result::ok) req_done = true;
+      else keep_client = false;
+    }
+    if (!response_ok) {
+      drop(up);
+      co_return false;  // mid-response failure: the client cannot be told with a status any more
+    }
     if (upgraded) {
       co_await tunnel(up);
       drop(up);
       co_return false;
     }
-
-    // Reusable only if the response ended by its own framing and nothing extra came.
-    if (res->keep_alive() && !res->need_eof() && up->buf.size() == 0 && !draining_) {
+    in_flight.reset();
+    if (req_done && res->keep_alive() && !res->need_eof() && up->buf.size() == 0 && !draining_ &&
+        ws_ == worker_.current()) {
       ++up->requests;
       upstream_sock_ = nullptr;
       wpool.idle.release(std::move(up));
     } else {
       drop(up);
     }
-    co_return keep_client;
+    co_return keep_client && req_done;
+  }
+
+  // Streams the request body upstream in its own coroutine, so the response
+  // can be read (and relayed) at the same time: an upstream that answers
+  // while still reading, or early (413), never deadlocks against the upload.
+  void start_upload(upload_state& st, request_parser& req, connpool::upstream_ptr up, framing f,
+                    config::duration upstream_timeout) {
+    st.running = true;
+    asio::co_spawn(
+        worker_.io(),
+        [this, self = shared_from_this(), &st, &req, up, f, upstream_timeout]() -> awaitable<void> {
+          std::uint64_t moved = 0;
+          st.result = co_await relay_body(client_, client_buf_, req, up->sock, f, up_head_, phase::client_body,
+                                          listener().limits.idle_timeout, phase::upstream_write, upstream_timeout,
+                                          moved);
+          bytes_in_ += moved;
+          st.done = true;
+          st.finished.cancel();
+          // A client-side failure decides the answer: wake the response reader.
+          if (st.result != relay_result::ok && st.result != relay_result::out_error) {
+            error_code ignored;
+            up->sock.cancel(ignored);
+          }
+        },
+        asio::detached);
+  }
+
+  // Waits for a running upload to end; `abort` cancels it first. Its frame
+  // references the exchange's state, so the exchange never ends before it.
+  awaitable<void> finish_upload(upload_state& st, bool abort) {
+    if (!st.running) co_return;
+    if (!st.done && abort) {
+      error_code ignored;
+      client_.cancel(ignored);
+      if (upstream_sock_) upstream_sock_->cancel(ignored);
+    }
+    if (!st.done) {
+      error_code ec;
+      co_await st.finished.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+    st.running = false;
   }
 
   // Rejects what Beast accepts but a proxy must not forward.
@@ -670,16 +867,45 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   }
 
   static bool is_websocket_upgrade(const request_message& msg) {
-    return msg.version() == 11 && msg.method() == bhttp::verb::get && beast::http::token_list(msg[bhttp::field::connection]).exists("upgrade") &&
+    return msg.version() == 11 && msg.method() == bhttp::verb::get &&
+           bhttp::token_list(msg[bhttp::field::connection]).exists("upgrade") &&
            beast::iequals(msg[bhttp::field::upgrade], "websocket");
   }
 
-  void drop(connpool::upstream_ptr& up) {
-    if (!up) return;
-    error_code ignored;
-    up->sock.close(ignored);
-    up.reset();
-    upstream_sock_ = nullptr;
+  // Stats and the access log line for the exchange that just ended.
+  void account() {
+    const auto end = clock::now();
+    const double duration = seconds_between(start_, end);
+    const unsigned w = worker_.id();
+    const auto& ls = lsnap();
+    if (route_index_) {
+      auto& rs = ls.route_stats[*route_index_]->stats[w];
+      rs.responses.add(status_);
+      rs.duration.observe(duration);
+    } else {
+      ls.live->stats[w].unrouted.add(status_);
+    }
+    if (auto* log = worker_.access_log()) {
+      accesslog::record r;
+      r.start_unix_us = std::chrono::duration_cast<std::chrono::microseconds>(start_wall_.time_since_epoch()).count();
+      r.listener = listener().name;
+      if (route_index_) {
+        r.route = listener().routes[*route_index_].name;
+        r.pool = ws_->snap->pools[pool_index_].cfg->name;
+      }
+      r.endpoint = endpoint_label_;
+      r.client = client_ip_;
+      r.method = method_;
+      r.path = target_;
+      r.status = status_;
+      r.bytes_in = bytes_in_;
+      r.bytes_out = bytes_out_;
+      r.duration = duration;
+      r.upstream_duration = upstream_duration_;
+      r.reason = reason_;
+      r.attempts = attempts_;
+      log->append(r);
+    }
   }
 
   // Both directions at once after a 101, until either side closes or the
@@ -707,7 +933,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   awaitable<void> pump(tcp::socket& from, tcp::socket& to, beast::flat_buffer& pending) {
     error_code ec;
     if (pending.size() != 0) {
-      co_await asio::async_write(to, pending.data(), asio::redirect_error(use_awaitable, ec));
+      ec = co_await write_all(to, pending.data());
       pending.consume(pending.size());
     }
     runtime::borrowed_block chunk(worker_.buffers());
@@ -716,7 +942,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
                                              asio::redirect_error(use_awaitable, ec));
       if (n == 0) break;
       set_deadline(listener().limits.idle_timeout);
-      co_await asio::async_write(to, asio::buffer(chunk.get(), n), asio::redirect_error(use_awaitable, ec));
+      ec = co_await write_all(to, asio::buffer(chunk.get(), n));
     }
     // Pass the half-close on; the other pump ends when its side closes too.
     error_code ignored;
@@ -728,30 +954,45 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   }
 
   runtime::worker& worker_;
-  std::size_t listener_index_;
-  std::atomic<std::uint64_t>* connections_;
+  std::shared_ptr<upstream::listener_live> listener_;  // stable across reloads
   tcp::socket client_;
   beast::flat_buffer client_buf_;
-  std::shared_ptr<const runtime::snapshot> snap_;  // the config this connection started with
+  std::shared_ptr<runtime::worker_snapshot> ws_;  // the config the current request runs on
+  std::size_t listener_index_ = 0;                // in ws_->snap->listeners
   std::string client_ip_;
-  std::string head_out_;  // the head being sent, reused across requests
+  std::string head_out_;  // the response head being sent, reused across requests
+  std::string up_head_;   // the request head sent upstream (kept for retries)
   tcp::socket* upstream_sock_ = nullptr;  // the upstream socket in use, for cancellation
   phase phase_ = phase::head;
   bool timed_out_ = false;
   bool draining_ = false;
   bool idle_swept_ = false;
-  bool waiting_ = false;  // between requests, no byte of the next one read yet
-  bool parked_ = false;           // idle: no coroutine, no buffer, waiting for readability
-  bool served_ = false;           // a request has been read on this connection
-  bool park_requested_ = false;   // the sweep cancelled the read to park
+  bool waiting_ = false;         // between requests, no byte of the next one read yet
+  bool parked_ = false;          // idle: no coroutine, no buffer, waiting for readability
+  bool park_requested_ = false;  // the sweep cancelled the read to park
+  bool served_ = false;          // a request has been read on this connection
   bool keep_alive_ = true;
+
+  // What the current exchange did, for stats and the access log.
+  clock::time_point start_{};
+  std::chrono::system_clock::time_point start_wall_{};
+  unsigned status_ = 0;
+  std::string_view reason_;
+  std::uint64_t bytes_in_ = 0;
+  std::uint64_t bytes_out_ = 0;
+  std::uint32_t attempts_ = 0;
+  double upstream_duration_ = -1;
+  std::optional<std::size_t> route_index_;
+  std::size_t pool_index_ = 0;
+  std::string_view endpoint_label_;
+  std::string_view method_;
+  std::string_view target_;
 };
 
 }  // namespace
 
-void start_session(runtime::worker& w, std::size_t listener_index, tcp::socket sock,
-                   std::atomic<std::uint64_t>* connections) {
-  auto s = std::make_shared<session>(w, listener_index, std::move(sock), connections);
+void start_session(runtime::worker& w, std::shared_ptr<upstream::listener_live> listener, tcp::socket sock) {
+  auto s = std::make_shared<session>(w, std::move(listener), std::move(sock));
   if (w.draining()) s->on_drain();
   s->start();
 }

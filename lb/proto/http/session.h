@@ -10,16 +10,18 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "lb/upstream/live.h"
+
 namespace lb::runtime {
 class worker;
 }
 
 namespace lb::proto::http {
 
-// Thread: owning worker. Takes over an accepted client socket. `connections`
-// is the listener's shared open-connection count; the session decrements it
-// when it ends.
-void start_session(runtime::worker& w, std::size_t listener_index, boost::asio::ip::tcp::socket sock,
-                   std::atomic<std::uint64_t>* connections);
+// Thread: owning worker. Takes over an accepted client socket of the listener
+// whose live object is `listener`; counted in listener->open, which the
+// session decrements when it ends.
+void start_session(runtime::worker& w, std::shared_ptr<upstream::listener_live> listener,
+                   boost::asio::ip::tcp::socket sock);
 
 }  // namespace lb::proto::http

@@ -1,0 +1,453 @@
+#include "lb/admin/views.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <prometheus/client_metric.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include "lb/config/parse.h"
+
+namespace lb::admin {
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+// Insertion-ordered: /config and /pools read in the order of the YAML file.
+using json = nlohmann::ordered_json;
+
+// ---- metrics ----------------------------------------------------------------
+
+MetricFamily family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+// Labels sorted by name, as prometheus-cpp's Registry would emit them.
+ClientMetric sample(std::vector<ClientMetric::Label> labels) {
+  ClientMetric m;
+  std::sort(labels.begin(), labels.end());
+  m.label = std::move(labels);
+  return m;
+}
+
+void add_counter(MetricFamily& f, std::vector<ClientMetric::Label> labels, double v) {
+  auto m = sample(std::move(labels));
+  m.counter.value = v;
+  f.metric.push_back(std::move(m));
+}
+
+void add_gauge(MetricFamily& f, std::vector<ClientMetric::Label> labels, double v) {
+  auto m = sample(std::move(labels));
+  m.gauge.value = v;
+  f.metric.push_back(std::move(m));
+}
+
+// Sums one status_counters per worker into totals by code.
+template <class Slots, class Get>
+std::vector<std::uint64_t> sum_status(const Slots& slots, Get get) {
+  std::vector<std::uint64_t> by_code(metrics::status_counters::slots, 0);
+  for (unsigned w = 0; w < slots.size(); ++w) {
+    const metrics::status_counters& c = get(slots[w]);
+    for (unsigned code = 0; code < metrics::status_counters::slots; ++code) by_code[code] += c.get(code);
+  }
+  return by_code;
+}
+
+// Sums one histogram per worker; buckets become cumulative, as Prometheus wants.
+template <class Slots, class Get>
+ClientMetric::Histogram sum_histogram(const Slots& slots, Get get) {
+  constexpr std::size_t n = metrics::histogram::bounds.size();
+  std::array<std::uint64_t, n + 1> buckets{};  // non-cumulative; last = +Inf
+  double sum = 0;
+  for (unsigned w = 0; w < slots.size(); ++w) {
+    const metrics::histogram& h = get(slots[w]);
+    for (std::size_t i = 0; i <= n; ++i) buckets[i] += h.bucket(i);
+    sum += h.sum();
+  }
+  ClientMetric::Histogram out;
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    cumulative += buckets[i];
+    out.bucket.push_back({cumulative, metrics::histogram::bounds[i]});
+  }
+  cumulative += buckets[n];
+  // The serializer adds le="+Inf" with sample_count.
+  out.sample_count = cumulative;
+  out.sample_sum = sum;
+  return out;
+}
+
+void add_histogram(MetricFamily& f, std::vector<ClientMetric::Label> labels, ClientMetric::Histogram h) {
+  auto m = sample(std::move(labels));
+  m.histogram = std::move(h);
+  f.metric.push_back(std::move(m));
+}
+
+// ---- JSON -------------------------------------------------------------------
+
+const char* balancer_name(config::balancer_kind k) {
+  switch (k) {
+    case config::balancer_kind::round_robin: return "round_robin";
+    case config::balancer_kind::least_conn: return "least_conn";
+    case config::balancer_kind::least_request: return "least_request";
+    case config::balancer_kind::random: return "random";
+    case config::balancer_kind::ip_hash: return "ip_hash";
+    case config::balancer_kind::ring_hash: return "ring_hash";
+    case config::balancer_kind::maglev: return "maglev";
+  }
+  return "unknown";
+}
+
+bool is_hash_balancer(config::balancer_kind k) {
+  return k == config::balancer_kind::ip_hash || k == config::balancer_kind::ring_hash ||
+         k == config::balancer_kind::maglev;
+}
+
+std::string hash_key_text(const config::hash_key& k) {
+  switch (k.type) {
+    case config::hash_key::kind::client_ip: return "client_ip";
+    case config::hash_key::kind::header: return "header:" + k.name;
+    case config::hash_key::kind::cookie: return "cookie:" + k.name;
+    case config::hash_key::kind::path: return "path";
+  }
+  return "";
+}
+
+// Back to the form the YAML accepts ("*.example.com", "www.example.*", "~re").
+json host_text(const config::host_match& h) {
+  switch (h.type) {
+    case config::host_match::kind::any: return nullptr;
+    case config::host_match::kind::exact: return h.value;
+    case config::host_match::kind::suffix: return "*" + h.value;   // value ".example.com"
+    case config::host_match::kind::prefix: return h.value + "*";   // value "www.example."
+    case config::host_match::kind::regex: return "~" + h.value;
+  }
+  return nullptr;
+}
+
+const char* path_key(config::path_match::kind k) {
+  switch (k) {
+    case config::path_match::kind::prefix: return "path_prefix";
+    case config::path_match::kind::exact: return "path_exact";
+    case config::path_match::kind::regex: return "path_regex";
+  }
+  return "path_prefix";
+}
+
+json header_map(const std::vector<std::pair<std::string, std::string>>& headers) {
+  json out = json::object();
+  for (const auto& [name, value] : headers) out[name] = value;
+  return out;
+}
+
+std::string dur(config::duration d) { return config::format_duration(d); }
+
+json route_json(const config::route& r) {
+  json match = json::object();
+  if (r.host.type != config::host_match::kind::any) match["host"] = host_text(r.host);
+  match[path_key(r.path.type)] = r.path.value;
+  match["headers"] = header_map(r.headers);
+
+  json on = json::array();
+  if (r.retries.on_connect_failure) on.push_back("connect-failure");
+  if (r.retries.on_refused_stream) on.push_back("refused-stream");
+  for (auto code : r.retries.on_status) on.push_back(code);
+
+  json j;
+  j["name"] = r.name;
+  j["match"] = std::move(match);
+  j["pool"] = r.pool;
+  j["timeout"] = dur(r.timeout);
+  j["retries"] = {{"attempts", r.retries.attempts}, {"on", std::move(on)}, {"budget_percent", r.retries.budget_percent}};
+  j["set_headers"] = header_map(r.set_headers);
+  return j;
+}
+
+json listener_json(const config::listener& l) {
+  json routes = json::array();
+  for (const auto& r : l.routes) routes.push_back(route_json(r));
+  json j;
+  j["name"] = l.name;
+  j["listen"] = l.listen.str();
+  j["protocol"] = "http";  // the only protocol this build has
+  j["limits"] = {{"max_connections", l.limits.max_connections},
+                 {"header_timeout", dur(l.limits.header_timeout)},
+                 {"idle_timeout", dur(l.limits.idle_timeout)},
+                 {"max_header_bytes", l.limits.max_header_bytes},
+                 {"max_body_bytes", l.limits.max_body_bytes}};
+  j["routes"] = std::move(routes);
+  return j;
+}
+
+json pool_json(const config::pool& p) {
+  json endpoints = json::array();
+  for (const auto& e : p.endpoints) endpoints.push_back({{"address", e.addr.str()}, {"weight", e.weight}});
+  json j;
+  j["name"] = p.name;
+  j["balancer"] = balancer_name(p.balancer);
+  // Only the hash balancers read it (the loader refuses it elsewhere).
+  j["hash_key"] = is_hash_balancer(p.balancer) ? json(hash_key_text(p.hash_key)) : json(nullptr);
+  j["endpoints"] = std::move(endpoints);
+  j["dns_refresh"] = dur(p.dns_refresh);
+  j["connect_timeout"] = dur(p.connect_timeout);
+  j["keepalive"] = {{"max_idle", p.keepalive.max_idle}, {"idle_timeout", dur(p.keepalive.idle_timeout)}};
+  j["max_connections_per_endpoint"] = p.max_connections_per_endpoint;
+  if (p.health_check) {
+    const auto& h = *p.health_check;
+    json hc;
+    hc["type"] = h.type == config::health_check::kind::http ? "http" : "tcp";
+    if (h.type == config::health_check::kind::http) {
+      hc["path"] = h.path;
+      hc["host"] = h.host.empty() ? json(nullptr) : json(h.host);
+      hc["expect_status"] = h.expect_status_min == h.expect_status_max
+                                ? std::to_string(h.expect_status_min)
+                                : std::to_string(h.expect_status_min) + "-" + std::to_string(h.expect_status_max);
+    }
+    hc["interval"] = dur(h.interval);
+    hc["timeout"] = dur(h.timeout);
+    hc["healthy_threshold"] = h.healthy_threshold;
+    hc["unhealthy_threshold"] = h.unhealthy_threshold;
+    j["health_check"] = std::move(hc);
+  } else {
+    j["health_check"] = nullptr;
+  }
+  if (p.outlier) {
+    j["outlier"] = {{"consecutive_failures", p.outlier->consecutive_failures},
+                    {"base_ejection", dur(p.outlier->base_ejection)},
+                    {"max_ejected_percent", p.outlier->max_ejected_percent}};
+  } else {
+    j["outlier"] = nullptr;
+  }
+  j["slow_start"] = dur(p.slow_start);
+  return j;
+}
+
+std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep) {
+  const auto a = ep.address();
+  const auto host = a.to_string();
+  return (a.is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(ep.port());
+}
+
+}  // namespace
+
+std::string rfc3339_utc(std::int64_t unix_ms) {
+  std::int64_t secs = unix_ms / 1000;
+  std::int64_t ms = unix_ms % 1000;
+  if (ms < 0) {
+    ms += 1000;
+    --secs;
+  }
+  const std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[80];  // roomy enough for any int the compiler imagines
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+std::string render_metrics(const runtime::snapshot& snap, const control_facts& facts, std::string_view version) {
+  const auto now = upstream::ticks(upstream::clock::now());
+  std::vector<MetricFamily> out;
+
+  auto build = family("lb_build_info", "Build information; the value is always 1.", MetricType::Gauge);
+  add_gauge(build, {{"version", std::string(version)}}, 1);
+  out.push_back(std::move(build));
+
+  // ---- downstream (listeners, routes) ----
+  auto conn_active = family("lb_downstream_connections_active", "Open client connections per listener.",
+                            MetricType::Gauge);
+  auto conn_total = family("lb_downstream_connections_total", "Client connections accepted per listener.",
+                           MetricType::Counter);
+  auto requests = family("lb_http_requests_total",
+                         "HTTP responses sent to clients by listener, route and status code. route=\"\" counts "
+                         "requests answered before a route matched (400, 404, 408, 431, ...).",
+                         MetricType::Counter);
+  auto duration = family("lb_http_request_duration_seconds",
+                         "Time from the request head received to the response sent, per listener and route.",
+                         MetricType::Histogram);
+  for (const auto& ls : snap.listeners) {
+    const std::string& lname = ls.cfg->name;
+    const auto& wstats = ls.live->stats;
+    std::int64_t active = 0;
+    std::uint64_t total = 0;
+    for (unsigned w = 0; w < wstats.size(); ++w) {
+      active += wstats[w].active.get();
+      total += wstats[w].total.get();
+    }
+    add_gauge(conn_active, {{"listener", lname}}, static_cast<double>(active));
+    add_counter(conn_total, {{"listener", lname}}, static_cast<double>(total));
+
+    for (std::size_t r = 0; r < ls.route_stats.size() && r < ls.cfg->routes.size(); ++r) {
+      const std::string& rname = ls.cfg->routes[r].name;
+      const auto& rstats = ls.route_stats[r]->stats;
+      const auto by_code = sum_status(rstats, [](const upstream::route_worker_stats& s) -> const auto& { return s.responses; });
+      for (unsigned code = 1; code < by_code.size(); ++code) {
+        if (by_code[code] == 0) continue;
+        add_counter(requests, {{"listener", lname}, {"route", rname}, {"code", std::to_string(code)}},
+                    static_cast<double>(by_code[code]));
+      }
+      add_histogram(duration, {{"listener", lname}, {"route", rname}},
+                    sum_histogram(rstats, [](const upstream::route_worker_stats& s) -> const auto& { return s.duration; }));
+    }
+    const auto unrouted = sum_status(wstats, [](const upstream::listener_worker_stats& s) -> const auto& { return s.unrouted; });
+    for (unsigned code = 1; code < unrouted.size(); ++code) {
+      if (unrouted[code] == 0) continue;
+      add_counter(requests, {{"listener", lname}, {"route", ""}, {"code", std::to_string(code)}},
+                  static_cast<double>(unrouted[code]));
+    }
+  }
+
+  // ---- upstream (pools, endpoints) ----
+  auto up_requests = family("lb_upstream_requests_total",
+                            "Upstream requests by pool, endpoint and upstream status code; code=\"0\" means no "
+                            "response was received (connect failure, reset, timeout).",
+                            MetricType::Counter);
+  auto up_duration = family("lb_upstream_response_duration_seconds",
+                            "Time from the request sent upstream to the response head received, per pool.",
+                            MetricType::Histogram);
+  auto up_conns = family("lb_upstream_connections_active", "Open upstream connections per endpoint, all workers.",
+                         MetricType::Gauge);
+  auto up_connect_failures = family("lb_upstream_connect_failures_total",
+                                    "Failed upstream connection attempts per endpoint.", MetricType::Counter);
+  auto up_healthy = family("lb_upstream_endpoint_healthy",
+                           "1 when the endpoint is healthy and not ejected (eligible for picks), else 0.",
+                           MetricType::Gauge);
+  auto up_retries = family("lb_upstream_retries_total", "Requests retried on another endpoint, per pool.",
+                           MetricType::Counter);
+  for (const auto& ps : snap.pools) {
+    const std::string& pname = ps.cfg->name;
+    for (std::size_t e = 0; e < ps.live.size() && e < ps.labels.size(); ++e) {
+      const auto& ep = *ps.live[e];
+      const std::string& elabel = ps.labels[e];
+      const auto by_code = sum_status(ep.stats, [](const upstream::endpoint_worker_stats& s) -> const auto& { return s.responses; });
+      for (unsigned code = 0; code < by_code.size(); ++code) {
+        if (by_code[code] == 0) continue;
+        add_counter(up_requests, {{"pool", pname}, {"endpoint", elabel}, {"code", std::to_string(code)}},
+                    static_cast<double>(by_code[code]));
+      }
+      std::uint64_t failures = 0;
+      for (unsigned w = 0; w < ep.stats.size(); ++w) failures += ep.stats[w].connect_failures.get();
+      add_gauge(up_conns, {{"pool", pname}, {"endpoint", elabel}},
+                static_cast<double>(ep.connections.load(std::memory_order_relaxed)));
+      add_counter(up_connect_failures, {{"pool", pname}, {"endpoint", elabel}}, static_cast<double>(failures));
+      const bool usable = ep.healthy.load(std::memory_order_relaxed) && !ep.ejected(now);
+      add_gauge(up_healthy, {{"pool", pname}, {"endpoint", elabel}}, usable ? 1 : 0);
+    }
+    std::uint64_t retries = 0;
+    for (unsigned w = 0; w < ps.stats->stats.size(); ++w) retries += ps.stats->stats[w].retries.get();
+    add_counter(up_retries, {{"pool", pname}}, static_cast<double>(retries));
+    add_histogram(up_duration, {{"pool", pname}},
+                  sum_histogram(ps.stats->stats,
+                                [](const upstream::pool_worker_stats& s) -> const auto& { return s.response_duration; }));
+  }
+
+  // ---- config ----
+  auto reloads = family("lb_config_reloads_total",
+                        "Config loads by result; the startup load counts as the first success.", MetricType::Counter);
+  add_counter(reloads, {{"result", "success"}}, static_cast<double>(facts.reloads_success));
+  add_counter(reloads, {{"result", "failure"}}, static_cast<double>(facts.reloads_failure));
+  auto last_reload = family("lb_config_last_reload_success_timestamp_seconds",
+                            "Unix time of the last successful config load.", MetricType::Gauge);
+  add_gauge(last_reload, {}, facts.last_reload_success_unix);
+
+  for (auto* f : {&conn_active, &conn_total, &requests, &duration, &up_requests, &up_duration, &up_conns,
+                  &up_connect_failures, &up_healthy, &up_retries, &reloads, &last_reload}) {
+    if (!f->metric.empty()) out.push_back(std::move(*f));
+  }
+
+  std::ostringstream os;
+  prometheus::TextSerializer{}.Serialize(os, out);
+  return os.str();
+}
+
+std::string render_config(const runtime::snapshot& snap) {
+  const auto& c = *snap.cfg;
+  json listeners = json::array();
+  for (const auto& l : c.listeners) listeners.push_back(listener_json(l));
+  json pools = json::array();
+  for (const auto& p : c.pools) pools.push_back(pool_json(p));
+
+  json access_log;
+  switch (c.access_log.type) {
+    case config::access_log::kind::off: access_log["path"] = "off"; break;
+    case config::access_log::kind::stdout_: access_log["path"] = "stdout"; break;
+    case config::access_log::kind::file: access_log["path"] = c.access_log.path; break;
+  }
+  access_log["format"] = "json";
+
+  json j;
+  j["version"] = snap.version;
+  j["loaded_at"] = rfc3339_utc(snap.loaded_at_unix_ms);
+  j["source"] = c.source;
+  j["workers"] = c.workers == 0 ? json("auto") : json(c.workers);
+  j["drain_timeout"] = dur(c.drain_timeout);
+  j["admin"] = {{"listen", c.admin.listen ? json(c.admin.listen->str()) : json(nullptr)}};
+  j["access_log"] = std::move(access_log);
+  j["listeners"] = std::move(listeners);
+  j["pools"] = std::move(pools);
+  return j.dump(2) + "\n";
+}
+
+std::string render_pools(const runtime::snapshot& snap) {
+  const auto now = upstream::ticks(upstream::clock::now());
+  json pools = json::array();
+  for (const auto& ps : snap.pools) {
+    json endpoints = json::array();
+    for (std::size_t e = 0; e < ps.live.size(); ++e) {
+      const auto& ep = *ps.live[e];
+      const auto until = ep.ejected_until.load(std::memory_order_relaxed);
+      const bool ejected = until > now;
+      const double until_s =
+          ejected ? std::chrono::duration<double>(upstream::clock::duration(until - now)).count() : 0.0;
+
+      const auto by_code = sum_status(ep.stats, [](const upstream::endpoint_worker_stats& s) -> const auto& { return s.responses; });
+      json requests = json::object();
+      for (unsigned code = 0; code < by_code.size(); ++code) {
+        if (by_code[code] != 0) requests[std::to_string(code)] = by_code[code];
+      }
+      std::uint64_t failures = 0;
+      for (unsigned w = 0; w < ep.stats.size(); ++w) failures += ep.stats[w].connect_failures.get();
+
+      json j;
+      j["address"] = ps.labels[e];
+      j["resolved"] = endpoint_text(ps.addrs[e]);
+      j["weight"] = ps.weights[e];
+      j["healthy"] = ep.healthy.load(std::memory_order_relaxed);
+      j["ejected"] = ejected;
+      j["ejected_until"] = until_s;
+      j["ejections"] = ep.ejections.load(std::memory_order_relaxed);
+      j["consecutive_failures"] = ep.consecutive_failures.load(std::memory_order_relaxed);
+      j["in_flight"] = ep.in_flight.load(std::memory_order_relaxed);
+      j["connections"] = ep.connections.load(std::memory_order_relaxed);
+      j["connect_failures"] = failures;
+      j["requests"] = std::move(requests);
+      endpoints.push_back(std::move(j));
+    }
+    json p;
+    p["name"] = ps.cfg->name;
+    p["balancer"] = balancer_name(ps.cfg->balancer);
+    p["endpoints"] = std::move(endpoints);
+    pools.push_back(std::move(p));
+  }
+  json j;
+  j["version"] = snap.version;
+  j["pools"] = std::move(pools);
+  return j.dump(2) + "\n";
+}
+
+}  // namespace lb::admin

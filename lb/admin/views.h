@@ -1,0 +1,46 @@
+#pragma once
+// What the admin server answers on /metrics, /config and /pools: pure
+// functions of a snapshot (and the live objects it points to) plus a few
+// control-thread facts. They read the per-worker slots with relaxed loads and
+// never write, so a scrape cannot disturb a worker.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "lb/runtime/snapshot.h"
+
+namespace lb::admin {
+
+// Control-thread facts the views need besides the snapshot.
+struct control_facts {
+  std::uint64_t reloads_success = 0, reloads_failure = 0;
+  double last_reload_success_unix = 0;  // seconds; the startup load counts as the first success
+  bool draining = false;
+};
+
+// Thread: control. Prometheus text exposition (prometheus-cpp TextSerializer)
+// of every metric in DESIGN.md's table that this build can produce, summed
+// over all workers from the per-worker slots. Labels are sorted by name in
+// every sample; samples follow config order (listeners, routes, pools,
+// endpoints) and ascending status code.
+std::string render_metrics(const runtime::snapshot& snap, const control_facts& facts, std::string_view version);
+
+// Thread: control. The active config as JSON, shaped like the YAML file
+// (durations as "250ms"/"2s", addresses as "host:port", host matches as
+// written), plus "version" and "loaded_at" (RFC 3339 UTC, milliseconds).
+std::string render_config(const runtime::snapshot& snap);
+
+// Thread: control. Live state of every pool and endpoint as JSON: pool name,
+// balancer, and per endpoint the configured and resolved address, configured
+// weight, health, ejection (ejected_until in seconds from now, 0 if not
+// ejected), failure streak, in-flight requests, open connections, connect
+// failures and upstream responses by status ("0" = no response) summed over
+// workers.
+std::string render_pools(const runtime::snapshot& snap);
+
+// The RFC 3339 UTC form of a Unix time in milliseconds:
+// "2024-05-01T12:00:00.123Z". Exposed for tests.
+std::string rfc3339_utc(std::int64_t unix_ms);
+
+}  // namespace lb::admin

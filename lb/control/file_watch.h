@@ -1,0 +1,41 @@
+#pragma once
+// Calls back when the config file may have changed on disk. Watches the
+// file's directory with inotify rather than the file itself, because editors
+// replace files by rename and Kubernetes ConfigMap volumes swap a `..data`
+// symlink: neither touches the inode a file watch would hold. Events are
+// debounced; the callback compares contents itself.
+
+#include <array>
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace lb::control {
+
+class file_watch {
+ public:
+  // Thread: control. Watches the directory holding `path`. Without inotify
+  // (or on error) it logs a warning and does nothing: SIGHUP and POST /reload
+  // still work.
+  file_watch(boost::asio::io_context& io, const std::string& path, std::chrono::milliseconds debounce,
+             std::function<void()> on_change);
+  ~file_watch();
+
+  void stop();
+
+ private:
+  void read_events();
+
+  boost::asio::posix::stream_descriptor fd_;
+  boost::asio::steady_timer debounce_timer_;
+  std::chrono::milliseconds debounce_;
+  std::function<void()> on_change_;
+  std::array<char, 4096> events_{};
+  bool stopped_ = false;
+};
+
+}  // namespace lb::control

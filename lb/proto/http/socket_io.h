@@ -1,0 +1,40 @@
+#pragma once
+// Socket I/O for the HTTP plane. Writes go out with a non-blocking syscall
+// first and wait for writability only on EAGAIN, so a write that fits the
+// socket buffer needs no handler. Reads use async_read_some, not a readiness
+// wait: Asio re-arms epoll (epoll_ctl) on every async_wait, while a queued read
+// costs no syscall. The sockets must be in non-blocking mode.
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+
+#include "lb/proto/http/rewrite.h"
+
+namespace lb::proto::http {
+
+// Thread: worker. Reads at most `want` more bytes into `buf`. `try_first`
+// reads synchronously first, for when bytes are likely there already.
+boost::asio::awaitable<boost::system::error_code> read_more(boost::asio::ip::tcp::socket& s,
+                                                            boost::beast::flat_buffer& buf, std::size_t want,
+                                                            bool try_first);
+
+// Thread: worker. Writes `count` buffers completely (one writev when the socket takes them).
+boost::asio::awaitable<boost::system::error_code> write_all(boost::asio::ip::tcp::socket& s,
+                                                            boost::asio::const_buffer* bufs, std::size_t count);
+
+boost::asio::awaitable<boost::system::error_code> write_all(boost::asio::ip::tcp::socket& s,
+                                                            boost::asio::const_buffer b);
+
+// Thread: worker. Writes one piece of a body in `f`'s framing, preceded by
+// `head` when set (so a small message leaves in one writev) and followed by
+// the last-chunk when `last`.
+boost::asio::awaitable<boost::system::error_code> write_piece(boost::asio::ip::tcp::socket& s,
+                                                              const std::string* head, framing f, const char* data,
+                                                              std::size_t n, bool last);
+
+}  // namespace lb::proto::http

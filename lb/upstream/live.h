@@ -1,0 +1,156 @@
+#pragma once
+// Live state shared by all workers and the control thread, one object per
+// named thing (endpoint, pool, route, listener). Objects are found by name in
+// the `live_registry` when a snapshot is built, so a reload keeps an
+// endpoint's health, ejection and counters when the endpoint stays.
+//
+// Who writes what (STYLE §3): the control thread writes health and DNS-driven
+// fields; workers write in-flight counts, connection counts, failure streaks
+// and ejections with relaxed atomics; per-worker stats have one writer each.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <memory>
+#include <string>
+
+#include "lb/metrics/counters.h"
+
+namespace lb::upstream {
+
+using clock = std::chrono::steady_clock;
+
+inline std::int64_t ticks(clock::time_point t) { return t.time_since_epoch().count(); }
+
+struct endpoint_worker_stats {
+  metrics::status_counters responses;   // by upstream status; 0 = no response
+  metrics::local_counter connect_failures;
+  metrics::local_gauge connections;     // this worker's open connections
+};
+
+class endpoint_live {
+ public:
+  endpoint_live(std::string pool_name, std::string addr, unsigned workers)
+      : pool(std::move(pool_name)), address(std::move(addr)), stats(workers) {
+    ready_since.store(ticks(clock::now()), std::memory_order_relaxed);
+  }
+
+  const std::string pool;
+  const std::string address;  // "host:port" as configured: the metric label
+
+  // Written by the control thread (active checks), read on every pick.
+  std::atomic<bool> healthy{true};
+  std::atomic<std::int64_t> ready_since{0};  // when it last became usable: slow start ramps from here
+
+  // Written by workers (passive outlier detection), read on every pick.
+  std::atomic<std::int64_t> ejected_until{0};  // clock ticks; ejected while in the future
+  std::atomic<std::uint32_t> ejections{0};     // times ejected: the next ejection lasts longer
+  std::atomic<std::uint32_t> consecutive_failures{0};
+
+  // Load, written per request by whichever worker serves it.
+  alignas(64) std::atomic<std::uint32_t> in_flight{0};
+  std::atomic<std::uint32_t> connections{0};  // open upstream connections, all workers
+
+  metrics::per_worker<endpoint_worker_stats> stats;
+
+  bool ejected(std::int64_t now) const { return ejected_until.load(std::memory_order_relaxed) > now; }
+};
+
+struct pool_worker_stats {
+  metrics::local_counter retries;
+  metrics::histogram response_duration;  // request sent -> response head received
+};
+
+class pool_live {
+ public:
+  pool_live(std::string n, unsigned workers) : name(std::move(n)), stats(workers) {}
+  const std::string name;
+  metrics::per_worker<pool_worker_stats> stats;
+};
+
+struct route_worker_stats {
+  metrics::status_counters responses;  // status sent to the client
+  metrics::histogram duration;         // request head received -> response sent
+};
+
+class route_live {
+ public:
+  route_live(std::string l, std::string r, unsigned workers)
+      : listener(std::move(l)), route(std::move(r)), stats(workers) {}
+  const std::string listener;
+  const std::string route;
+  metrics::per_worker<route_worker_stats> stats;
+};
+
+struct listener_worker_stats {
+  metrics::local_gauge active;
+  metrics::local_counter total;
+  metrics::status_counters unrouted;  // answers given before a route matched (400, 404, 408, 431, ...)
+};
+
+class listener_live {
+ public:
+  listener_live(std::string n, unsigned workers) : name(std::move(n)), stats(workers) {}
+  const std::string name;
+  std::atomic<std::uint64_t> open{0};  // open client connections, all workers (max_connections)
+  metrics::per_worker<listener_worker_stats> stats;
+};
+
+// Thread: control. Hands out the live object for a name, the same one across
+// reloads while the name stays configured.
+class live_registry {
+ public:
+  explicit live_registry(unsigned workers) : workers_(workers) {}
+
+  std::shared_ptr<endpoint_live> endpoint(const std::string& pool, const std::string& address) {
+    return get(endpoints_, pool + '\n' + address, [&] { return std::make_shared<endpoint_live>(pool, address, workers_); });
+  }
+  std::shared_ptr<pool_live> pool(const std::string& name) {
+    return get(pools_, name, [&] { return std::make_shared<pool_live>(name, workers_); });
+  }
+  std::shared_ptr<route_live> route(const std::string& listener, const std::string& route) {
+    return get(routes_, listener + '\n' + route, [&] { return std::make_shared<route_live>(listener, route, workers_); });
+  }
+  std::shared_ptr<listener_live> listener(const std::string& name) {
+    return get(listeners_, name, [&] { return std::make_shared<listener_live>(name, workers_); });
+  }
+
+  // Forget what the newest snapshot no longer names (objects live on while an
+  // older snapshot still holds them). Call after a successful build.
+  void retain_only_used() {
+    prune(endpoints_);
+    prune(pools_);
+    prune(routes_);
+    prune(listeners_);
+    used_.clear();
+  }
+
+  unsigned workers() const { return workers_; }
+
+ private:
+  template <class T, class Make>
+  std::shared_ptr<T> get(std::map<std::string, std::shared_ptr<T>>& m, const std::string& key, Make make) {
+    auto& slot = m[key];
+    if (!slot) slot = make();
+    used_.insert(slot.get());
+    return slot;
+  }
+  template <class T>
+  void prune(std::map<std::string, std::shared_ptr<T>>& m) {
+    for (auto it = m.begin(); it != m.end();) {
+      if (!used_.count(it->second.get())) it = m.erase(it);
+      else ++it;
+    }
+  }
+
+  unsigned workers_;
+  std::set<const void*> used_;  // handed out since the last retain_only_used()
+  std::map<std::string, std::shared_ptr<endpoint_live>> endpoints_;
+  std::map<std::string, std::shared_ptr<pool_live>> pools_;
+  std::map<std::string, std::shared_ptr<route_live>> routes_;
+  std::map<std::string, std::shared_ptr<listener_live>> listeners_;
+};
+
+}  // namespace lb::upstream
