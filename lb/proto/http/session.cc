@@ -223,6 +223,15 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         // idle_timeout to start and header_timeout from their first byte.
         if (!served_) arm(phase::head, lim.header_timeout);
         else arm(phase::idle, lim.idle_timeout);
+        // After its first exchange a connection has not yet shown it is busy:
+        // park it at once (idle costs only the session and one wait). One
+        // that comes back keeps its buffer and the cheaper read path, and is
+        // parked by the sweep only once it goes quiet.
+        if (exchanges_ == 1 && !parked_once_) {
+          parked_once_ = true;
+          parked_ = true;
+          co_return;
+        }
         const bool got = co_await await_request();
         if (parked_) co_return;  // start()'s completion parks the connection
         if (!got) break;
@@ -231,6 +240,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         arm(phase::head, lim.header_timeout);  // pipelined bytes already buffered
       }
       served_ = true;
+      ++exchanges_;
       if (!co_await exchange()) break;
     }
     close();
@@ -971,6 +981,8 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   bool parked_ = false;          // idle: no coroutine, no buffer, waiting for readability
   bool park_requested_ = false;  // the sweep cancelled the read to park
   bool served_ = false;          // a request has been read on this connection
+  std::uint32_t exchanges_ = 0;  // requests started on this connection
+  bool parked_once_ = false;     // the after-first-request park happened
   bool keep_alive_ = true;
 
   // What the current exchange did, for stats and the access log.
