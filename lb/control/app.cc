@@ -20,6 +20,7 @@
 #include "lb/admin/views.h"
 #include "lb/config/loader.h"
 #include "lb/control/file_watch.h"
+#include "lb/health/checker.h"
 #include "lb/core/log.h"
 #include "lb/core/version.h"
 #include "lb/listener/acceptor.h"
@@ -148,6 +149,8 @@ class controller {
     });
     wait_signal();
     schedule_dns();
+    health_ = std::make_unique<health::checker>(control_);
+    health_->update(current_);
     ready_ = true;
     log::info("ready", {{"workers", std::to_string(workers_count_)}, {"config", path_}});
     control_.run();
@@ -240,6 +243,7 @@ class controller {
     registry_->retain_only_used();
     file_digest_ = text;
     schedule_dns();
+    if (health_) health_->update(current_);
     ++facts_.reloads_success;
     facts_.last_reload_success_unix = unix_now();
     log::info("config reloaded", {{"trigger", trigger}, {"version", std::to_string(version_)}});
@@ -309,6 +313,7 @@ class controller {
         current_ = snap;
         version_ = snap->version;
         registry_->retain_only_used();
+        if (health_) health_->update(current_);
       } else {
         for (const auto& e : errors) log::error("dns update not applied", {{"error", e}});
       }
@@ -368,6 +373,7 @@ class controller {
     if (watch_) watch_->stop();
     dns_timer_.cancel();
     ++dns_generation_;
+    if (health_) health_->stop();
     for (auto& w : workers_) w->begin_drain();
     drain_timer_.expires_after(timeout);
     drain_timer_.async_wait([this](boost::system::error_code e) {
@@ -384,6 +390,7 @@ class controller {
     drain_timer_.cancel();
     dns_timer_.cancel();
     ++dns_generation_;
+    if (health_) health_->stop();
   }
 
   std::string path_;
@@ -405,6 +412,7 @@ class controller {
   std::map<std::string, std::string> bound_;  // listener name -> address it is bound to
   std::unique_ptr<admin::server> admin_;
   std::unique_ptr<file_watch> watch_;
+  std::unique_ptr<health::checker> health_;
   admin::control_facts facts_;
   unsigned running_ = 0;
   bool ready_ = false;
