@@ -23,7 +23,7 @@ std::vector<std::string> distinct(const std::vector<std::string>& ids) {
   std::unordered_map<std::string, std::size_t> seen;
   for (auto& id : out) {
     const std::size_t n = seen[id]++;
-    if (n > 0) id += "#" + std::to_string(n);
+    if (n > 0) id.append(1, '#').append(std::to_string(n));  // not "#" + ...: GCC 12 false -Wrestrict
   }
   return out;
 }

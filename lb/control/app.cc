@@ -300,7 +300,10 @@ class controller {
     for (const auto& [key, addrs] : fresh) {
       if (addrs.empty() || dns_[key] == addrs) continue;
       std::string list;
-      for (const auto& a : addrs) list += (list.empty() ? "" : ",") + str(a);
+      for (const auto& a : addrs) {
+        if (!list.empty()) list.push_back(',');
+        list.append(str(a));
+      }
       log::info("dns changed", {{"endpoint", key}, {"addresses", list}});
       dns_[key] = addrs;
       changed = true;
