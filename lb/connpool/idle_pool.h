@@ -72,6 +72,7 @@ class idle_pool {
   void close_all();
 
   std::size_t idle_count() const;
+  bool has_idle(std::size_t endpoint) const { return !idle_[endpoint].empty(); }
 
  private:
   void remove(const upstream_ptr& c);

@@ -210,6 +210,9 @@ class controller {
     if (next.cfg->admin.listen.has_value() != current_->cfg->admin.listen.has_value() ||
         (next.cfg->admin.listen && next.cfg->admin.listen->str() != current_->cfg->admin.listen->str()))
       log::warn("admin.listen change needs a restart");
+    if (next.cfg->access_log.type != current_->cfg->access_log.type ||
+        next.cfg->access_log.path != current_->cfg->access_log.path)
+      log::warn("access_log change needs a restart");
 
     // Bind new and re-addressed listeners before anything switches.
     std::vector<std::vector<runtime::worker_listener>> added(workers_count_);
@@ -222,6 +225,8 @@ class controller {
         ++facts_.reloads_failure;
         bound_ = bound;  // forget the partial binds; their sockets close with `added`
         r.errors.push_back(path_ + ": cannot bind listener '" + l.cfg->name + "' on " + l.cfg->listen.str());
+        log::warn("reload failed: keeping the running config",
+                  {{"trigger", trigger}, {"version", std::to_string(version_)}});
         return r;
       }
       for (unsigned w = 0; w < workers_count_; ++w) added[w].push_back({l.live, std::move(acceptors[w])});

@@ -42,10 +42,14 @@ void file_watch::read_events() {
     if (ec || stopped_) return;
     // Any event in the directory may be the file changing; a burst of them
     // (write, rename, symlink swap) becomes one callback.
-    debounce_timer_.expires_after(debounce_);
-    debounce_timer_.async_wait([this](boost::system::error_code e) {
-      if (!e && !stopped_) on_change_();
-    });
+    if (!pending_) {
+      pending_ = true;
+      debounce_timer_.expires_after(debounce_);
+      debounce_timer_.async_wait([this](boost::system::error_code e) {
+        pending_ = false;
+        if (!e && !stopped_) on_change_();
+      });
+    }
     read_events();
   });
 }

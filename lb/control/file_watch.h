@@ -36,6 +36,7 @@ class file_watch {
   std::function<void()> on_change_;
   std::array<char, 4096> events_{};
   bool stopped_ = false;
+  bool pending_ = false;
 };
 
 }  // namespace lb::control

@@ -41,7 +41,7 @@ pick_result pick(const runtime::pool_snapshot& pool, runtime::worker_pool& wp, c
     any_untried = true;
     if (!e.healthy.load(std::memory_order_relaxed) || e.ejected(now)) continue;
     any_healthy = true;
-    if (cfg.max_connections_per_endpoint && connections >= cfg.max_connections_per_endpoint) continue;
+    if (cfg.max_connections_per_endpoint && connections >= cfg.max_connections_per_endpoint && !wp.idle.has_idle(i)) continue;
     wp.weights[i] = effective_weight(pool.weights[i], e, now, slow);
   }
   const int i = wp.balancer->pick({wp.weights.data(), wp.loads.data(), n, hash});

@@ -235,7 +235,8 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         const bool got = co_await await_request();
         if (parked_) co_return;  // start()'s completion parks the connection
         if (!got) break;
-        if (served_) arm(phase::head, lim.header_timeout);
+        refresh_snapshot();  // a reload may have landed while it waited
+        if (served_) arm(phase::head, listener().limits.header_timeout);
       } else {
         arm(phase::head, lim.header_timeout);  // pipelined bytes already buffered
       }
@@ -439,6 +440,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     upstream_sock_ = nullptr;
     if (ec) {
       pool.live[ep]->stats[worker_.id()].connect_failures.add();
+      pool.live[ep]->stats[worker_.id()].responses.add(0);
       log::debug("upstream connect failed", {{"pool", pool.cfg->name},
                                               {"endpoint", pool.labels[ep]},
                                               {"error", timed_out_ ? "timeout" : ec.message()}});
