@@ -163,7 +163,11 @@ asio::awaitable<outcome> check_once(std::shared_ptr<probe> p) {
       io->close();
     }
   });
-  auto r = co_await exchange(*io, addr, hc, hc.host.empty() ? p->label : hc.host);
+  // A hostname endpoint's label is "name:port@ip": the Host is "name:port".
+  // Computed outside the co_await: GCC 12 mishandles temporaries of a
+  // conditional expression inside a co_await operand.
+  std::string host = hc.host.empty() ? p->label.substr(0, p->label.find('@')) : hc.host;
+  auto r = co_await exchange(*io, addr, hc, std::move(host));
   io->deadline.cancel();
   if (!r.ok && io->timed_out) r.reason = "timeout";
   co_return r;

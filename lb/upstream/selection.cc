@@ -29,13 +29,14 @@ pick_result pick(const runtime::pool_snapshot& pool, runtime::worker_pool& wp, c
   const auto now = ticks(now_tp);
   const auto& cfg = *pool.cfg;
   const auto slow = std::chrono::duration_cast<clock::duration>(cfg.slow_start);
-  const bool by_connections = cfg.balancer == config::balancer_kind::least_conn;
   const std::size_t n = pool.live.size();
   bool any_untried = false, any_healthy = false;
   for (std::size_t i = 0; i < n; ++i) {
     const auto& e = *pool.live[i];
     const auto connections = e.connections.load(std::memory_order_relaxed);
-    wp.loads[i] = by_connections ? connections : e.in_flight.load(std::memory_order_relaxed);
+    // Load is requests in flight, for least_conn too: like nginx's peer->conns,
+    // idle keep-alive connections are not load.
+    wp.loads[i] = e.in_flight.load(std::memory_order_relaxed);
     wp.weights[i] = 0;
     if (tried.test(i)) continue;
     any_untried = true;
@@ -60,7 +61,7 @@ void record(const runtime::pool_snapshot& pool, std::size_t index, bool failure,
       e.consecutive_failures.store(0, std::memory_order_relaxed);
     return;
   }
-  if (!pool.cfg->outlier) return;
+  if (!pool.cfg->outlier || pool.cfg->outlier->max_ejected_percent == 0) return;
   const auto& o = *pool.cfg->outlier;
   const auto streak = e.consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
   if (streak < o.consecutive_failures) return;
@@ -69,7 +70,7 @@ void record(const runtime::pool_snapshot& pool, std::size_t index, bool failure,
   std::size_t ejected = 0;
   for (const auto& other : pool.live) ejected += other->ejected(now) ? 1 : 0;
   // At least one endpoint may always be ejected (Envoy does the same), else
-  // a small pool with a low percentage could never eject anything.
+  // a small pool with a low percentage could never eject anything; 0% never ejects.
   if (ejected > 0 && (ejected + 1) * 100 > o.max_ejected_percent * pool.live.size()) return;
   const auto times = std::min<std::uint32_t>(e.ejections.fetch_add(1, std::memory_order_relaxed) + 1, 10);
   const auto length = std::chrono::duration_cast<clock::duration>(o.base_ejection) * times;

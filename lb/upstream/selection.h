@@ -19,16 +19,18 @@ class tried_set {
   }
   bool test(std::size_t i) const { return big_.empty() ? (small_ >> i) & 1 : big_[i]; }
   void set(std::size_t i) {
+    if (test(i)) return;
     if (big_.empty()) small_ |= std::uint64_t{1} << i;
     else big_[i] = true;
-    any_ = true;
+    ++count_;
   }
-  bool any() const { return any_; }
+  bool any() const { return count_ != 0; }
+  std::size_t count() const { return count_; }
 
  private:
   std::uint64_t small_ = 0;
   std::vector<bool> big_;
-  bool any_ = false;
+  std::size_t count_ = 0;
 };
 
 struct pick_result {

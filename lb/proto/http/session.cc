@@ -608,8 +608,10 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       ~in_flight_guard() { reset(); }
     } in_flight;
 
+    // Called after the failed endpoint is in `tried`: a retry needs an
+    // endpoint left to try, else the real failure is the answer.
     auto may_retry = [&](bool budgeted) {
-      if (retries >= policy.attempts) return false;
+      if (retries >= policy.attempts || tried.count() >= pool.addrs.size()) return false;
       if (budgeted) {
         if (wpool.retry_tokens < 1) return false;
         wpool.retry_tokens -= 1;
@@ -742,11 +744,13 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       pool.live[ep]->stats[worker_.id()].responses.add(status);
       upstream::record(pool, ep, status >= 500, clock::now());
       if (std::find(policy.on_status.begin(), policy.on_status.end(), status) != policy.on_status.end() &&
-          retry_safe && !upload.running && may_retry(true)) {
-        drop(up);
-        in_flight.reset();
+          retry_safe && !upload.running) {
         tried.set(ep);
-        continue;
+        if (may_retry(true)) {
+          drop(up);
+          in_flight.reset();
+          continue;
+        }
       }
       break;
     }
