@@ -450,24 +450,5 @@ TEST(accesslog_format, random_bytes_always_give_valid_json) {
   }
 }
 
-// Not a correctness test: ns per record for a typical line. Run with
-// --gtest_also_run_disabled_tests --gtest_filter='*bench*'.
-TEST(accesslog_format, DISABLED_bench_ns_per_record) {
-  record r = full_record();
-  r.path = "/v1/users/12345/orders?limit=50&offset=100&sort=created_at";
-  std::string out;
-  out.reserve(1 << 20);
-  constexpr int kRounds = 2'000'000;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int n = 0; n < kRounds; ++n) {
-    if (out.size() > (1 << 20) - 1024) out.clear();
-    r.start_unix_us += 137;
-    format(out, r);
-  }
-  const auto t1 = std::chrono::steady_clock::now();
-  const double ns = std::chrono::duration<double, std::nano>(t1 - t0).count() / kRounds;
-  std::printf("format: %.1f ns/record (%zu bytes/line)\n", ns, line_of(r).size());
-}
-
 }  // namespace
 }  // namespace lb::accesslog

@@ -7,30 +7,8 @@
 #include <new>
 #include <string>
 
-// Counts heap allocations so a test can prove match() makes none: it runs on
-// every request. Not under ASan, whose own operator new must stay in place to
-// catch mismatched new/delete in every other test of this binary. (libstdc++'s
-// nothrow and array forms call these two, so replacing them is enough.)
-#if defined(__SANITIZE_ADDRESS__)
-#define LB_COUNT_ALLOCATIONS 0
-#else
-#define LB_COUNT_ALLOCATIONS 1
-namespace {
-thread_local std::size_t allocations = 0;
-}
-void* operator new(std::size_t n) {
-  ++allocations;
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-// g++ inlines these into callers and then flags new/free as mismatched; they
-// are a matched pair by construction here.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-#pragma GCC diagnostic pop
-#endif
+// match() runs on every request: a test proves it makes no allocation.
+#include "tests/unit/alloc_count.h"
 
 namespace lb::router {
 namespace {
@@ -213,9 +191,9 @@ TEST(table, match_does_not_allocate) {
   };
   const auto first = run();  // RE2 fills its DFA cache on first use
 #if LB_COUNT_ALLOCATIONS
-  const std::size_t before = allocations;
+  const std::size_t before = ::lb::test::allocations();
   const auto again = run();
-  EXPECT_EQ(allocations, before);
+  EXPECT_EQ(::lb::test::allocations(), before);
 #else
   const auto again = run();
 #endif
