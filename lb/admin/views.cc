@@ -1,5 +1,7 @@
 #include "lb/admin/views.h"
 
+#include "lb/upstream/selection.h"
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -427,6 +429,14 @@ std::string render_pools(const runtime::snapshot& snap) {
       j["address"] = ps.labels[e];
       j["resolved"] = endpoint_text(ps.addrs[e]);
       j["weight"] = ps.weights[e];
+      // What picks use now: the weight ramped by slow_start (0 when not eligible).
+      const auto now_ticks = upstream::ticks(upstream::clock::now());
+      const bool eligible = ep.healthy.load(std::memory_order_relaxed) && !ep.ejected(now_ticks);
+      j["effective_weight"] =
+          eligible ? upstream::effective_weight(ps.weights[e], ep, now_ticks,
+                                                std::chrono::duration_cast<upstream::clock::duration>(ps.cfg->slow_start)) /
+                         100.0
+                   : 0.0;
       j["healthy"] = ep.healthy.load(std::memory_order_relaxed);
       j["ejected"] = ejected;
       j["ejected_until"] = until_s;

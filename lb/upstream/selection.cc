@@ -6,8 +6,6 @@
 
 namespace lb::upstream {
 
-namespace {
-
 // Weights are scaled by 100 so slow start can ramp in 1% steps.
 std::uint32_t effective_weight(std::uint32_t configured, const endpoint_live& e, std::int64_t now,
                                clock::duration slow_start) {
@@ -21,8 +19,6 @@ std::uint32_t effective_weight(std::uint32_t configured, const endpoint_live& e,
                                          static_cast<double>(slow_start.count()));
   return std::max<std::uint32_t>(1, static_cast<std::uint32_t>(full * share));
 }
-
-}  // namespace
 
 pick_result pick(const runtime::pool_snapshot& pool, runtime::worker_pool& wp, const tried_set& tried,
                  std::uint64_t hash, clock::time_point now_tp) {

@@ -39,6 +39,11 @@ struct pick_result {
   std::size_t index = 0;
 };
 
+// Thread: any. The weight a pick uses now, x100: `configured` ramped from
+// 10% to 100% over `slow_start` since the endpoint last (re)joined.
+std::uint32_t effective_weight(std::uint32_t configured, const endpoint_live& e, std::int64_t now,
+                               clock::duration slow_start);
+
 // Thread: worker. Eligible = healthy, not ejected, not tried, and under
 // max_connections_per_endpoint. Weights ramp up over slow_start after an
 // endpoint (re)joins.

@@ -415,6 +415,42 @@ TEST_F(fixture, pools_json_reports_live_state) {
   EXPECT_EQ(web["endpoints"][0]["resolved"], "[::1]:9003");
 }
 
+TEST(pools_json, effective_weight_follows_slow_start_and_eligibility) {
+  const std::string cfg = R"(listeners:
+  - name: web
+    listen: 127.0.0.1:8080
+    routes:
+      - match: { path_prefix: / }
+        pool: p
+pools:
+  - name: p
+    slow_start: 100s
+    endpoints:
+      - { address: 127.0.0.1:9001, weight: 4 }
+      - { address: 127.0.0.1:9002, weight: 4 }
+      - { address: 127.0.0.1:9003, weight: 4 }
+)";
+  auto loaded = config::load_string(cfg, "slow.yaml");
+  ASSERT_TRUE(loaded.ok());
+  upstream::live_registry reg{1};
+  std::vector<std::string> errors;
+  auto snap = runtime::build_snapshot(loaded.cfg, 1, reg, errors);
+  ASSERT_NE(snap, nullptr);
+  const auto now = upstream::ticks(upstream::clock::now());
+  const auto secs = [](int s) { return std::chrono::duration_cast<upstream::clock::duration>(std::chrono::seconds(s)).count(); };
+  auto& live = snap->pools[0].live;
+  live[0]->ready_since.store(now - secs(1000));  // ramped fully
+  live[1]->ready_since.store(now - secs(50));    // half way through 100s
+  live[2]->ready_since.store(now - secs(1000));
+  live[2]->ejected_until.store(now + secs(60));  // not eligible
+  const auto j = json::parse(render_pools(*snap));
+  const auto& eps = j["pools"][0]["endpoints"];
+  EXPECT_DOUBLE_EQ(eps[0]["effective_weight"].get<double>(), 4.0);
+  EXPECT_NEAR(eps[1]["effective_weight"].get<double>(), 2.0, 0.05);
+  EXPECT_DOUBLE_EQ(eps[2]["effective_weight"].get<double>(), 0.0);
+  EXPECT_EQ(eps[1]["weight"], 4);
+}
+
 TEST(rfc3339_utc, formats_milliseconds_in_utc) {
   EXPECT_EQ(rfc3339_utc(0), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(rfc3339_utc(1714564800123), "2024-05-01T12:00:00.123Z");
