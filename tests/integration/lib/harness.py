@@ -275,7 +275,11 @@ class Lb:
         self.addresses = {}
         self.admin_port = None
         self.expected_exit = False
-        self.proc = _spawn([lb_bin(), "--config", self.config_path, *extra_args], cwd=self.dir.name)
+        self._launch([lb_bin(), "--config", self.config_path, *extra_args], listeners, wait_ready)
+
+    def _launch(self, argv, listeners, wait_ready):
+        """Start lb with `argv` (its PID is the one we hold) and wait for its listeners."""
+        self.proc = _spawn(argv, cwd=self.dir.name)
         self.pid = self.proc.pid
         self._err = _LineReader(self.proc.stderr, "lb-stderr")
         self._out = _LineReader(self.proc.stdout, "lb-stdout")
@@ -1256,20 +1260,9 @@ class HostsLb(Lb):
         self.admin_port = None
         self.expected_exit = False
         # unshare execs sh, which execs lb: the PID we hold is lb's.
-        self.proc = _spawn(["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                            'mount --bind "$0" /etc/hosts && exec "$@"', hosts_path,
-                            lb_bin(), "--config", self.config_path, *extra_args], cwd=self.dir.name)
-        self.pid = self.proc.pid
-        self._err = _LineReader(self.proc.stderr, "lb-stderr")
-        self._out = _LineReader(self.proc.stdout, "lb-stdout")
-        self._err.start()
-        self._out.start()
-        if wait_ready:
-            try:
-                self._wait_ready(listeners)
-            except BaseException:
-                self.stop()
-                raise
+        self._launch(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                      'mount --bind "$0" /etc/hosts && exec "$@"', hosts_path,
+                      lb_bin(), "--config", self.config_path, *extra_args], listeners, wait_ready)
 
 
 def wait_access_records(lb, n, timeout=3.0):

@@ -125,19 +125,7 @@ class ConfigMapLb(harness.Lb):
         self.addresses = {}
         self.admin_port = None
         self.expected_exit = False
-        self.proc = harness._spawn([harness.lb_bin(), "--config", self.config_path, *extra_args],
-                                   cwd=self.dir.name)
-        self.pid = self.proc.pid
-        self._err = harness._LineReader(self.proc.stderr, "lb-stderr")
-        self._out = harness._LineReader(self.proc.stdout, "lb-stdout")
-        self._err.start()
-        self._out.start()
-        if wait_ready:
-            try:
-                self._wait_ready(listeners)
-            except BaseException:
-                self.stop()
-                raise
+        self._launch([harness.lb_bin(), "--config", self.config_path, *extra_args], listeners, wait_ready)
 
     def _publish(self, text):
         self._generation += 1
