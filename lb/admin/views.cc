@@ -238,12 +238,6 @@ json pool_json(const config::pool& p) {
   return j;
 }
 
-std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep) {
-  const auto a = ep.address();
-  const auto host = a.to_string();
-  return (a.is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(ep.port());
-}
-
 }  // namespace
 
 std::string rfc3339_utc(std::int64_t unix_ms) {
@@ -427,7 +421,7 @@ std::string render_pools(const runtime::snapshot& snap) {
 
       json j;
       j["address"] = ps.labels[e];
-      j["resolved"] = endpoint_text(ps.addrs[e]);
+      j["resolved"] = runtime::endpoint_text(ps.addrs[e]);
       j["weight"] = ps.weights[e];
       // What picks use now: the weight ramped by slow_start (0 when not eligible).
       const auto now_ticks = upstream::ticks(upstream::clock::now());

@@ -37,11 +37,6 @@ namespace {
 
 tcp::endpoint to_endpoint(const config::address& a) { return {asio::ip::make_address(a.host), a.port}; }
 
-std::string str(const tcp::endpoint& ep) {
-  return ep.address().is_v6() ? "[" + ep.address().to_string() + "]:" + std::to_string(ep.port())
-                              : ep.address().to_string() + ":" + std::to_string(ep.port());
-}
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream s;
@@ -125,7 +120,7 @@ class controller {
     if (const auto& a = current_->cfg->admin.listen) {
       try {
         auto ep = admin_->listen(to_endpoint(*a));
-        log::info("admin listening", {{"address", str(ep)}});
+        log::info("admin listening", {{"address", runtime::endpoint_text(ep)}});
       } catch (const boost::system::system_error& e) {
         log::error("cannot bind admin", {{"address", a->str()}, {"error", e.what()}});
         return 1;
@@ -168,7 +163,7 @@ class controller {
       const auto bound = acceptors.front().local_endpoint();
       bound_[l.cfg->name] = l.cfg->listen.str();
       log::info("listener bound",
-                {{"listener", l.cfg->name}, {"address", str(bound)}, {"workers", std::to_string(workers_count_)}});
+                {{"listener", l.cfg->name}, {"address", runtime::endpoint_text(bound)}, {"workers", std::to_string(workers_count_)}});
       return acceptors;
     } catch (const boost::system::system_error& e) {
       log::error("cannot bind listener",
@@ -307,7 +302,7 @@ class controller {
       std::string list;
       for (const auto& a : addrs) {
         if (!list.empty()) list.push_back(',');
-        list.append(str(a));
+        list.append(runtime::endpoint_text(a));
       }
       log::info("dns changed", {{"endpoint", key}, {"addresses", list}});
       dns_[key] = addrs;

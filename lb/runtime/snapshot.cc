@@ -38,6 +38,11 @@ bool resolve(tcp::resolver& resolver, const config::address& a, dns_cache& dns, 
 
 }  // namespace
 
+std::string endpoint_text(const tcp::endpoint& ep) {
+  const auto host = ep.address().to_string();
+  return (ep.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(ep.port());
+}
+
 std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::config> cfg, std::uint64_t version,
                                                upstream::live_registry& registry,
                                                std::vector<std::string>& errors) {

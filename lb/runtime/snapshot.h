@@ -49,6 +49,9 @@ struct snapshot {
   std::vector<pool_snapshot> pools;          // same order as cfg->pools
 };
 
+// "host:port", with brackets for IPv6: how endpoints appear in logs and JSON.
+std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep);
+
 // Thread: control. Takes live objects from `registry` by name. Hostname
 // endpoints come from `dns`; those missing there are resolved now (blocking,
 // acceptable on the control thread only) and added to it. On failure returns

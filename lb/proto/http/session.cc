@@ -65,9 +65,6 @@ double seconds_between(clock::time_point a, clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-// Which sockets a pending operation waits on, so a timeout knows its meaning.
-enum class phase { idle, head, client_body, connect, upstream_write, upstream_head, upstream_body, client_write, tunnel };
-
 enum class head_result { complete, closed, truncated, malformed, too_large, timed_out };
 
 enum class relay_result { ok, in_error, in_malformed, in_too_large, out_error, timed_out };
@@ -109,11 +106,12 @@ std::string_view cookie_value(const fields& f, std::string_view name) {
 // The request body as the uploader (the coroutine streaming it upstream
 // while the response is read) left it.
 struct upload_state {
-  explicit upload_state(asio::io_context& io) : finished(io, asio::steady_timer::time_point::max()) {}
   bool running = false;
   bool done = false;
   relay_result result = relay_result::ok;
-  asio::steady_timer finished;  // cancelled when done: an event to wait on
+  // Cancelled when done: an event to wait on. Made only when an upload
+  // starts, so an exchange without a streamed body builds no timer.
+  std::optional<asio::steady_timer> finished;
 };
 
 class session final : public runtime::session_base, public std::enable_shared_from_this<session> {
@@ -200,8 +198,8 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   const runtime::listener_snapshot& lsnap() const { return ws_->snap->listeners[listener_index_]; }
   const config::listener& listener() const { return *lsnap().cfg; }
 
-  void arm(phase p, config::duration d) {
-    phase_ = p;
+  // A new deadline for the operation about to start; clears a stale timeout.
+  void arm(config::duration d) {
     timed_out_ = false;
     set_deadline(d);
   }
@@ -221,8 +219,8 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       if (client_buf_.size() == 0) {
         // The first request's head timer runs from accept; later ones get
         // idle_timeout to start and header_timeout from their first byte.
-        if (!served_) arm(phase::head, lim.header_timeout);
-        else arm(phase::idle, lim.idle_timeout);
+        if (!served_) arm(lim.header_timeout);
+        else arm(lim.idle_timeout);
         // After its first exchange a connection has not yet shown it is busy:
         // park it at once (idle costs only the session and one wait). One
         // that comes back keeps its buffer and the cheaper read path, and is
@@ -236,9 +234,9 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         if (parked_) co_return;  // start()'s completion parks the connection
         if (!got) break;
         refresh_snapshot();  // a reload may have landed while it waited
-        if (served_) arm(phase::head, listener().limits.header_timeout);
+        if (served_) arm(listener().limits.header_timeout);
       } else {
-        arm(phase::head, lim.header_timeout);  // pipelined bytes already buffered
+        arm(lim.header_timeout);  // pipelined bytes already buffered
       }
       served_ = true;
       ++exchanges_;
@@ -319,7 +317,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   }
 
   awaitable<void> write_local(local_status s, bool keep_alive) {
-    arm(phase::client_write, listener().limits.idle_timeout);
+    arm(listener().limits.idle_timeout);
     const auto wire = local_response(s, keep_alive);
     if (!co_await write_all(client_, asio::buffer(wire))) bytes_out_ += wire.size();
   }
@@ -342,25 +340,24 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   template <bool is_request>
   awaitable<relay_result> relay_body(tcp::socket& in, beast::flat_buffer& in_buf,
                                      bhttp::parser<is_request, bhttp::buffer_body, fields_allocator>& p,
-                                     tcp::socket& out, framing f, const std::string& head, phase read_phase,
-                                     config::duration read_timeout, phase write_phase, config::duration write_timeout,
+                                     tcp::socket& out, framing f, const std::string& head,
+                                     config::duration read_timeout, config::duration write_timeout,
                                      std::uint64_t& moved) {
     if (!p.chunked() && p.content_length())
-      co_return co_await relay_length(in, in_buf, *p.content_length(), out, head, read_phase, read_timeout,
-                                      write_phase, write_timeout, moved);
-    co_return co_await relay_parsed(in, in_buf, p, out, f, head, read_phase, read_timeout, write_phase,
-                                    write_timeout, moved);
+      co_return co_await relay_length(in, in_buf, *p.content_length(), out, head, read_timeout, write_timeout,
+                                      moved);
+    co_return co_await relay_parsed(in, in_buf, p, out, f, head, read_timeout, write_timeout, moved);
   }
 
   awaitable<relay_result> relay_length(tcp::socket& in, beast::flat_buffer& in_buf, std::uint64_t remaining,
-                                       tcp::socket& out, const std::string& head, phase read_phase,
-                                       config::duration read_timeout, phase write_phase,
-                                       config::duration write_timeout, std::uint64_t& moved) {
+                                       tcp::socket& out, const std::string& head,
+                                       config::duration read_timeout, config::duration write_timeout,
+                                       std::uint64_t& moved) {
     constexpr std::size_t max_read = runtime::buffer_pool::block_size;
     bool head_sent = false;
     for (;;) {
       if (in_buf.size() == 0 && remaining != 0) {
-        arm(read_phase, read_timeout);
+        arm(read_timeout);
         // Never read past this message: what follows belongs to the next one.
         const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, max_read));
         const auto ec = co_await read_more(in, in_buf, want, head_sent);
@@ -368,7 +365,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       }
       const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, in_buf.size()));
       std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(in_buf.data().data(), n)};
-      arm(write_phase, write_timeout);
+      arm(write_timeout);
       const auto ec = co_await write_all(out, head_sent ? bufs.data() + 1 : bufs.data(), head_sent ? 1 : 2);
       if (ec) co_return timed_out_ ? relay_result::timed_out : relay_result::out_error;
       head_sent = true;
@@ -384,9 +381,9 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   template <bool is_request>
   awaitable<relay_result> relay_parsed(tcp::socket& in, beast::flat_buffer& in_buf,
                                        bhttp::parser<is_request, bhttp::buffer_body, fields_allocator>& p,
-                                       tcp::socket& out, framing f, const std::string& head, phase read_phase,
-                                       config::duration read_timeout, phase write_phase,
-                                       config::duration write_timeout, std::uint64_t& moved) {
+                                       tcp::socket& out, framing f, const std::string& head,
+                                       config::duration read_timeout, config::duration write_timeout,
+                                       std::uint64_t& moved) {
     runtime::borrowed_block chunk(worker_.buffers());
     constexpr std::size_t cap = decltype(chunk)::size();
     auto& body = p.get().body();
@@ -408,7 +405,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
             if (p.is_done() || body.size != cap) break;
             if (used != 0 && in_buf.size() != 0) continue;
           }
-          arm(read_phase, read_timeout);
+          arm(read_timeout);
           auto ec = co_await read_more(in, in_buf, cap, true);
           if (ec == asio::error::eof) {
             // A close-delimited body ends here; any other framing is truncated.
@@ -421,7 +418,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         produced = cap - body.size;
       }
       const bool last = p.is_done();
-      arm(write_phase, write_timeout);
+      arm(write_timeout);
       const auto ec = co_await write_piece(out, head_sent ? nullptr : &head, f, chunk.get(), produced, last);
       head_sent = true;
       if (ec) co_return timed_out_ ? relay_result::timed_out : relay_result::out_error;
@@ -434,7 +431,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   awaitable<connpool::upstream_ptr> connect(std::size_t ep, const runtime::pool_snapshot& pool) {
     tcp::socket s(worker_.io());
     upstream_sock_ = &s;
-    arm(phase::connect, pool.cfg->connect_timeout);
+    arm(pool.cfg->connect_timeout);
     error_code ec;
     co_await s.async_connect(pool.addrs[ep], asio::redirect_error(use_awaitable, ec));
     upstream_sock_ = nullptr;
@@ -493,7 +490,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     std::size_t head_len = 0;
     const auto hr = co_await read_head(client_, client_buf_, lim.max_header_bytes, read_chunk, true, true, head_len);
     start_ = clock::now();
-    start_wall_ = std::chrono::system_clock::now();
+    if (worker_.access_log()) start_wall_ = std::chrono::system_clock::now();  // only the log needs it
     bool keep = false;
     switch (hr) {
       case head_result::complete: break;
@@ -587,7 +584,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     upstream::tried_set tried(pool.addrs.size());
     connpool::upstream_ptr up;
     std::optional<response_parser> res;
-    upload_state upload(worker_.io());
+    upload_state upload;
     std::uint32_t retries = 0;
     int stale_retries = 0;
     std::optional<std::size_t> reconnect_to;
@@ -662,12 +659,12 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       // Request head (and body).
       bool sent = true;
       if (!has_body) {
-        arm(phase::upstream_write, route.timeout);
+        arm(route.timeout);
         sent = !co_await write_all(up->sock, asio::buffer(up_head_));
       } else if (body_buffered) {
         std::array<asio::const_buffer, 2> bufs{asio::buffer(up_head_),
                                                asio::buffer(client_buf_.data().data(), content_length)};
-        arm(phase::upstream_write, route.timeout);
+        arm(route.timeout);
         sent = !co_await write_all(up->sock, bufs.data(), bufs.size());
       } else {
         if (expect_continue && client_buf_.size() == 0) co_await write_local(local_status::continue_, true);
@@ -691,7 +688,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         res->header_limit(static_cast<std::uint32_t>(max_upstream_head + 1));
         res->body_limit(unlimited);
         if (is_head) res->skip(true);
-        arm(phase::upstream_head, route.timeout);
+        arm(route.timeout);
         std::size_t len = 0;
         hr = co_await read_head(up->sock, up->buf, max_upstream_head, upstream_read_chunk, false, false, len);
         if (hr != head_result::complete) break;
@@ -786,14 +783,13 @@ class session final : public runtime::session_base, public std::enable_shared_fr
 
     bool response_ok = true;
     if (res->is_done() || upgraded) {
-      arm(phase::client_write, lim.idle_timeout);
+      arm(lim.idle_timeout);
       response_ok = !co_await write_all(client_, asio::buffer(head_out_));
       if (response_ok) bytes_out_ += head_out_.size();
     } else {
       std::uint64_t body_bytes = 0;
-      const auto r = co_await relay_body(up->sock, up->buf, *res, client_, res_framing, head_out_,
-                                         phase::upstream_body, route.timeout, phase::client_write, lim.idle_timeout,
-                                         body_bytes);
+      const auto r = co_await relay_body(up->sock, up->buf, *res, client_, res_framing, head_out_, route.timeout,
+                                         lim.idle_timeout, body_bytes);
       bytes_out_ += head_out_.size() + body_bytes;
       response_ok = r == relay_result::ok;
     }
@@ -832,16 +828,16 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   void start_upload(upload_state& st, request_parser& req, connpool::upstream_ptr up, framing f,
                     config::duration upstream_timeout) {
     st.running = true;
+    st.finished.emplace(worker_.io(), asio::steady_timer::time_point::max());
     asio::co_spawn(
         worker_.io(),
         [this, self = shared_from_this(), &st, &req, up, f, upstream_timeout]() -> awaitable<void> {
           std::uint64_t moved = 0;
-          st.result = co_await relay_body(client_, client_buf_, req, up->sock, f, up_head_, phase::client_body,
-                                          listener().limits.idle_timeout, phase::upstream_write, upstream_timeout,
-                                          moved);
+          st.result = co_await relay_body(client_, client_buf_, req, up->sock, f, up_head_,
+                                          listener().limits.idle_timeout, upstream_timeout, moved);
           bytes_in_ += moved;
           st.done = true;
-          st.finished.cancel();
+          st.finished->cancel();
           // A client-side failure decides the answer: wake the response reader.
           if (st.result != relay_result::ok && st.result != relay_result::out_error) {
             error_code ignored;
@@ -862,7 +858,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     }
     if (!st.done) {
       error_code ec;
-      co_await st.finished.async_wait(asio::redirect_error(use_awaitable, ec));
+      co_await st.finished->async_wait(asio::redirect_error(use_awaitable, ec));
     }
     st.running = false;
   }
@@ -928,7 +924,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   // connection sits idle for idle_timeout.
   awaitable<void> tunnel(connpool::upstream_ptr up) {
     auto self = shared_from_this();
-    arm(phase::tunnel, listener().limits.idle_timeout);
+    arm(listener().limits.idle_timeout);
     asio::steady_timer done(worker_.io(), asio::steady_timer::time_point::max());
     bool other_finished = false;
     asio::co_spawn(
@@ -979,7 +975,6 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   std::string head_out_;  // the response head being sent, reused across requests
   std::string up_head_;   // the request head sent upstream (kept for retries)
   tcp::socket* upstream_sock_ = nullptr;  // the upstream socket in use, for cancellation
-  phase phase_ = phase::head;
   bool timed_out_ = false;
   bool draining_ = false;
   bool idle_swept_ = false;
