@@ -27,7 +27,8 @@ void accept_later(runtime::worker& w, runtime::worker_listener& l) {
 }  // namespace
 
 void start_accepting(runtime::worker& w, runtime::worker_listener& l) {
-  l.acceptor.async_accept([&w, &l](boost::system::error_code ec, tcp::socket sock) {
+  // accept4 fills in the peer's address: no getpeername per connection.
+  l.acceptor.async_accept(l.peer, [&w, &l](boost::system::error_code ec, tcp::socket sock) {
     if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) return;
     if (ec) {
       log::warn("accept failed", {{"error", ec.message()}});
@@ -46,7 +47,7 @@ void start_accepting(runtime::worker& w, runtime::worker_listener& l) {
     } else {
       boost::system::error_code ignored;
       sock.set_option(tcp::no_delay(true), ignored);
-      proto::http::start_session(w, l.live, std::move(sock));
+      proto::http::start_session(w, runtime::connection_ticket(l.live, w.id()), std::move(sock), l.peer.address());
     }
     start_accepting(w, l);
   });

@@ -1,9 +1,12 @@
 #pragma once
-// What a worker knows of a connection it owns: an intrusive list hook (no
-// allocation to register), a deadline checked by the worker's coarse timer
-// sweep (no per-connection timer, no re-arming per request), and two hooks.
+// What a worker knows of a client connection it owns, busy (a session) or
+// parked: an intrusive list hook (no allocation to register), a deadline
+// checked by the worker's coarse timer sweep (no per-connection timer, no
+// re-arming per request), the listener's count of it, and three hooks.
 
 #include <chrono>
+
+#include "lb/runtime/connection_ticket.h"
 
 namespace lb::runtime {
 
@@ -13,13 +16,17 @@ class session_base {
  public:
   using clock = std::chrono::steady_clock;
 
+  explicit session_base(connection_ticket ticket) : ticket_(std::move(ticket)) {}
   virtual ~session_base() = default;
+  session_base(const session_base&) = delete;
+  session_base& operator=(const session_base&) = delete;
 
   // Thread: owning worker. Called once the deadline has passed; the session
   // cancels its pending I/O and decides what the timeout means in its phase.
   virtual void on_timeout() = 0;
-  // Thread: owning worker. Graceful drain began: close if idle, else finish
-  // the exchange in flight and close.
+  // Thread: owning worker. Graceful drain began (lb stops, or a reload
+  // removed the listener): close if idle, else finish the exchange in flight
+  // and close.
   virtual void on_drain() = 0;
   // Thread: owning worker. Drain deadline passed: close now.
   virtual void on_force_close() = 0;
@@ -27,10 +34,15 @@ class session_base {
   virtual void on_sweep() {}
 
   clock::time_point deadline() const { return deadline_; }
+  // The listener that accepted the connection (null once the ticket moved on).
+  const upstream::listener_live* listener_live() const { return ticket_.listener().get(); }
 
  protected:
   void set_deadline(clock::duration d) { deadline_ = clock::now() + d; }
+  void set_deadline_at(clock::time_point t) { deadline_ = t; }
   void clear_deadline() { deadline_ = clock::time_point::max(); }
+
+  connection_ticket ticket_;
 
  private:
   friend class worker;

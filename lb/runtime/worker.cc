@@ -18,7 +18,7 @@ constexpr auto sweep_interval = std::chrono::milliseconds(100);
 
 worker::worker(unsigned id, std::shared_ptr<const snapshot> snap, std::shared_ptr<accesslog::sink> log)
     // Each socket is used only by this worker's thread: the reactor needs no locks.
-    : id_(id), io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), current_(derive(std::move(snap))), sweep_timer_(io_) {
+    : id_(id), io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), current_(derive(std::move(snap))), sweep_timer_(io_), parking_(*this) {
   if (log) access_log_ = std::make_unique<accesslog::writer>(std::move(log));
 }
 
@@ -51,17 +51,20 @@ void worker::apply(std::shared_ptr<const snapshot> snap, std::vector<worker_list
     for (auto& p : current_->pools) p.idle.close_all();
     current_ = std::move(next);
 
-    // Listeners the new snapshot no longer has stop accepting.
+    // Listeners the new snapshot no longer has stop accepting and drain;
+    // re-bound ones (same name, new address) keep their connections.
     for (auto it = listeners_.begin(); it != listeners_.end();) {
-      bool kept = false;
-      for (const auto& l : snap->listeners) kept |= l.live == (*it)->live;
-      for (const auto& a : added) kept &= a.live != (*it)->live;  // re-bound: replaced below
-      if (kept) {
+      bool configured = false;
+      for (const auto& l : snap->listeners) configured |= l.live == (*it)->live;
+      bool rebound = false;
+      for (const auto& a : added) rebound |= a.live == (*it)->live;
+      if (configured && !rebound) {
         ++it;
         continue;
       }
       boost::system::error_code ignored;
       (*it)->acceptor.close(ignored);
+      if (!configured) drain_listener((*it)->live.get());
       it = listeners_.erase(it);
     }
     for (auto& a : added) {
@@ -71,7 +74,25 @@ void worker::apply(std::shared_ptr<const snapshot> snap, std::vector<worker_list
   });
 }
 
-worker::~worker() { join(); }
+worker::~worker() {
+  join();
+  // Parked connections live only in the list; sessions close their sockets
+  // here and end with the io_context's handlers.
+  for (session_base* s = sessions_; s;) {
+    session_base* next = s->next_;
+    s->on_force_close();
+    s = next;
+  }
+}
+
+void worker::drain_listener(const upstream::listener_live* live) {
+  // on_drain may end a connection, which unlinks it: step before calling.
+  for (session_base* s = sessions_; s;) {
+    session_base* next = s->next_;
+    if (s->listener_live() == live) s->on_drain();
+    s = next;
+  }
+}
 
 void worker::add_listener(std::shared_ptr<upstream::listener_live> live, asio::ip::tcp::acceptor acceptor) {
   listeners_.push_back(std::make_unique<worker_listener>(worker_listener{std::move(live), std::move(acceptor)}));
@@ -80,6 +101,7 @@ void worker::add_listener(std::shared_ptr<upstream::listener_live> live, asio::i
 void worker::start(std::function<void()> on_exit) {
   thread_ = std::thread([this, on_exit = std::move(on_exit)] {
     for (auto& l : listeners_) listener::start_accepting(*this, *l);
+    parking_.start();
     arm_sweep();
     io_.run();
     on_exit();
@@ -141,7 +163,10 @@ void worker::arm_sweep() {
     if (ec) return;
     sweep();
     // A draining worker with no connections left lets its loop run out.
-    if (draining_ && session_count_ == 0) return;
+    if (draining_ && session_count_ == 0) {
+      parking_.stop();
+      return;
+    }
     arm_sweep();
   });
 }

@@ -16,6 +16,7 @@
 #include "lb/accesslog/access_log.h"
 #include "lb/balancer/balancer.h"
 #include "lb/connpool/idle_pool.h"
+#include "lb/runtime/parking.h"
 #include "lb/runtime/session_base.h"
 #include "lb/runtime/snapshot.h"
 
@@ -96,6 +97,7 @@ using arena_pool = block_pool<8 * 1024>;
 struct worker_listener {
   std::shared_ptr<upstream::listener_live> live;
   boost::asio::ip::tcp::acceptor acceptor;
+  boost::asio::ip::tcp::endpoint peer{};  // filled by each accept (no getpeername)
 };
 
 class worker {
@@ -115,8 +117,9 @@ class worker {
 
   // Thread: any. Switches to `snap` (a reload): new requests use it; idle
   // upstream connections to endpoints that stay move over; `added` acceptors
-  // start accepting; listeners no longer in `snap` stop accepting (their open
-  // connections finish on the snapshot they have).
+  // start accepting; listeners no longer in `snap` stop accepting and their
+  // connections drain (idle ones close, busy ones finish their exchange on
+  // the snapshot they have, then close).
   void apply(std::shared_ptr<const snapshot> snap, std::vector<worker_listener> added);
 
   // Thread: control. Starts the thread; `on_exit` runs on it when the loop ends.
@@ -132,6 +135,7 @@ class worker {
   const std::shared_ptr<worker_snapshot>& current() const { return current_; }
   buffer_pool& buffers() { return buffers_; }
   arena_pool& arenas() { return arenas_; }
+  parking_lot& parking() { return parking_; }
   bool draining() const { return draining_; }
   // The worker's access log writer; nullptr when `access_log: { path: off }`.
   accesslog::writer* access_log() const { return access_log_.get(); }
@@ -142,6 +146,8 @@ class worker {
   std::shared_ptr<worker_snapshot> derive(std::shared_ptr<const snapshot> snap);
   void arm_sweep();
   void sweep();
+  // Drains the connections of a listener a reload removed.
+  void drain_listener(const upstream::listener_live* live);
 
   unsigned id_;
   boost::asio::io_context io_;
@@ -150,6 +156,7 @@ class worker {
   buffer_pool buffers_;
   arena_pool arenas_;
   boost::asio::steady_timer sweep_timer_;
+  parking_lot parking_;
   session_base* sessions_ = nullptr;
   std::size_t session_count_ = 0;
   bool draining_ = false;

@@ -1,5 +1,7 @@
 #include "lb/proto/http/session.h"
 
+#include <unistd.h>
+
 #include <array>
 #include <chrono>
 #include <limits>
@@ -116,24 +118,26 @@ struct upload_state {
 
 class session final : public runtime::session_base, public std::enable_shared_from_this<session> {
  public:
-  session(runtime::worker& w, std::shared_ptr<upstream::listener_live> listener, tcp::socket sock)
-      : worker_(w), listener_(std::move(listener)), client_(std::move(sock)), ws_(w.current()) {
-    error_code ec;
-    auto remote = client_.remote_endpoint(ec);
-    client_ip_ = ec ? "unknown" : remote.address().to_string();
-    client_.non_blocking(true, ec);
-    listener_index_ = *find_listener(*ws_->snap);
-    auto& st = listener_->stats[worker_.id()];
-    st.active.add(1);
-    st.total.add(1);
+  // `exchanges`: requests served before the connection was parked (0: new).
+  session(runtime::worker& w, runtime::connection_ticket ticket, tcp::socket sock, const asio::ip::address& peer,
+          std::size_t listener_index, std::uint32_t exchanges = 0, bool in_lot = false)
+      : session_base(std::move(ticket)),
+        worker_(w),
+        client_(std::move(sock)),
+        ws_(w.current()),
+        listener_index_(listener_index),
+        peer_(peer),
+        client_ip_(peer.to_string()),
+        in_lot_(in_lot),
+        served_(exchanges != 0),
+        exchanges_(exchanges),
+        parked_once_(exchanges != 0) {
+    error_code ignored;
+    client_.non_blocking(true, ignored);
     worker_.link(this);
   }
 
-  ~session() override {
-    worker_.unlink(this);
-    listener_->stats[worker_.id()].active.add(-1);
-    listener_->open.fetch_sub(1, std::memory_order_relaxed);
-  }
+  ~session() override { worker_.unlink(this); }
 
   void start() {
     asio::co_spawn(client_.get_executor(), serve(), [self = shared_from_this()](std::exception_ptr e) {
@@ -148,6 +152,30 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       }
       if (self->parked_) self->park();
     });
+  }
+
+  // A parked connection's socket is readable: serve it again.
+  static void resume(runtime::worker& w, runtime::parked_state&& st) {
+    tcp::socket sock(w.io());
+    error_code ec;
+    sock.assign(st.peer.is_v6() ? tcp::v6() : tcp::v4(), st.fd, ec);
+    if (ec) {
+      ::close(st.fd);
+      return;
+    }
+    // Its listener's connections drain when a reload removes it, so it is
+    // there; if not, there is no config left to serve it with.
+    const auto index = find_listener(*w.current()->snap, st.ticket.listener().get());
+    if (!index) return;  // the socket closes with `sock`
+    std::make_shared<session>(w, std::move(st.ticket), std::move(sock), st.peer, *index, st.exchanges, st.in_lot)
+        ->start();
+  }
+
+  static std::optional<std::size_t> find_listener(const runtime::snapshot& snap,
+                                                  const upstream::listener_live* live) {
+    for (std::size_t i = 0; i < snap.listeners.size(); ++i)
+      if (snap.listeners[i].live.get() == live) return i;
+    return std::nullopt;
   }
 
   void on_timeout() override {
@@ -178,18 +206,12 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   }
 
  private:
-  std::optional<std::size_t> find_listener(const runtime::snapshot& snap) const {
-    for (std::size_t i = 0; i < snap.listeners.size(); ++i)
-      if (snap.listeners[i].live == listener_) return i;
-    return std::nullopt;
-  }
-
   // A new request takes the newest snapshot; one whose listener was removed
   // by a reload keeps serving on the snapshot it had.
   void refresh_snapshot() {
     const auto& cur = worker_.current();
     if (cur == ws_) return;
-    if (auto i = find_listener(*cur->snap)) {
+    if (auto i = find_listener(*cur->snap, listener_live())) {
       ws_ = cur;
       listener_index_ = *i;
     }
@@ -269,22 +291,21 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     co_return !ec && !draining_;
   }
 
-  // An idle connection holds no coroutine and no buffer: only the session and
-  // one readiness wait. The deadline set before parking (idle_timeout) stays.
+  // An idle connection leaves its session and Asio for the worker's parking
+  // lot, keeping only what resuming needs. The deadline set before parking
+  // (idle_timeout) goes with it.
   void park() {
-    client_buf_.shrink_to_fit();  // empty: frees the storage
-    std::string().swap(head_out_);
-    std::string().swap(up_head_);
-    waiting_ = true;
-    client_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
-      self->waiting_ = false;
-      if (ec || self->draining_) {
-        self->close();
-        return;
-      }
-      self->parked_ = false;
-      self->start();
-    });
+    if (draining_) {
+      close();
+      return;
+    }
+    error_code ec;
+    const int fd = client_.release(ec);
+    if (ec) {
+      close();
+      return;
+    }
+    worker_.parking().park({std::move(ticket_), peer_, fd, exchanges_, in_lot_}, deadline(), &session::resume);
   }
 
   // --- reading heads, answering locally --------------------------------------
@@ -966,12 +987,13 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   }
 
   runtime::worker& worker_;
-  std::shared_ptr<upstream::listener_live> listener_;  // stable across reloads
   tcp::socket client_;
   beast::flat_buffer client_buf_;
   std::shared_ptr<runtime::worker_snapshot> ws_;  // the config the current request runs on
   std::size_t listener_index_ = 0;                // in ws_->snap->listeners
+  asio::ip::address peer_;
   std::string client_ip_;
+  bool in_lot_ = false;  // the socket is (disarmed) in the parking lot's epoll set
   std::string head_out_;  // the response head being sent, reused across requests
   std::string up_head_;   // the request head sent upstream (kept for retries)
   tcp::socket* upstream_sock_ = nullptr;  // the upstream socket in use, for cancellation
@@ -979,7 +1001,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   bool draining_ = false;
   bool idle_swept_ = false;
   bool waiting_ = false;         // between requests, no byte of the next one read yet
-  bool parked_ = false;          // idle: no coroutine, no buffer, waiting for readability
+  bool parked_ = false;          // idle: hand the connection to the parking lot once the coroutine ends
   bool park_requested_ = false;  // the sweep cancelled the read to park
   bool served_ = false;          // a request has been read on this connection
   std::uint32_t exchanges_ = 0;  // requests started on this connection
@@ -1004,8 +1026,12 @@ class session final : public runtime::session_base, public std::enable_shared_fr
 
 }  // namespace
 
-void start_session(runtime::worker& w, std::shared_ptr<upstream::listener_live> listener, tcp::socket sock) {
-  auto s = std::make_shared<session>(w, std::move(listener), std::move(sock));
+void start_session(runtime::worker& w, runtime::connection_ticket ticket, tcp::socket sock,
+                   const asio::ip::address& peer) {
+  // The acceptor of a listener the current snapshot lacks is already closed.
+  const auto index = session::find_listener(*w.current()->snap, ticket.listener().get());
+  if (!index) return;
+  auto s = std::make_shared<session>(w, std::move(ticket), std::move(sock), peer, *index);
   if (w.draining()) s->on_drain();
   s->start();
 }

@@ -10,7 +10,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
-#include "lb/upstream/live.h"
+#include "lb/runtime/connection_ticket.h"
 
 namespace lb::runtime {
 class worker;
@@ -18,10 +18,9 @@ class worker;
 
 namespace lb::proto::http {
 
-// Thread: owning worker. Takes over an accepted client socket of the listener
-// whose live object is `listener`; counted in listener->open, which the
-// session decrements when it ends.
-void start_session(runtime::worker& w, std::shared_ptr<upstream::listener_live> listener,
-                   boost::asio::ip::tcp::socket sock);
+// Thread: owning worker. Takes over an accepted client socket, counted by
+// `ticket` in its listener, from `peer`.
+void start_session(runtime::worker& w, runtime::connection_ticket ticket, boost::asio::ip::tcp::socket sock,
+                   const boost::asio::ip::address& peer);
 
 }  // namespace lb::proto::http

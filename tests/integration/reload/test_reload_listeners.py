@@ -83,6 +83,32 @@ class ListenerReloadTest(harness.LbTestCase):
         self.assert_keepalive_ok(web)
         self.assertEqual(harness.get(lb.port, "/x").backend, "a")
 
+    def test_removed_listener_drains_its_connections(self):
+        # Like Envoy's listener drain: an idle connection closes at once; one with a
+        # request in flight gets its response, marked Connection: close, then closes.
+        lb = self.lb(self.config(extra_listener()), listeners=["web", "extra"])
+        extra_port = lb.ports["extra"]
+        web = self.client(lb.port)
+        self.assert_keepalive_ok(web)
+        parked = self.client(extra_port)
+        self.assertEqual(parked.request("GET", "/x").backend, "b")
+        time.sleep(0.35)  # parked: out of its session
+        busy = self.client(extra_port)
+        busy.send(harness.build_request("GET", "/x?delay=800"))
+        time.sleep(0.3)  # the slow request is at the backend
+        idle = self.client(extra_port)
+        for _ in range(2):  # busy a moment ago: idle in its session, not yet parked
+            self.assertEqual(idle.request("GET", "/x").backend, "b")
+        start = self.reload(lb, self.config())
+        self.assertIsNotNone(support.wait_log(lb, start, timeout=2, msg="listener removed", listener="extra"))
+        self.assertTrue(idle.wait_closed(1.0), "an idle connection of the removed listener stayed open")
+        self.assertTrue(parked.wait_closed(1.0), "a parked connection of the removed listener stayed open")
+        r = busy.read_response()
+        self.assertEqual((r.status, r.backend), (200, "b"))
+        self.assertEqual(r.header("Connection"), "close")
+        self.assertTrue(busy.wait_closed(1.0), "the busy connection stayed open after its response")
+        self.assert_keepalive_ok(web)
+
     def test_moved_listener(self):
         p1, p2 = harness.closed_port(), harness.closed_port()
         lb = self.lb(self.config(extra_listener(f"127.0.0.1:{p1}")), listeners=["web", "extra"])

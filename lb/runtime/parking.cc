@@ -1,0 +1,131 @@
+#include "lb/runtime/parking.h"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+
+#include "lb/core/log.h"
+#include "lb/runtime/session_base.h"
+#include "lb/runtime/worker.h"
+
+namespace lb::runtime {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+int make_epoll_set() {
+  const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) throw boost::system::system_error(errno, boost::system::system_category(), "epoll_create1");
+  return fd;
+}
+
+}  // namespace
+
+// A parked connection: a session_base (so the worker's sweep, drain and
+// force-close reach it) holding only what resuming needs.
+class parked_connection final : public session_base {
+ public:
+  parked_connection(parking_lot& lot, parked_state&& st, clock::time_point deadline, resume_fn resume)
+      : session_base(std::move(st.ticket)),
+        lot_(lot),
+        peer_(st.peer),
+        fd_(st.fd),
+        exchanges_(st.exchanges),
+        in_lot_(st.in_lot),
+        resume_(resume) {
+    set_deadline_at(deadline);
+    lot_.w_.link(this);
+    ++lot_.size_;
+  }
+
+  ~parked_connection() override {
+    lot_.w_.unlink(this);
+    --lot_.size_;
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  // Registers the socket in the set, one-shot: it fires once, then stays
+  // registered but disarmed, so parking the same socket again is a MOD.
+  bool enter() {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLONESHOT;
+    ev.data.ptr = this;
+    const int set = lot_.set_.native_handle();
+    int rc = ::epoll_ctl(set, in_lot_ ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd_, &ev);
+    if (rc != 0 && errno == ENOENT) rc = ::epoll_ctl(set, EPOLL_CTL_ADD, fd_, &ev);
+    if (rc != 0) {
+      log::warn("cannot park an idle connection", {{"error", error_code(errno, boost::system::system_category()).message()}});
+      return false;
+    }
+    in_lot_ = true;
+    return true;
+  }
+
+  // The socket is readable: become a session again.
+  void wake() {
+    parked_state st{std::move(ticket_), peer_, fd_, exchanges_, in_lot_};
+    fd_ = -1;
+    worker& w = lot_.w_;
+    const resume_fn resume = resume_;
+    delete this;
+    resume(w, std::move(st));
+  }
+
+  // Idle past idle_timeout, draining, or forced: an idle connection just closes.
+  void on_timeout() override { delete this; }
+  void on_drain() override { delete this; }
+  void on_force_close() override { delete this; }
+
+ private:
+  parking_lot& lot_;
+  boost::asio::ip::address peer_;
+  int fd_;
+  std::uint32_t exchanges_;
+  bool in_lot_;
+  resume_fn resume_;
+};
+
+parking_lot::parking_lot(worker& w) : w_(w), set_(w.io(), make_epoll_set()) {}
+
+parking_lot::~parking_lot() = default;
+
+void parking_lot::start() { arm(); }
+
+void parking_lot::stop() {
+  error_code ignored;
+  set_.cancel(ignored);
+}
+
+void parking_lot::park(parked_state st, clock::time_point deadline, resume_fn resume) {
+  auto* p = new parked_connection(*this, std::move(st), deadline, resume);
+  // A draining worker keeps no idle connection.
+  if (w_.draining() || !p->enter()) delete p;
+}
+
+void parking_lot::arm() {
+  // Asio re-arms its registration of the set on every wait (EPOLL_CTL_MOD),
+  // so readiness left over from a full batch is reported again at once.
+  set_.async_wait(asio::posix::descriptor_base::wait_read, [this](error_code ec) {
+    if (ec) return;  // stopped
+    wake_ready();
+    arm();
+  });
+}
+
+void parking_lot::wake_ready() {
+  std::array<epoll_event, 64> ready;
+  for (;;) {
+    const int n = ::epoll_wait(set_.native_handle(), ready.data(), static_cast<int>(ready.size()), 0);
+    if (n <= 0) return;
+    // One-shot registrations: each connection appears at most once per batch,
+    // and nothing a resumed session does in between deletes another record.
+    for (int i = 0; i < n; ++i) static_cast<parked_connection*>(ready[i].data.ptr)->wake();
+    if (static_cast<std::size_t>(n) < ready.size()) return;
+  }
+}
+
+}  // namespace lb::runtime

@@ -1,0 +1,68 @@
+#pragma once
+// Idle client connections, held for almost nothing. A keep-alive connection
+// waiting for its next request leaves its session (~500 B) and Asio (whose
+// per-socket reactor state and pending wait cost ~360 B) behind: its socket
+// goes into the worker's own epoll set, which Asio watches as one descriptor,
+// and what it needs to resume fits a record of about 128 B. When bytes
+// arrive, the record becomes a session again. The same idea as nginx freeing
+// a keep-alive connection's request and buffers, taken one step further.
+
+#include <chrono>
+#include <cstdint>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include "lb/runtime/connection_ticket.h"
+
+namespace lb::runtime {
+
+class worker;
+
+// What a parked connection keeps.
+struct parked_state {
+  connection_ticket ticket;
+  boost::asio::ip::address peer;
+  int fd = -1;                  // the socket, out of Asio (non-blocking)
+  std::uint32_t exchanges = 0;  // requests served so far
+  bool in_lot = false;          // registered in the lot's epoll set (one-shot, now disarmed)
+};
+
+// Makes a parked connection a session again, on the worker's thread, once its
+// socket is readable (a request, EOF or an error).
+using resume_fn = void (*)(worker&, parked_state&&);
+
+class parking_lot {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  // Thread: control. Throws boost::system::system_error if no epoll set can be made.
+  explicit parking_lot(worker& w);
+  ~parking_lot();
+  parking_lot(const parking_lot&) = delete;
+  parking_lot& operator=(const parking_lot&) = delete;
+
+  // Thread: owning worker. Starts watching the set.
+  void start();
+  // Thread: owning worker. Stops watching (the worker's loop may then end).
+  void stop();
+
+  // Thread: owning worker. Takes the connection over until its socket is
+  // readable (`resume` then runs), `deadline` passes, or the worker drains:
+  // both close it. A connection that cannot be parked is closed.
+  void park(parked_state st, clock::time_point deadline, resume_fn resume);
+
+  // Thread: owning worker. Connections parked now.
+  std::size_t size() const { return size_; }
+
+ private:
+  friend class parked_connection;
+  void arm();
+  void wake_ready();
+
+  worker& w_;
+  boost::asio::posix::stream_descriptor set_;  // the epoll set, one descriptor to Asio
+  std::size_t size_ = 0;
+};
+
+}  // namespace lb::runtime
