@@ -1,6 +1,7 @@
 #include "lb/runtime/parking.h"
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
@@ -52,7 +53,7 @@ class parked_connection final : public session_base {
   // registered but disarmed, so parking the same socket again is a MOD.
   bool enter() {
     epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLONESHOT;
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
     ev.data.ptr = this;
     const int set = lot_.set_.native_handle();
     int rc = ::epoll_ctl(set, in_lot_ ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd_, &ev);
@@ -65,8 +66,22 @@ class parked_connection final : public session_base {
     return true;
   }
 
-  // The socket is readable: become a session again.
-  void wake() {
+  // The socket is readable: become a session again, unless the client just
+  // went away. Clients closing their idle connections (a pool shutting down,
+  // a browser closing) is common: that costs one peek, not a session.
+  void wake(std::uint32_t events) {
+    if (events & (EPOLLHUP | EPOLLERR)) {
+      delete this;
+      return;
+    }
+    if (events & EPOLLRDHUP) {
+      // Half-closed: serve whatever request came before the FIN, if any.
+      char byte;
+      if (::recv(fd_, &byte, 1, MSG_PEEK) <= 0) {
+        delete this;
+        return;
+      }
+    }
     parked_state st{std::move(ticket_), peer_, fd_, exchanges_, in_lot_};
     fd_ = -1;
     worker& w = lot_.w_;
@@ -117,15 +132,13 @@ void parking_lot::arm() {
 }
 
 void parking_lot::wake_ready() {
+  // One bounded batch per turn: the sessions it starts run before the next
+  // one, so waking 10,000 connections at once never holds 10,000 sessions.
   std::array<epoll_event, 64> ready;
-  for (;;) {
-    const int n = ::epoll_wait(set_.native_handle(), ready.data(), static_cast<int>(ready.size()), 0);
-    if (n <= 0) return;
-    // One-shot registrations: each connection appears at most once per batch,
-    // and nothing a resumed session does in between deletes another record.
-    for (int i = 0; i < n; ++i) static_cast<parked_connection*>(ready[i].data.ptr)->wake();
-    if (static_cast<std::size_t>(n) < ready.size()) return;
-  }
+  const int n = ::epoll_wait(set_.native_handle(), ready.data(), static_cast<int>(ready.size()), 0);
+  // One-shot registrations: each connection appears at most once per batch,
+  // and nothing a resumed session does in between deletes another record.
+  for (int i = 0; i < n; ++i) static_cast<parked_connection*>(ready[i].data.ptr)->wake(ready[i].events);
 }
 
 }  // namespace lb::runtime

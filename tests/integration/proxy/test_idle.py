@@ -4,6 +4,7 @@ and close at idle_timeout, on drain, or when the client goes."""
 
 import resource
 import signal
+import socket
 import time
 import unittest
 
@@ -85,6 +86,19 @@ class IdleConnectionTest(harness.LbTestCase):
         self.assertEqual([r.status for r in c.read_responses(3)], [200, 200, 200])
         self.assertEqual(self.a.stats()["requests"], 8)
         self.assertEqual(support.metrics(lb).get("lb_downstream_connections_total", listener="web"), 1)
+
+    def test_request_then_half_close_on_a_parked_connection_is_served(self):
+        # The request and the client's FIN arrive together: the request still gets its answer.
+        lb = self.start_lb()
+        c = self.client(lb.port)
+        self.assertEqual(c.request("GET", "/").status, 200)
+        time.sleep(0.35)
+        c.send(harness.build_request("GET", "/second"))
+        c.sock.shutdown(socket.SHUT_WR)
+        r = c.read_response()
+        self.assertEqual((r.status, r.backend), (200, "a"))
+        self.assertTrue(c.wait_closed(2.0))
+        self.assertTrue(support.wait_until(lambda: active(lb) == 0, 2))
 
     def test_parked_connection_closes_at_idle_timeout(self):
         lb = self.start_lb(limits={"idle_timeout": "700ms"})
