@@ -17,22 +17,27 @@ namespace {
 
 // Resource exhaustion (EMFILE, ENFILE, ENOBUFS) would make an immediate
 // re-accept spin; back off briefly instead (nginx disables accept for a while too).
-void accept_later(runtime::worker& w, runtime::worker_listener& l) {
+void accept_later(runtime::worker& w, std::shared_ptr<runtime::worker_listener> l) {
   auto timer = std::make_shared<asio::steady_timer>(w.io(), std::chrono::milliseconds(100));
-  timer->async_wait([&w, &l, timer](boost::system::error_code) {
-    if (l.acceptor.is_open()) start_accepting(w, l);
+  timer->async_wait([&w, l = std::move(l), timer](boost::system::error_code) {
+    if (l->acceptor.is_open()) start_accepting(w, l);
   });
 }
 
 }  // namespace
 
-void start_accepting(runtime::worker& w, runtime::worker_listener& l) {
+void start_accepting(runtime::worker& w, std::shared_ptr<runtime::worker_listener> listener) {
+  auto& l = *listener;
   // accept4 fills in the peer's address: no getpeername per connection.
-  l.acceptor.async_accept(l.peer, [&w, &l](boost::system::error_code ec, tcp::socket sock) {
+  // A completion queued before a reload closed the acceptor still runs: it
+  // finds the listener alive and closed, and drops the connection.
+  l.acceptor.async_accept(l.peer, [&w, listener = std::move(listener)](boost::system::error_code ec,
+                                                                      tcp::socket sock) mutable {
+    auto& l = *listener;
     if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) return;
     if (ec) {
       log::warn("accept failed", {{"error", ec.message()}});
-      accept_later(w, l);
+      accept_later(w, std::move(listener));
       return;
     }
     std::uint64_t limit = 0;
@@ -49,7 +54,7 @@ void start_accepting(runtime::worker& w, runtime::worker_listener& l) {
       sock.set_option(tcp::no_delay(true), ignored);
       proto::http::start_session(w, runtime::connection_ticket(l.live, w.id()), std::move(sock), l.peer.address());
     }
-    start_accepting(w, l);
+    start_accepting(w, std::move(listener));
   });
 }
 

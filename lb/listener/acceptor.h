@@ -3,6 +3,7 @@
 // nginx's ngx_event_accept): the kernel spreads connections across workers'
 // SO_REUSEPORT sockets, and each accepted connection stays on its worker.
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,8 +16,9 @@ struct worker_listener;
 
 namespace lb::listener {
 
-// Thread: owning worker. Accepts until the acceptor is closed.
-void start_accepting(runtime::worker& w, runtime::worker_listener& l);
+// Thread: owning worker. Accepts until the acceptor is closed; the handlers
+// in flight keep `l` alive.
+void start_accepting(runtime::worker& w, std::shared_ptr<runtime::worker_listener> l);
 
 // Thread: control. Opens `count` listening sockets on `ep`, all with
 // SO_REUSEPORT, each registered with the io_context at the same index. Port 0

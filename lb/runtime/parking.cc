@@ -86,8 +86,9 @@ class parked_connection final : public session_base {
     fd_ = -1;
     worker& w = lot_.w_;
     const resume_fn resume = resume_;
+    const auto until = deadline();
     delete this;
-    resume(w, std::move(st));
+    resume(w, std::move(st), until);
   }
 
   // Idle past idle_timeout, draining, or forced: an idle connection just closes.

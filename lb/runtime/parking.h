@@ -29,8 +29,9 @@ struct parked_state {
 };
 
 // Makes a parked connection a session again, on the worker's thread, once its
-// socket is readable (a request, EOF or an error).
-using resume_fn = void (*)(worker&, parked_state&&);
+// socket is readable (a request, EOF or an error). `deadline` is the one it
+// was parked with: a connection yet to send its first request keeps it.
+using resume_fn = void (*)(worker&, parked_state&&, std::chrono::steady_clock::time_point deadline);
 
 class parking_lot {
  public:

@@ -68,8 +68,8 @@ void worker::apply(std::shared_ptr<const snapshot> snap, std::vector<worker_list
       it = listeners_.erase(it);
     }
     for (auto& a : added) {
-      listeners_.push_back(std::make_unique<worker_listener>(std::move(a)));
-      if (!draining_) listener::start_accepting(*this, *listeners_.back());
+      listeners_.push_back(std::make_shared<worker_listener>(std::move(a)));
+      if (!draining_) listener::start_accepting(*this, listeners_.back());
     }
   });
 }
@@ -95,12 +95,12 @@ void worker::drain_listener(const upstream::listener_live* live) {
 }
 
 void worker::add_listener(std::shared_ptr<upstream::listener_live> live, asio::ip::tcp::acceptor acceptor) {
-  listeners_.push_back(std::make_unique<worker_listener>(worker_listener{std::move(live), std::move(acceptor)}));
+  listeners_.push_back(std::make_shared<worker_listener>(worker_listener{std::move(live), std::move(acceptor)}));
 }
 
 void worker::start(std::function<void()> on_exit) {
   thread_ = std::thread([this, on_exit = std::move(on_exit)] {
-    for (auto& l : listeners_) listener::start_accepting(*this, *l);
+    for (auto& l : listeners_) listener::start_accepting(*this, l);
     parking_.start();
     arm_sweep();
     io_.run();

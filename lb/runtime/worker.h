@@ -152,7 +152,9 @@ class worker {
   unsigned id_;
   boost::asio::io_context io_;
   std::shared_ptr<worker_snapshot> current_;
-  std::vector<std::unique_ptr<worker_listener>> listeners_;
+  // Shared with the accept handlers in flight: a completion already queued
+  // when a reload drops the listener must still find it (and see it closed).
+  std::vector<std::shared_ptr<worker_listener>> listeners_;
   buffer_pool buffers_;
   arena_pool arenas_;
   boost::asio::steady_timer sweep_timer_;

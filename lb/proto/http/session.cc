@@ -155,7 +155,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   }
 
   // A parked connection's socket is readable: serve it again.
-  static void resume(runtime::worker& w, runtime::parked_state&& st) {
+  static void resume(runtime::worker& w, runtime::parked_state&& st, clock::time_point deadline) {
     tcp::socket sock(w.io());
     error_code ec;
     sock.assign(st.peer.is_v6() ? tcp::v6() : tcp::v4(), st.fd, ec);
@@ -167,8 +167,12 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     // there; if not, there is no config left to serve it with.
     const auto index = find_listener(*w.current()->snap, st.ticket.listener().get());
     if (!index) return;  // the socket closes with `sock`
-    std::make_shared<session>(w, std::move(st.ticket), std::move(sock), st.peer, *index, st.exchanges, st.in_lot)
-        ->start();
+    auto s = std::make_shared<session>(w, std::move(st.ticket), std::move(sock), st.peer, *index, st.exchanges,
+                                       st.in_lot);
+    // Parking does not extend the first request's header_timeout (it runs
+    // from accept); later requests get theirs from their first byte.
+    if (st.exchanges == 0) s->first_head_deadline_ = deadline;
+    s->start();
   }
 
   static std::optional<std::size_t> find_listener(const runtime::snapshot& snap,
@@ -241,8 +245,12 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       if (client_buf_.size() == 0) {
         // The first request's head timer runs from accept; later ones get
         // idle_timeout to start and header_timeout from their first byte.
-        if (!served_) arm(lim.header_timeout);
-        else arm(lim.idle_timeout);
+        if (!served_ && first_head_deadline_) {
+          timed_out_ = false;
+          set_deadline_at(*first_head_deadline_);
+        } else {
+          arm(served_ ? lim.idle_timeout : lim.header_timeout);
+        }
         // After its first exchange a connection has not yet shown it is busy:
         // park it at once (idle costs only the session and one wait). One
         // that comes back keeps its buffer and the cheaper read path, and is
@@ -994,6 +1002,8 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   asio::ip::address peer_;
   std::string client_ip_;
   bool in_lot_ = false;  // the socket is (disarmed) in the parking lot's epoll set
+  // Set when a connection parked before its first request resumes.
+  std::optional<clock::time_point> first_head_deadline_;
   std::string head_out_;  // the response head being sent, reused across requests
   std::string up_head_;   // the request head sent upstream (kept for retries)
   tcp::socket* upstream_sock_ = nullptr;  // the upstream socket in use, for cancellation

@@ -100,6 +100,21 @@ class IdleConnectionTest(harness.LbTestCase):
         self.assertTrue(c.wait_closed(2.0))
         self.assertTrue(support.wait_until(lambda: active(lb) == 0, 2))
 
+    def test_parking_does_not_extend_the_first_header_timeout(self):
+        # header_timeout runs from accept: a client parked before its first byte that
+        # then sends half a head is answered 408 at header_timeout, not later.
+        lb = self.start_lb(limits={"header_timeout": "1s"})
+        c = self.client(lb.port)
+        t0 = time.monotonic()
+        time.sleep(0.6)  # parked by the sweep, not a byte sent
+        c.send(b"GET / HTTP/1.1\r\n")
+        r = c.read_response()
+        elapsed = time.monotonic() - t0
+        self.assertEqual(r.status, 408)
+        self.assertGreater(elapsed, 0.9)
+        self.assertLess(elapsed, 1.45, "parking restarted header_timeout")
+        self.assertEqual(self.a.stats()["requests"], 0)
+
     def test_parked_connection_closes_at_idle_timeout(self):
         lb = self.start_lb(limits={"idle_timeout": "700ms"})
         c = self.client(lb.port)
