@@ -50,8 +50,6 @@ void start_accepting(runtime::worker& w, std::shared_ptr<runtime::worker_listene
       boost::system::error_code ignored;
       sock.close(ignored);
     } else {
-      boost::system::error_code ignored;
-      sock.set_option(tcp::no_delay(true), ignored);
       proto::http::start_session(w, runtime::connection_ticket(l.live, w.id()), std::move(sock), l.peer.address());
     }
     start_accepting(w, std::move(listener));

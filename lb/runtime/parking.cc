@@ -37,6 +37,7 @@ class parked_connection final : public session_base {
         fd_(st.fd),
         exchanges_(st.exchanges),
         in_lot_(st.in_lot),
+        nodelay_(st.nodelay),
         resume_(resume) {
     set_deadline_at(deadline);
     lot_.w_.link(this);
@@ -82,7 +83,7 @@ class parked_connection final : public session_base {
         return;
       }
     }
-    parked_state st{std::move(ticket_), peer_, fd_, exchanges_, in_lot_};
+    parked_state st{std::move(ticket_), peer_, fd_, exchanges_, in_lot_, nodelay_};
     fd_ = -1;
     worker& w = lot_.w_;
     const resume_fn resume = resume_;
@@ -102,6 +103,7 @@ class parked_connection final : public session_base {
   int fd_;
   std::uint32_t exchanges_;
   bool in_lot_;
+  bool nodelay_;
   resume_fn resume_;
 };
 

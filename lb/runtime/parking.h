@@ -26,6 +26,7 @@ struct parked_state {
   int fd = -1;                  // the socket, out of Asio (non-blocking)
   std::uint32_t exchanges = 0;  // requests served so far
   bool in_lot = false;          // registered in the lot's epoll set (one-shot, now disarmed)
+  bool nodelay = false;         // TCP_NODELAY is set
 };
 
 // Makes a parked connection a session again, on the worker's thread, once its

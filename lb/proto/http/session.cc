@@ -120,7 +120,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
  public:
   // `exchanges`: requests served before the connection was parked (0: new).
   session(runtime::worker& w, runtime::connection_ticket ticket, tcp::socket sock, const asio::ip::address& peer,
-          std::size_t listener_index, std::uint32_t exchanges = 0, bool in_lot = false)
+          std::size_t listener_index, std::uint32_t exchanges = 0, bool in_lot = false, bool nodelay = false)
       : session_base(std::move(ticket)),
         worker_(w),
         client_(std::move(sock)),
@@ -129,6 +129,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         peer_(peer),
         client_ip_(peer.to_string()),
         in_lot_(in_lot),
+        nodelay_(nodelay),
         served_(exchanges != 0),
         exchanges_(exchanges),
         parked_once_(exchanges != 0) {
@@ -168,7 +169,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     const auto index = find_listener(*w.current()->snap, st.ticket.listener().get());
     if (!index) return;  // the socket closes with `sock`
     auto s = std::make_shared<session>(w, std::move(st.ticket), std::move(sock), st.peer, *index, st.exchanges,
-                                       st.in_lot);
+                                       st.in_lot, st.nodelay);
     // Parking does not extend the first request's header_timeout (it runs
     // from accept); later requests get theirs from their first byte.
     if (st.exchanges == 0) s->first_head_deadline_ = deadline;
@@ -275,10 +276,22 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     close();
   }
 
+  // Like nginx's tcp_nodelay: only a connection that stays open needs Nagle
+  // off (so the tail of a response is not held back waiting for an ACK); a
+  // connection that closes after its response flushes it with the FIN, and
+  // one request per connection saves the syscall.
+  void keep_alive_nodelay() {
+    if (nodelay_) return;
+    error_code ignored;
+    client_.set_option(tcp::no_delay(true), ignored);
+    nodelay_ = true;
+  }
+
+  // close() sends the FIN after any unsent data by itself: a shutdown first
+  // would only cost a syscall per connection.
   void close() {
     clear_deadline();
     error_code ignored;
-    client_.shutdown(tcp::socket::shutdown_send, ignored);
     client_.close(ignored);
   }
 
@@ -313,7 +326,8 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       close();
       return;
     }
-    worker_.parking().park({std::move(ticket_), peer_, fd, exchanges_, in_lot_}, deadline(), &session::resume);
+    worker_.parking().park({std::move(ticket_), peer_, fd, exchanges_, in_lot_, nodelay_}, deadline(),
+                           &session::resume);
   }
 
   // --- reading heads, answering locally --------------------------------------
@@ -347,6 +361,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
 
   awaitable<void> write_local(local_status s, bool keep_alive) {
     arm(listener().limits.idle_timeout);
+    if (keep_alive) keep_alive_nodelay();
     const auto wire = local_response(s, keep_alive);
     if (!co_await write_all(client_, asio::buffer(wire))) bytes_out_ += wire.size();
   }
@@ -809,6 +824,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     head_out_.clear();
     write_response_head(head_out_, rmsg, client_version, res_framing, res->content_length().value_or(0),
                         keep_client, upgraded);
+    if (keep_client || upgraded) keep_alive_nodelay();
 
     bool response_ok = true;
     if (res->is_done() || upgraded) {
@@ -1002,6 +1018,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   asio::ip::address peer_;
   std::string client_ip_;
   bool in_lot_ = false;  // the socket is (disarmed) in the parking lot's epoll set
+  bool nodelay_ = false;  // TCP_NODELAY is set (see keep_alive_nodelay)
   // Set when a connection parked before its first request resumes.
   std::optional<clock::time_point> first_head_deadline_;
   std::string head_out_;  // the response head being sent, reused across requests
