@@ -20,6 +20,7 @@
 #include "lb/accesslog/access_log.h"
 #include "lb/balancer/balancer.h"
 #include "lb/core/arena.h"
+#include "lb/core/ip_text.h"
 #include "lb/core/log.h"
 #include "lb/proto/http/head_scan.h"
 #include "lb/proto/http/local_response.h"
@@ -127,7 +128,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         ws_(w.current()),
         listener_index_(listener_index),
         peer_(peer),
-        client_ip_(peer.to_string()),
+        client_ip_(ip_text(peer)),
         in_lot_(in_lot),
         nodelay_(nodelay),
         served_(exchanges != 0),
@@ -619,6 +620,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     bool req_done = !has_body;  // the whole request has been read from the client
     const framing req_framing = !has_body ? framing::none : chunked_in ? framing::chunked : framing::length;
     up_head_.clear();
+    up_head_.reserve(head_len + 128);  // one allocation, not a doubling series (a new connection's string is empty)
     write_request_head(up_head_, msg, req_framing, content_length, client_ip_, upgrade, route);
     const std::uint64_t hash = is_hash_balancer(pool.cfg->balancer) ? request_hash(pool, msg) : 0;
     const auto& policy = route.retries;
@@ -633,6 +635,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     int stale_retries = 0;
     std::optional<std::size_t> reconnect_to;
     std::size_t ep = 0;
+    std::size_t res_head_len = 0;
 
     // In-flight accounting for least_request, per attempt.
     struct in_flight_guard {
@@ -735,6 +738,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         arm(route.timeout);
         std::size_t len = 0;
         hr = co_await read_head(up->sock, up->buf, max_upstream_head, upstream_read_chunk, false, false, len);
+        res_head_len = len;
         if (hr != head_result::complete) break;
         error_code ec;
         const auto used = res->put(asio::buffer(up->buf.data().data(), len), ec);
@@ -822,6 +826,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     bool keep_client = keep_alive_ && !draining_ && !upgraded && res_framing != framing::close &&
                        (req_done || (upload.running && !upload.done));
     head_out_.clear();
+    head_out_.reserve(res_head_len + 64);
     write_response_head(head_out_, rmsg, client_version, res_framing, res->content_length().value_or(0),
                         keep_client, upgraded);
     if (keep_client || upgraded) keep_alive_nodelay();
