@@ -107,6 +107,10 @@ class parked_connection final : public session_base {
   resume_fn resume_;
 };
 
+// The idle-memory figure rests on this: one allocation of jemalloc's
+// 128-byte size class per parked connection.
+static_assert(sizeof(parked_connection) <= 128, "a parked connection must stay within 128 bytes");
+
 parking_lot::parking_lot(worker& w) : w_(w), set_(w.io(), make_epoll_set()) {}
 
 parking_lot::~parking_lot() = default;
