@@ -101,24 +101,6 @@ void add_histogram(MetricFamily& f, std::vector<ClientMetric::Label> labels, Cli
 
 // ---- JSON -------------------------------------------------------------------
 
-const char* balancer_name(config::balancer_kind k) {
-  switch (k) {
-    case config::balancer_kind::round_robin: return "round_robin";
-    case config::balancer_kind::least_conn: return "least_conn";
-    case config::balancer_kind::least_request: return "least_request";
-    case config::balancer_kind::random: return "random";
-    case config::balancer_kind::ip_hash: return "ip_hash";
-    case config::balancer_kind::ring_hash: return "ring_hash";
-    case config::balancer_kind::maglev: return "maglev";
-  }
-  return "unknown";
-}
-
-bool is_hash_balancer(config::balancer_kind k) {
-  return k == config::balancer_kind::ip_hash || k == config::balancer_kind::ring_hash ||
-         k == config::balancer_kind::maglev;
-}
-
 std::string hash_key_text(const config::hash_key& k) {
   switch (k.type) {
     case config::hash_key::kind::client_ip: return "client_ip";
@@ -200,9 +182,9 @@ json pool_json(const config::pool& p) {
   for (const auto& e : p.endpoints) endpoints.push_back({{"address", e.addr.str()}, {"weight", e.weight}});
   json j;
   j["name"] = p.name;
-  j["balancer"] = balancer_name(p.balancer);
+  j["balancer"] = config::balancer_name(p.balancer);
   // Only the hash balancers read it (the loader refuses it elsewhere).
-  j["hash_key"] = is_hash_balancer(p.balancer) ? json(hash_key_text(p.hash_key)) : json(nullptr);
+  j["hash_key"] = config::is_hash_balancer(p.balancer) ? json(hash_key_text(p.hash_key)) : json(nullptr);
   j["endpoints"] = std::move(endpoints);
   j["dns_refresh"] = dur(p.dns_refresh);
   j["connect_timeout"] = dur(p.connect_timeout);
@@ -444,7 +426,7 @@ std::string render_pools(const runtime::snapshot& snap) {
     }
     json p;
     p["name"] = ps.cfg->name;
-    p["balancer"] = balancer_name(ps.cfg->balancer);
+    p["balancer"] = config::balancer_name(ps.cfg->balancer);
     p["endpoints"] = std::move(endpoints);
     pools.push_back(std::move(p));
   }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -35,6 +36,14 @@ struct keepalive {
 };
 
 enum class balancer_kind { round_robin, least_conn, least_request, random, ip_hash, ring_hash, maglev };
+
+// The config's name for `k` ("round_robin", ...).
+std::string_view balancer_name(balancer_kind k);
+
+// Whether `k` picks by a hash of the request (and so takes `hash_key`).
+constexpr bool is_hash_balancer(balancer_kind k) {
+  return k == balancer_kind::ip_hash || k == balancer_kind::ring_hash || k == balancer_kind::maglev;
+}
 
 // What a hash balancer hashes. ip_hash defaults to client_ip; ring_hash and
 // maglev to client_ip too unless `hash_key` says otherwise.

@@ -65,18 +65,6 @@ constexpr std::pair<std::string_view, balancer_kind> balancers[] = {
     {"ip_hash", balancer_kind::ip_hash}, {"ring_hash", balancer_kind::ring_hash},
     {"maglev", balancer_kind::maglev}};
 
-std::string_view balancer_name(balancer_kind k) {
-  for (const auto& [name, kind] : balancers) {
-    if (kind == k) return name;
-  }
-  return "?";
-}
-
-bool is_hash_balancer(balancer_kind k) {
-  return k == balancer_kind::ip_hash || k == balancer_kind::ring_hash ||
-         k == balancer_kind::maglev;
-}
-
 constexpr std::uint64_t max_u32 = std::numeric_limits<std::uint32_t>::max();
 
 // One `key: value` of a map, or one list item (then `key` names the item kind).
@@ -1016,6 +1004,13 @@ load_result loader::run(std::string_view text) {
 }
 
 }  // namespace
+
+std::string_view balancer_name(balancer_kind k) {
+  for (const auto& [name, kind] : balancers) {
+    if (kind == k) return name;
+  }
+  return "?";
+}
 
 load_result load_string(std::string_view yaml, const std::string& name) {
   try {

@@ -22,16 +22,11 @@ namespace lb::connpool {
 // An open upstream connection. It counts itself in its endpoint's live
 // connection total (read by least_conn and the circuit breaker) while it exists.
 struct upstream_conn {
-  upstream_conn(boost::asio::ip::tcp::socket s, std::size_t ep, std::shared_ptr<upstream::endpoint_live> l,
-                unsigned w)
-      : sock(std::move(s)), endpoint(ep), live(std::move(l)), worker(w) {
+  upstream_conn(boost::asio::ip::tcp::socket s, std::size_t ep, std::shared_ptr<upstream::endpoint_live> l)
+      : sock(std::move(s)), endpoint(ep), live(std::move(l)) {
     live->connections.fetch_add(1, std::memory_order_relaxed);
-    live->stats[worker].connections.add(1);
   }
-  ~upstream_conn() {
-    live->connections.fetch_sub(1, std::memory_order_relaxed);
-    live->stats[worker].connections.add(-1);
-  }
+  ~upstream_conn() { live->connections.fetch_sub(1, std::memory_order_relaxed); }
   upstream_conn(const upstream_conn&) = delete;
   upstream_conn& operator=(const upstream_conn&) = delete;
 
@@ -39,7 +34,6 @@ struct upstream_conn {
   boost::beast::flat_buffer buf;  // bytes read from the upstream, not yet parsed
   std::size_t endpoint;            // index in the pool snapshot it was opened for
   std::shared_ptr<upstream::endpoint_live> live;
-  unsigned worker;
   std::uint32_t requests = 0;     // exchanges completed on this connection
   // Pool bookkeeping.
   bool in_pool = false;

@@ -27,7 +27,6 @@ inline std::int64_t ticks(clock::time_point t) { return t.time_since_epoch().cou
 struct endpoint_worker_stats {
   metrics::status_counters responses;   // by upstream status; 0 = no response
   metrics::local_counter connect_failures;
-  metrics::local_gauge connections;     // this worker's open connections
 };
 
 class endpoint_live {

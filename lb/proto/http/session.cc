@@ -84,11 +84,6 @@ bool is_idempotent(bhttp::verb v) {
   }
 }
 
-bool is_hash_balancer(config::balancer_kind k) {
-  return k == config::balancer_kind::ip_hash || k == config::balancer_kind::ring_hash ||
-         k == config::balancer_kind::maglev;
-}
-
 // The value of cookie `name` in the Cookie header(s), or empty.
 std::string_view cookie_value(const fields& f, std::string_view name) {
   for (auto [it, end] = f.equal_range(bhttp::field::cookie); it != end; ++it) {
@@ -490,7 +485,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     }
     s.set_option(tcp::no_delay(true), ec);
     s.non_blocking(true, ec);
-    co_return std::make_shared<connpool::upstream_conn>(std::move(s), ep, pool.live[ep], worker_.id());
+    co_return std::make_shared<connpool::upstream_conn>(std::move(s), ep, pool.live[ep]);
   }
 
   void drop(connpool::upstream_ptr& up) {
@@ -622,7 +617,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     up_head_.clear();
     up_head_.reserve(head_len + 128);  // one allocation, not a doubling series (a new connection's string is empty)
     write_request_head(up_head_, msg, req_framing, content_length, client_ip_, upgrade, route);
-    const std::uint64_t hash = is_hash_balancer(pool.cfg->balancer) ? request_hash(pool, msg) : 0;
+    const std::uint64_t hash = config::is_hash_balancer(pool.cfg->balancer) ? request_hash(pool, msg) : 0;
     const auto& policy = route.retries;
     wpool.retry_tokens = std::min(100.0, wpool.retry_tokens + policy.budget_percent / 100.0);
     auto& pool_stats = pool.stats->stats[worker_.id()];
