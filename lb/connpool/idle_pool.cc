@@ -82,10 +82,4 @@ void idle_pool::close_all() {
   }
 }
 
-std::size_t idle_pool::idle_count() const {
-  std::size_t n = 0;
-  for (const auto& l : idle_) n += l.size();
-  return n;
-}
-
 }  // namespace lb::connpool

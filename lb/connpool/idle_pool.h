@@ -34,7 +34,6 @@ struct upstream_conn {
   boost::beast::flat_buffer buf;  // bytes read from the upstream, not yet parsed
   std::size_t endpoint;            // index in the pool snapshot it was opened for
   std::shared_ptr<upstream::endpoint_live> live;
-  std::uint32_t requests = 0;     // exchanges completed on this connection
   // Pool bookkeeping.
   bool in_pool = false;
   bool watched = false;
@@ -64,8 +63,6 @@ class idle_pool {
 
   // Thread: owning worker. Closes every idle connection (drain, shutdown).
   void close_all();
-
-  std::size_t idle_count() const;
   bool has_idle(std::size_t endpoint) const { return !idle_[endpoint].empty(); }
 
  private:

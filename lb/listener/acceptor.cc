@@ -40,17 +40,21 @@ void start_accepting(runtime::worker& w, std::shared_ptr<runtime::worker_listene
       accept_later(w, std::move(listener));
       return;
     }
-    std::uint64_t limit = 0;
-    for (const auto& ls : w.current()->snap->listeners)
-      if (ls.live == l.live) limit = ls.cfg->limits.max_connections;
-    if (l.live->open.fetch_add(1, std::memory_order_relaxed) >= limit) {
+    // This acceptor's listener in the current snapshot (a reload that drops
+    // it closes the acceptor on this thread first).
+    const auto& listeners = w.current()->snap->listeners;
+    std::size_t index = 0;
+    while (index < listeners.size() && listeners[index].live != l.live) ++index;
+    if (index == listeners.size()) return;
+    if (l.live->open.fetch_add(1, std::memory_order_relaxed) >= listeners[index].cfg->limits.max_connections) {
       // Over max_connections: refuse at once rather than queue (nginx's
       // worker_connections behaves alike).
       l.live->open.fetch_sub(1, std::memory_order_relaxed);
       boost::system::error_code ignored;
       sock.close(ignored);
     } else {
-      proto::http::start_session(w, runtime::connection_ticket(l.live, w.id()), std::move(sock), l.peer.address());
+      proto::http::start_session(w, runtime::connection_ticket(l.live, w.id()), std::move(sock), l.peer.address(),
+                                 index);
     }
     start_accepting(w, std::move(listener));
   });

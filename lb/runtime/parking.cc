@@ -41,12 +41,10 @@ class parked_connection final : public session_base {
         resume_(resume) {
     set_deadline_at(deadline);
     lot_.w_.link(this);
-    ++lot_.size_;
   }
 
   ~parked_connection() override {
     lot_.w_.unlink(this);
-    --lot_.size_;
     if (fd_ >= 0) ::close(fd_);
   }
 

@@ -54,9 +54,6 @@ class parking_lot {
   // both close it. A connection that cannot be parked is closed.
   void park(parked_state st, clock::time_point deadline, resume_fn resume);
 
-  // Thread: owning worker. Connections parked now.
-  std::size_t size() const { return size_; }
-
  private:
   friend class parked_connection;
   void arm();
@@ -64,7 +61,6 @@ class parking_lot {
 
   worker& w_;
   boost::asio::posix::stream_descriptor set_;  // the epoll set, one descriptor to Asio
-  std::size_t size_ = 0;
 };
 
 }  // namespace lb::runtime

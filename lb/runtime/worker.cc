@@ -74,24 +74,27 @@ void worker::apply(std::shared_ptr<const snapshot> snap, std::vector<worker_list
   });
 }
 
-worker::~worker() {
-  join();
-  // Parked connections live only in the list; sessions close their sockets
-  // here and end with the io_context's handlers.
+template <class F>
+void worker::for_each_session(F f) {
+  // A hook may end the connection, which unlinks it: step before calling.
   for (session_base* s = sessions_; s;) {
     session_base* next = s->next_;
-    s->on_force_close();
+    f(*s);
     s = next;
   }
 }
 
+worker::~worker() {
+  join();
+  // Parked connections live only in the list; sessions close their sockets
+  // here and end with the io_context's handlers.
+  for_each_session([](session_base& s) { s.on_force_close(); });
+}
+
 void worker::drain_listener(const upstream::listener_live* live) {
-  // on_drain may end a connection, which unlinks it: step before calling.
-  for (session_base* s = sessions_; s;) {
-    session_base* next = s->next_;
-    if (s->listener_live() == live) s->on_drain();
-    s = next;
-  }
+  for_each_session([live](session_base& s) {
+    if (s.listener_live() == live) s.on_drain();
+  });
 }
 
 void worker::add_listener(std::shared_ptr<upstream::listener_live> live, asio::ip::tcp::acceptor acceptor) {
@@ -121,22 +124,13 @@ void worker::begin_drain() {
       l->acceptor.close(ignored);
     }
     for (auto& p : current_->pools) p.idle.close_all();
-    // on_drain may end a session, which unlinks it: step before calling.
-    for (session_base* s = sessions_; s;) {
-      session_base* next = s->next_;
-      s->on_drain();
-      s = next;
-    }
+    for_each_session([](session_base& s) { s.on_drain(); });
   });
 }
 
 void worker::force_close() {
   asio::post(io_, [this] {
-    for (session_base* s = sessions_; s;) {
-      session_base* next = s->next_;
-      s->on_force_close();
-      s = next;
-    }
+    for_each_session([](session_base& s) { s.on_force_close(); });
     for (auto& p : current_->pools) p.idle.close_all();
   });
 }
@@ -173,16 +167,14 @@ void worker::arm_sweep() {
 
 void worker::sweep() {
   const auto now = clock::now();
-  for (session_base* s = sessions_; s;) {
-    session_base* next = s->next_;
-    if (s->deadline_ <= now) {
-      s->deadline_ = clock::time_point::max();
-      s->on_timeout();
+  for_each_session([now](session_base& s) {
+    if (s.deadline_ <= now) {
+      s.deadline_ = clock::time_point::max();
+      s.on_timeout();
     } else {
-      s->on_sweep();
+      s.on_sweep();
     }
-    s = next;
-  }
+  });
   for (auto& p : current_->pools) p.idle.sweep(now);
   // Log lines leave the worker at least every sweep, never per request.
   if (access_log_) access_log_->flush();

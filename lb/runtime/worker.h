@@ -146,6 +146,9 @@ class worker {
   std::shared_ptr<worker_snapshot> derive(std::shared_ptr<const snapshot> snap);
   void arm_sweep();
   void sweep();
+  // Calls f(session_base&) for every connection, which it may end.
+  template <class F>
+  void for_each_session(F f);
   // Drains the connections of a listener a reload removed.
   void drain_listener(const upstream::listener_live* live);
 

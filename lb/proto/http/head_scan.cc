@@ -18,10 +18,8 @@ head_scanner::state head_scanner::scan(std::string_view d) {
     }
     i = static_cast<std::size_t>(static_cast<const char*>(hit) - base);
     if (i == 0 || base[i - 1] != '\r') return state::malformed;  // bare LF
-    ++lines_;
     if (i + 1 >= n) {
       pos_ = i;  // rescan this LF once the next byte is here
-      --lines_;
       return state::need_more;
     }
     const char next = base[i + 1];
@@ -29,7 +27,6 @@ head_scanner::state head_scanner::scan(std::string_view d) {
     if (next == '\r') {
       if (i + 2 >= n) {
         pos_ = i;
-        --lines_;
         return state::need_more;
       }
       if (base[i + 2] != '\n') return state::malformed;

@@ -18,12 +18,11 @@ struct head_scanner {
   state scan(std::string_view data);
 
   std::size_t length() const { return length_; }
-  void reset() { pos_ = 0, length_ = 0, lines_ = 0; }
+  void reset() { pos_ = 0, length_ = 0; }
 
  private:
   std::size_t pos_ = 0;     // next byte to look at
   std::size_t length_ = 0;  // head length once complete
-  std::size_t lines_ = 0;   // CRLF-terminated lines before pos_
 
 };
 

@@ -4,6 +4,7 @@
 // framing is lb's own, and the forwarding fields say who the client was. The
 // parsed message is never mutated, so no field-set rebalancing per request.
 
+#include <charconv>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -80,10 +81,8 @@ inline void append_field(std::string& out, std::string_view name, std::string_vi
 inline void append_framing(std::string& out, framing f, std::uint64_t length) {
   if (f == framing::length) {
     char buf[24];
-    auto* end = buf + sizeof buf;
-    auto* p = end;
-    do *--p = static_cast<char>('0' + length % 10); while (length /= 10);
-    out.append("Content-Length: ").append(p, static_cast<std::size_t>(end - p)).append("\r\n");
+    const auto* end = std::to_chars(buf, buf + sizeof buf, length).ptr;
+    out.append("Content-Length: ").append(buf, static_cast<std::size_t>(end - buf)).append("\r\n");
   } else if (f == framing::chunked) {
     out.append("Transfer-Encoding: chunked\r\n");
   }

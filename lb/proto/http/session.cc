@@ -126,7 +126,6 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         client_ip_(ip_text(peer)),
         in_lot_(in_lot),
         nodelay_(nodelay),
-        served_(exchanges != 0),
         exchanges_(exchanges),
         parked_once_(exchanges != 0) {
     error_code ignored;
@@ -242,18 +241,17 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       if (client_buf_.size() == 0) {
         // The first request's head timer runs from accept; later ones get
         // idle_timeout to start and header_timeout from their first byte.
-        if (!served_ && first_head_deadline_) {
+        if (exchanges_ == 0 && first_head_deadline_) {
           timed_out_ = false;
           set_deadline_at(*first_head_deadline_);
         } else {
-          arm(served_ ? lim.idle_timeout : lim.header_timeout);
+          arm(exchanges_ != 0 ? lim.idle_timeout : lim.header_timeout);
         }
         // After its first exchange a connection has not yet shown it is busy:
-        // park it at once (idle costs only the session and one wait). One
-        // that comes back keeps its buffer and the cheaper read path, and is
-        // parked by the sweep only once it goes quiet.
+        // park it at once (a parked connection is a 120-byte record). One
+        // that comes back is parked by the sweep only once it goes quiet, so
+        // a busy connection does not pay a park per request.
         if (exchanges_ == 1 && !parked_once_) {
-          parked_once_ = true;
           parked_ = true;
           co_return;
         }
@@ -261,11 +259,10 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         if (parked_) co_return;  // start()'s completion parks the connection
         if (!got) break;
         refresh_snapshot();  // a reload may have landed while it waited
-        if (served_) arm(listener().limits.header_timeout);
+        if (exchanges_ != 0) arm(listener().limits.header_timeout);
       } else {
         arm(lim.header_timeout);  // pipelined bytes already buffered
       }
-      served_ = true;
       ++exchanges_;
       if (!co_await exchange()) break;
     }
@@ -383,10 +380,10 @@ class session final : public runtime::session_base, public std::enable_shared_fr
                                      tcp::socket& out, framing f, const std::string& head,
                                      config::duration read_timeout, config::duration write_timeout,
                                      std::uint64_t& moved) {
+    // Not a coroutine: it picks one and hands it back, costing no frame of its own.
     if (!p.chunked() && p.content_length())
-      co_return co_await relay_length(in, in_buf, *p.content_length(), out, head, read_timeout, write_timeout,
-                                      moved);
-    co_return co_await relay_parsed(in, in_buf, p, out, f, head, read_timeout, write_timeout, moved);
+      return relay_length(in, in_buf, *p.content_length(), out, head, read_timeout, write_timeout, moved);
+    return relay_parsed(in, in_buf, p, out, f, head, read_timeout, write_timeout, moved);
   }
 
   awaitable<relay_result> relay_length(tcp::socket& in, beast::flat_buffer& in_buf, std::uint64_t remaining,
@@ -478,9 +475,11 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     if (ec) {
       pool.live[ep]->stats[worker_.id()].connect_failures.add();
       pool.live[ep]->stats[worker_.id()].responses.add(0);
-      log::debug("upstream connect failed", {{"pool", pool.cfg->name},
-                                              {"endpoint", pool.labels[ep]},
-                                              {"error", timed_out_ ? "timeout" : ec.message()}});
+      // Every request fails this way while an endpoint is down: build no message unless it is logged.
+      if (log::enabled(log::level::debug))
+        log::debug("upstream connect failed", {{"pool", pool.cfg->name},
+                                                {"endpoint", pool.labels[ep]},
+                                                {"error", timed_out_ ? "timeout" : ec.message()}});
       co_return nullptr;
     }
     s.set_option(tcp::no_delay(true), ec);
@@ -779,10 +778,11 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       }
 
       const auto status = res->get().result_int();
-      upstream_duration_ = seconds_between(sent_at, clock::now());
+      const auto answered_at = clock::now();
+      upstream_duration_ = seconds_between(sent_at, answered_at);
       pool_stats.response_duration.observe(upstream_duration_);
       pool.live[ep]->stats[worker_.id()].responses.add(status);
-      upstream::record(pool, ep, status >= 500, clock::now());
+      upstream::record(pool, ep, status >= 500, answered_at);
       if (std::find(policy.on_status.begin(), policy.on_status.end(), status) != policy.on_status.end() &&
           retry_safe && !upload.running) {
         tried.set(ep);
@@ -858,7 +858,6 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     in_flight.reset();
     if (req_done && res->keep_alive() && !res->need_eof() && up->buf.size() == 0 && !draining_ &&
         ws_ == worker_.current()) {
-      ++up->requests;
       upstream_sock_ = nullptr;
       wpool.idle.release(std::move(up));
     } else {
@@ -896,11 +895,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   // references the exchange's state, so the exchange never ends before it.
   awaitable<void> finish_upload(upload_state& st, bool abort) {
     if (!st.running) co_return;
-    if (!st.done && abort) {
-      error_code ignored;
-      client_.cancel(ignored);
-      if (upstream_sock_) upstream_sock_->cancel(ignored);
-    }
+    if (!st.done && abort) cancel_io();
     if (!st.done) {
       error_code ec;
       co_await st.finished->async_wait(asio::redirect_error(use_awaitable, ec));
@@ -1030,9 +1025,8 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   bool waiting_ = false;         // between requests, no byte of the next one read yet
   bool parked_ = false;          // idle: hand the connection to the parking lot once the coroutine ends
   bool park_requested_ = false;  // the sweep cancelled the read to park
-  bool served_ = false;          // a request has been read on this connection
   std::uint32_t exchanges_ = 0;  // requests started on this connection
-  bool parked_once_ = false;     // the after-first-request park happened
+  const bool parked_once_;       // resumed after its first request: the after-first-request park happened
   bool keep_alive_ = true;
 
   // What the current exchange did, for stats and the access log.
@@ -1054,13 +1048,8 @@ class session final : public runtime::session_base, public std::enable_shared_fr
 }  // namespace
 
 void start_session(runtime::worker& w, runtime::connection_ticket ticket, tcp::socket sock,
-                   const asio::ip::address& peer) {
-  // The acceptor of a listener the current snapshot lacks is already closed.
-  const auto index = session::find_listener(*w.current()->snap, ticket.listener().get());
-  if (!index) return;
-  auto s = std::make_shared<session>(w, std::move(ticket), std::move(sock), peer, *index);
-  if (w.draining()) s->on_drain();
-  s->start();
+                   const asio::ip::address& peer, std::size_t listener_index) {
+  std::make_shared<session>(w, std::move(ticket), std::move(sock), peer, listener_index)->start();
 }
 
 }  // namespace lb::proto::http

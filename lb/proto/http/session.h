@@ -19,8 +19,9 @@ class worker;
 namespace lb::proto::http {
 
 // Thread: owning worker. Takes over an accepted client socket, counted by
-// `ticket` in its listener, from `peer`.
+// `ticket` in its listener (at `listener_index` in the worker's current
+// snapshot), from `peer`.
 void start_session(runtime::worker& w, runtime::connection_ticket ticket, boost::asio::ip::tcp::socket sock,
-                   const boost::asio::ip::address& peer);
+                   const boost::asio::ip::address& peer, std::size_t listener_index);
 
 }  // namespace lb::proto::http

@@ -1,6 +1,6 @@
 #include "lb/proto/http/socket_io.h"
 
-#include <cstdio>
+#include <charconv>
 #include <span>
 
 #include <boost/asio/redirect_error.hpp>
@@ -59,8 +59,10 @@ asio::awaitable<error_code> write_piece(tcp::socket& s, const std::string* head,
   if (head) bufs[count++] = asio::buffer(*head);
   char size_line[20];
   if (f == framing::chunked && n != 0) {
-    const auto len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
-    bufs[count++] = asio::buffer(size_line, static_cast<std::size_t>(len));
+    char* end = std::to_chars(size_line, size_line + sizeof size_line - 2, n, 16).ptr;
+    *end++ = '\r';
+    *end++ = '\n';
+    bufs[count++] = asio::buffer(size_line, static_cast<std::size_t>(end - size_line));
     bufs[count++] = asio::buffer(data, n);
     bufs[count++] = asio::buffer("\r\n", 2);
   } else if (n != 0) {
