@@ -1,26 +1,11 @@
 """Graceful drain on SIGTERM/SIGINT: stop accepting, finish in-flight work, close idle, exit 0."""
 
 import signal
-import socket
 import time
 import unittest
 
 from lib import harness
 from lib.harness import build_request
-
-
-def refused(port):
-    s = socket.socket()
-    s.settimeout(1)
-    try:
-        s.connect(("127.0.0.1", port))
-    except (ConnectionRefusedError, ConnectionResetError):
-        return True
-    except socket.timeout:
-        return False
-    finally:
-        s.close()
-    return False
 
 
 class DrainTest(harness.LbTestCase):
@@ -48,10 +33,10 @@ class DrainTest(harness.LbTestCase):
 
         # New connections are refused soon after SIGTERM, on every worker's socket.
         deadline = t0 + 1.0
-        while not refused(lb.port) and time.monotonic() < deadline:
+        while not harness.refused(lb.port) and time.monotonic() < deadline:
             time.sleep(0.02)
         self.assertLess(time.monotonic() - t0, 1.0, "still accepting 1 s after SIGTERM")
-        self.assertTrue(all(refused(lb.port) for _ in range(10)), "some listener still accepts")
+        self.assertTrue(all(harness.refused(lb.port) for _ in range(10)), "some listener still accepts")
 
         # The idle keep-alive connection is closed without waiting for drain_timeout.
         self.assertTrue(idle.wait_closed(1.0), "idle keep-alive connection not closed on drain")

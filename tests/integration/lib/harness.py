@@ -266,16 +266,25 @@ class Lb:
     """One `lb --config FILE` process, started from YAML text and awaited until ready."""
 
     def __init__(self, yaml_text, extra_args=(), wait_ready=True, listeners=None):
+        self._write_config(yaml_text)
+        self._launch([lb_bin(), "--config", self.config_path, *extra_args], listeners, wait_ready)
+
+    def _write_config(self, yaml_text):
+        """lb.yaml in a fresh temporary directory."""
         self.dir = tempfile.TemporaryDirectory(prefix="lb-it-")
-        self.config_path = os.path.join(self.dir.name, "lb.yaml")
-        with open(self.config_path, "w") as f:
+        path = os.path.join(self.dir.name, "lb.yaml")
+        with open(path, "w") as f:
             f.write(yaml_text)
+        self._init_state(yaml_text, path)
+
+    def _init_state(self, yaml_text, config_path):
+        """What every launch path sets before _launch()."""
+        self.config_path = config_path
         self.yaml = yaml_text
         self.ports = {}
         self.addresses = {}
         self.admin_port = None
         self.expected_exit = False
-        self._launch([lb_bin(), "--config", self.config_path, *extra_args], listeners, wait_ready)
 
     def _launch(self, argv, listeners, wait_ready):
         """Start lb with `argv` (its PID is the one we hold) and wait for its listeners."""
@@ -902,7 +911,22 @@ class LbTestCase(unittest.TestCase):
 # --------------------------------------------------------------------------- pool-state helpers
 # (issue 3: balancers, health, outlier, retries, circuit breaking, DNS)
 
-def wait_until(predicate, timeout, interval=0.05):
+def refused(port, host="127.0.0.1"):
+    """True if a connection to host:port is refused (or reset) at once."""
+    s = socket.socket()
+    s.settimeout(1)
+    try:
+        s.connect((host, port))
+    except (ConnectionRefusedError, ConnectionResetError):
+        return True
+    except socket.timeout:
+        return False
+    finally:
+        s.close()
+    return False
+
+
+def wait_until(predicate, timeout=5.0, interval=0.05):
     """Polls predicate() until it is truthy or `timeout` seconds pass; returns its last value."""
     deadline = time.monotonic() + timeout
     while True:
@@ -1250,15 +1274,7 @@ class HostsLb(Lb):
         if probe.returncode != 0:
             raise unittest.SkipTest("cannot bind-mount a hosts file in a private mount namespace "
                                     f"(unshare/mount not permitted): {probe.stderr.strip()}")
-        self.dir = tempfile.TemporaryDirectory(prefix="lb-it-")
-        self.config_path = os.path.join(self.dir.name, "lb.yaml")
-        with open(self.config_path, "w") as f:
-            f.write(yaml_text)
-        self.yaml = yaml_text
-        self.ports = {}
-        self.addresses = {}
-        self.admin_port = None
-        self.expected_exit = False
+        self._write_config(yaml_text)
         # unshare execs sh, which execs lb: the PID we hold is lb's.
         self._launch(["unshare", "--mount", "--propagation", "private", "sh", "-c",
                       'mount --bind "$0" /etc/hosts && exec "$@"', hosts_path,

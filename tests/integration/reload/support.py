@@ -19,14 +19,7 @@ from lib import harness
 # --------------------------------------------------------------------------- waiting
 
 
-def wait_until(fn, timeout=5.0, interval=0.02):
-    """Calls fn() until it returns something truthy or `timeout` passes; returns the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
+wait_until = harness.wait_until
 
 
 def log_records_since(lb, start):
@@ -119,12 +112,7 @@ class ConfigMapLb(harness.Lb):
         self._current = self._publish(yaml_text)
         os.symlink(self._current, os.path.join(self.mount, "..data"))
         os.symlink("..data/lb.yaml", os.path.join(self.mount, "lb.yaml"))
-        self.config_path = os.path.join(self.mount, "lb.yaml")
-        self.yaml = yaml_text
-        self.ports = {}
-        self.addresses = {}
-        self.admin_port = None
-        self.expected_exit = False
+        self._init_state(yaml_text, os.path.join(self.mount, "lb.yaml"))
         self._launch([harness.lb_bin(), "--config", self.config_path, *extra_args], listeners, wait_ready)
 
     def _publish(self, text):

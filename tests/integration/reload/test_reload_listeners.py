@@ -1,26 +1,11 @@
 """Listeners added, removed or moved by a reload: new ones are bound, removed ones stop
 accepting, and the other listeners' connections are never disturbed."""
 
-import socket
 import time
 import unittest
 
 from lib import harness
 from reload import support
-
-
-def refused(port):
-    s = socket.socket()
-    s.settimeout(1)
-    try:
-        s.connect(("127.0.0.1", port))
-    except (ConnectionRefusedError, ConnectionResetError):
-        return True
-    except socket.timeout:
-        return False
-    finally:
-        s.close()
-    return False
 
 
 def extra_listener(listen="127.0.0.1:0", name="extra"):
@@ -76,9 +61,9 @@ class ListenerReloadTest(harness.LbTestCase):
         self.assertEqual(harness.get(extra_port, "/x").backend, "b")
         start = self.reload(lb, self.config())
         self.assertIsNotNone(support.wait_log(lb, start, timeout=2, msg="listener removed", listener="extra"))
-        self.assertTrue(support.wait_until(lambda: refused(extra_port), 2),
+        self.assertTrue(support.wait_until(lambda: harness.refused(extra_port), 2),
                         "the removed listener still accepts connections")
-        self.assertTrue(all(refused(extra_port) for _ in range(10)), "a worker's socket still accepts")
+        self.assertTrue(all(harness.refused(extra_port) for _ in range(10)), "a worker's socket still accepts")
         self.assertEqual(harness.listening_sockets(extra_port, lb.pid), [])
         self.assert_keepalive_ok(web)
         self.assertEqual(harness.get(lb.port, "/x").backend, "a")
@@ -118,7 +103,7 @@ class ListenerReloadTest(harness.LbTestCase):
         start = self.reload(lb, self.config(extra_listener(f"127.0.0.1:{p2}")))
         self.assertEqual(self.bound_port(lb, start, "extra"), p2)
         self.assertEqual(harness.get(p2, "/x").backend, "b")
-        self.assertTrue(support.wait_until(lambda: refused(p1), 2), "the old address still accepts")
+        self.assertTrue(support.wait_until(lambda: harness.refused(p1), 2), "the old address still accepts")
         self.assertEqual(harness.listening_sockets(p1, lb.pid), [])
         self.assert_keepalive_ok(web)
         # Counters follow the listener by name across the move.
@@ -138,7 +123,7 @@ class ListenerReloadTest(harness.LbTestCase):
             self.assertEqual(harness.get(port, "/x").backend, "b")
             time.sleep(0.2)
             start = self.reload(lb, self.config())
-            self.assertTrue(support.wait_until(lambda: refused(port), 2))
+            self.assertTrue(support.wait_until(lambda: harness.refused(port), 2))
         load.stop()
         results = load.snapshot()
         failures = [r for r in results if r.error is not None or r.status != 200]
