@@ -23,27 +23,34 @@ enum class framing { none, length, chunked, close };
 
 namespace detail {
 
-// Names listed in Connection (besides "upgrade", "close", "keep-alive"); a
-// request rarely has any, so a small fixed array serves.
-struct connection_tokens {
-  static constexpr std::size_t max = 8;
-  std::string_view names[max];
-  std::size_t count = 0;
-  bool overflow = false;
-
-  template <class Fields>
-  explicit connection_tokens(const Fields& f) {
+// Names listed in Connection. A message rarely has any, so the first few are
+// kept in a fixed array; past that, the Connection fields are read again.
+template <class Fields>
+class connection_tokens {
+ public:
+  explicit connection_tokens(const Fields& f) : fields_(f) {
     for (auto [it, end] = f.equal_range(boost::beast::http::field::connection); it != end; ++it)
       for (auto token : boost::beast::http::token_list(it->value())) {
-        if (count < max) names[count++] = token;
-        else overflow = true;
+        if (count_ < max) names_[count_++] = token;
+        else overflow_ = true;
       }
   }
+
   bool names_field(std::string_view name) const {
-    for (std::size_t i = 0; i < count; ++i)
-      if (boost::beast::iequals(names[i], name)) return true;
+    for (std::size_t i = 0; i < count_; ++i)
+      if (boost::beast::iequals(names_[i], name)) return true;
+    if (!overflow_) return false;
+    for (auto [it, end] = fields_.equal_range(boost::beast::http::field::connection); it != end; ++it)
+      if (boost::beast::http::token_list(it->value()).exists(name)) return true;
     return false;
   }
+
+ private:
+  static constexpr std::size_t max = 8;
+  const Fields& fields_;
+  std::string_view names_[max];
+  std::size_t count_ = 0;
+  bool overflow_ = false;
 };
 
 inline bool is_proxy_prefixed(std::string_view name) {
@@ -52,8 +59,8 @@ inline bool is_proxy_prefixed(std::string_view name) {
 
 // Fields that never cross a hop, whatever the message (RFC 9110 §7.6.1),
 // plus the framing fields lb always writes itself.
-template <class Value>
-bool is_hop_by_hop(const Value& v, const connection_tokens& tokens, bool upgrade) {
+template <class Value, class Fields>
+bool is_hop_by_hop(const Value& v, const connection_tokens<Fields>& tokens, bool upgrade) {
   using boost::beast::http::field;
   switch (v.name()) {
     case field::connection:
@@ -71,7 +78,7 @@ bool is_hop_by_hop(const Value& v, const connection_tokens& tokens, bool upgrade
   }
   const auto name = v.name_string();
   if (v.name() == field::unknown && is_proxy_prefixed(name)) return true;
-  return tokens.count != 0 && tokens.names_field(name);
+  return tokens.names_field(name);
 }
 
 inline void append_field(std::string& out, std::string_view name, std::string_view value) {
@@ -100,7 +107,7 @@ void write_request_head(std::string& out, const boost::beast::http::header<true,
                         const config::route& route) {
   using boost::beast::iequals;
   using boost::beast::http::field;
-  const detail::connection_tokens tokens(h);
+  const detail::connection_tokens<Fields> tokens(h);
   out.append(h.method_string()).append(" ").append(h.target()).append(" HTTP/1.1\r\n");
   bool has_xff = false;
   for (const auto& v : h) {
@@ -136,7 +143,7 @@ void write_request_head(std::string& out, const boost::beast::http::header<true,
 template <class Fields>
 void write_response_head(std::string& out, const boost::beast::http::header<false, Fields>& h, unsigned version,
                          framing f, std::uint64_t length, bool keep_alive, bool upgrade) {
-  const detail::connection_tokens tokens(h);
+  const detail::connection_tokens<Fields> tokens(h);
   char code[4] = {static_cast<char>('0' + h.result_int() / 100 % 10), static_cast<char>('0' + h.result_int() / 10 % 10),
                   static_cast<char>('0' + h.result_int() % 10), ' '};
   out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(code, 4).append(h.reason()).append("\r\n");
