@@ -16,7 +16,6 @@ namespace lb::admin {
 struct control_facts {
   std::uint64_t reloads_success = 0, reloads_failure = 0;
   double last_reload_success_unix = 0;  // seconds; the startup load counts as the first success
-  bool draining = false;
 };
 
 // Thread: control. Prometheus text exposition (prometheus-cpp TextSerializer)

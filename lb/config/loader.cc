@@ -1038,7 +1038,9 @@ load_result load_file(const std::string& path) {
   const int err = errno;  // a directory opens fine and fails here with EISDIR
   std::fclose(f);
   if (failed) return unreadable(err);
-  return load_string(text, path);
+  auto out = load_string(text, path);
+  out.text = std::move(text);
+  return out;
 }
 
 }  // namespace lb::config

@@ -23,6 +23,7 @@ struct diagnostic {
 struct load_result {
   std::shared_ptr<const config> cfg;  // set only when `errors` is empty
   std::vector<diagnostic> errors;     // every problem found, in file order
+  std::string text;                   // the bytes parsed (load_file), to tell a later change from this one
 
   bool ok() const { return errors.empty(); }
 };

@@ -50,23 +50,25 @@ double unix_now() {
 
 struct load_outcome {
   std::shared_ptr<const runtime::snapshot> snap;
+  runtime::dns_cache dns;           // the hostnames `snap` resolved
   std::vector<std::string> errors;  // "FILE:LINE:COL: message" or "FILE: message"
 };
 
-// Thread: control. Validate, resolve and compile `path` into a snapshot.
-load_outcome load(const std::string& path, std::uint64_t version, upstream::live_registry& registry,
-                  runtime::dns_cache& dns) {
+// Thread: control. Resolve and compile a loaded config into a snapshot.
+load_outcome compile(const config::load_result& r, const std::string& path, std::uint64_t version,
+                     upstream::live_registry& registry) {
   load_outcome out;
-  auto r = config::load_file(path);
   for (const auto& d : r.errors) out.errors.push_back(d.str());
   if (!r.ok()) return out;
   std::vector<std::string> errors;
   // A reload resolves hostnames afresh: what the file names now is what counts.
-  runtime::dns_cache fresh;
-  out.snap = runtime::build_snapshot(r.cfg, version, registry, fresh, errors);
-  if (out.snap) dns = std::move(fresh);
+  out.snap = runtime::build_snapshot(r.cfg, version, registry, out.dns, errors);
   for (const auto& e : errors) out.errors.push_back(path + ": " + e);
   return out;
+}
+
+unsigned worker_count(const config::config& c) {
+  return c.workers ? c.workers : std::max(1u, std::thread::hardware_concurrency());
 }
 
 // The process while it runs: owns the workers, the live registry, the admin
@@ -82,16 +84,16 @@ class controller {
     auto first = config::load_file(path_);
     for (const auto& d : first.errors) std::cerr << d.str() << '\n';
     if (!first.ok()) return 1;
-    const auto& initial = *first.cfg;
-    workers_count_ = initial.workers ? initial.workers : std::max(1u, std::thread::hardware_concurrency());
+    workers_count_ = worker_count(*first.cfg);
     registry_ = std::make_unique<upstream::live_registry>(workers_count_);
 
-    auto outcome = load(path_, ++version_, *registry_, dns_);
+    auto outcome = compile(first, path_, 1, *registry_);
     for (const auto& e : outcome.errors) std::cerr << e << '\n';
     if (!outcome.snap) return 1;
     current_ = outcome.snap;
+    dns_ = std::move(outcome.dns);
     registry_->retain_only_used();
-    file_digest_ = read_file(path_);
+    file_digest_ = std::move(first.text);
     facts_.reloads_success = 1;
     facts_.last_reload_success_unix = unix_now();
 
@@ -186,19 +188,18 @@ class controller {
       r.errors.push_back("draining: reload refused");
       return r;
     }
-    const auto text = read_file(path_);
-    auto dns = dns_;
-    auto outcome = load(path_, version_ + 1, *registry_, dns);
+    auto parsed = config::load_file(path_);
+    auto outcome = compile(parsed, path_, current_->version + 1, *registry_);
     if (!outcome.snap) {
       ++facts_.reloads_failure;
       for (const auto& e : outcome.errors) log::error("config invalid", {{"trigger", trigger}, {"error", e}});
       log::warn("reload failed: keeping the running config",
-                {{"trigger", trigger}, {"version", std::to_string(version_)}});
+                {{"trigger", trigger}, {"version", std::to_string(current_->version)}});
       r.errors = std::move(outcome.errors);
       return r;
     }
     const auto& next = *outcome.snap;
-    const unsigned wanted = next.cfg->workers ? next.cfg->workers : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned wanted = worker_count(*next.cfg);
     if (wanted != workers_count_)
       log::warn("workers change needs a restart", {{"running", std::to_string(workers_count_)},
                                                    {"configured", std::to_string(wanted)}});
@@ -221,7 +222,7 @@ class controller {
         bound_ = bound;  // forget the partial binds; their sockets close with `added`
         r.errors.push_back(path_ + ": cannot bind listener '" + l.cfg->name + "' on " + l.cfg->listen.str());
         log::warn("reload failed: keeping the running config",
-                  {{"trigger", trigger}, {"version", std::to_string(version_)}});
+                  {{"trigger", trigger}, {"version", std::to_string(current_->version)}});
         return r;
       }
       for (unsigned w = 0; w < workers_count_; ++w) added[w].push_back({l.live, std::move(acceptors[w])});
@@ -238,17 +239,16 @@ class controller {
 
     for (unsigned w = 0; w < workers_count_; ++w) workers_[w]->apply(outcome.snap, std::move(added[w]));
     current_ = outcome.snap;
-    version_ = current_->version;
-    dns_ = std::move(dns);
+    dns_ = std::move(outcome.dns);
     registry_->retain_only_used();
-    file_digest_ = text;
+    file_digest_ = std::move(parsed.text);
     schedule_dns();
     if (health_) health_->update(current_);
     ++facts_.reloads_success;
     facts_.last_reload_success_unix = unix_now();
-    log::info("config reloaded", {{"trigger", trigger}, {"version", std::to_string(version_)}});
+    log::info("config reloaded", {{"trigger", trigger}, {"version", std::to_string(current_->version)}});
     r.ok = true;
-    r.version = version_;
+    r.version = current_->version;
     return r;
   }
 
@@ -310,11 +310,10 @@ class controller {
     }
     if (changed && !draining_) {
       std::vector<std::string> errors;
-      auto snap = runtime::build_snapshot(current_->cfg, version_ + 1, *registry_, dns_, errors);
+      auto snap = runtime::build_snapshot(current_->cfg, current_->version + 1, *registry_, dns_, errors);
       if (snap) {
         for (auto& w : workers_) w->apply(snap, {});
         current_ = snap;
-        version_ = snap->version;
         registry_->retain_only_used();
         if (health_) health_->update(current_);
       } else {
@@ -333,7 +332,6 @@ class controller {
       return reply{bhttp::status::ok, "ready\n"};
     });
     admin_->route(bhttp::verb::get, "/metrics", [this] {
-      facts_.draining = draining_;
       return reply{bhttp::status::ok, admin::render_metrics(*current_, facts_, lb::version),
                    "text/plain; version=0.0.4; charset=utf-8"};
     });
@@ -407,7 +405,6 @@ class controller {
   unsigned workers_count_ = 0;
   std::unique_ptr<upstream::live_registry> registry_;
   std::shared_ptr<const runtime::snapshot> current_;
-  std::uint64_t version_ = 0;
   std::string file_digest_;  // the file's bytes at the last successful load
   std::shared_ptr<accesslog::sink> log_sink_;
   std::vector<std::unique_ptr<runtime::worker>> workers_;
@@ -426,8 +423,7 @@ class controller {
 
 int check(const std::string& path) {
   upstream::live_registry registry(1);
-  runtime::dns_cache dns;
-  auto outcome = load(path, 1, registry, dns);
+  const auto outcome = compile(config::load_file(path), path, 1, registry);
   for (const auto& e : outcome.errors) std::cerr << e << '\n';
   if (!outcome.snap) return 1;
   std::cout << path << ": configuration is valid\n";
