@@ -49,6 +49,16 @@ struct pick_request {
   std::uint64_t hash = 0;
 };
 
+namespace detail {
+// The first eligible endpoint, or -1: the hash balancers' slow proof that a
+// long walk can end, and their last resort.
+inline int first_eligible(const pick_request& r) {
+  for (std::size_t i = 0; i < r.count; ++i)
+    if (r.weight[i] != 0) return static_cast<int>(i);
+  return -1;
+}
+}  // namespace detail
+
 class balancer {
  public:
   virtual ~balancer() = default;

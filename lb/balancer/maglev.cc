@@ -15,12 +15,6 @@ constexpr std::uint16_t empty_slot = 0xffff;  // never an owner: at most 65535 e
 constexpr std::uint64_t offset_salt = 0x6d61676c65763a6full;  // "maglev:o"
 constexpr std::uint64_t skip_salt = 0x6d61676c65763a73ull;    // "maglev:s"
 
-int first_eligible(const pick_request& r) {
-  for (std::size_t i = 0; i < r.count; ++i)
-    if (r.weight[i] != 0) return static_cast<int>(i);
-  return -1;
-}
-
 }  // namespace
 
 maglev_table::maglev_table(const std::vector<std::uint32_t>& weights,
@@ -84,14 +78,14 @@ int maglev_table::pick(const pick_request& r) const {
   // 1..size-1) it visits every slot once before repeating.
   const std::size_t step = (r.hash / size) % (size - 1) + 1;
   for (std::size_t k = 1; k < size; ++k) {
-    if (k == r.count + 1 && first_eligible(r) < 0) return -1;
+    if (k == r.count + 1 && detail::first_eligible(r) < 0) return -1;
     s += step;
     if (s >= size) s -= size;
     owner = table_[s];
     if (owner < r.count && r.weight[owner] != 0) return static_cast<int>(owner);
   }
   // Only an eligible endpoint without a slot (or beyond the build) is left.
-  return first_eligible(r);
+  return detail::first_eligible(r);
 }
 
 }  // namespace lb::balancer

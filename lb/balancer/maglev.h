@@ -42,7 +42,6 @@ class maglev_table {
   // some endpoint is eligible at all. No allocation.
   int pick(const pick_request& r) const;
 
-  std::size_t endpoints() const { return endpoints_; }
   // Thread: any. Slots owned by endpoint i (for tests and diagnostics).
   std::size_t slots_of(std::size_t i) const;
   // Thread: any. The owner of slot s < size, or -1 if the table is empty.

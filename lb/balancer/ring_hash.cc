@@ -9,20 +9,7 @@
 
 namespace lb::balancer {
 
-namespace {
-
-// First eligible endpoint, or -1: the slow proof that a long walk can end.
-int first_eligible(const pick_request& r) {
-  for (std::size_t i = 0; i < r.count; ++i)
-    if (r.weight[i] != 0) return static_cast<int>(i);
-  return -1;
-}
-
-}  // namespace
-
-hash_ring::hash_ring(const std::vector<std::uint32_t>& weights,
-                     const std::vector<std::string>& ids)
-    : endpoints_(weights.size()) {
+hash_ring::hash_ring(const std::vector<std::uint32_t>& weights, const std::vector<std::string>& ids) {
   if (ids.size() != weights.size())
     throw std::invalid_argument("hash_ring: one id per endpoint expected");
   if (weights.size() > 0xffff)
@@ -98,12 +85,12 @@ int hash_ring::pick(const pick_request& r) const {
   for (std::size_t step = 0; step < points; ++step) {
     const std::size_t owner = ring_[k].owner;
     if (owner < r.count && r.weight[owner] != 0) return static_cast<int>(owner);
-    if (step == r.count && first_eligible(r) < 0) return -1;
+    if (step == r.count && detail::first_eligible(r) < 0) return -1;
     if (++k == points) k = 0;
   }
   // Only an eligible endpoint beyond the ring's endpoints (r.count larger
   // than the build) is left.
-  return first_eligible(r);
+  return detail::first_eligible(r);
 }
 
 }  // namespace lb::balancer

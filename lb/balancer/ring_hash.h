@@ -45,7 +45,6 @@ class hash_ring {
   // in O(count), that some endpoint is eligible at all. No allocation.
   int pick(const pick_request& r) const;
 
-  std::size_t endpoints() const { return endpoints_; }
   std::size_t points() const { return points_; }
   // Thread: any. Points owned by endpoint i (for tests and diagnostics).
   std::size_t points_of(std::size_t i) const;
@@ -62,7 +61,6 @@ class hash_ring {
   // entries, 1-2 points per bucket, so a lookup is one load and a short scan.
   std::vector<std::uint32_t> bucket_;
   unsigned shift_ = 32;
-  std::size_t endpoints_ = 0;
 };
 
 class ring_hash_balancer final : public balancer {

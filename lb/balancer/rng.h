@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "lb/balancer/hash.h"
+
 namespace lb::balancer::detail {
 
 // xoshiro256** (Blackman & Vigna): a few cycles per draw, 256-bit state, and
@@ -14,13 +16,7 @@ class rng {
   // Thread: any (the instance then belongs to one thread). Expands the seed
   // with splitmix64, so nearby seeds (worker ids 0, 1, 2...) diverge at once.
   explicit rng(std::uint64_t seed) {
-    for (auto& s : s_) {
-      seed += 0x9e3779b97f4a7c15ull;
-      std::uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-      s = z ^ (z >> 31);
-    }
+    for (std::size_t k = 0; k < 4; ++k) s_[k] = nth(seed, k);
   }
 
   std::uint64_t next() {

@@ -126,7 +126,6 @@ class live_registry {
     used_.clear();
   }
 
-  unsigned workers() const { return workers_; }
 
  private:
   template <class T, class Make>
