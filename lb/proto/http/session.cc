@@ -401,9 +401,11 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         if (ec) co_return timed_out_ ? relay_result::timed_out : relay_result::in_error;
       }
       const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, in_buf.size()));
-      std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(in_buf.data().data(), n)};
+      buffer_seq bufs;
+      if (!head_sent) bufs.push(asio::buffer(head));
+      bufs.push(asio::buffer(in_buf.data().data(), n));
       arm(write_timeout);
-      const auto ec = co_await write_all(out, head_sent ? bufs.data() + 1 : bufs.data(), head_sent ? 1 : 2);
+      const auto ec = co_await write_all(out, bufs);
       if (ec) co_return timed_out_ ? relay_result::timed_out : relay_result::out_error;
       head_sent = true;
       in_buf.consume(n);
@@ -703,10 +705,11 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         arm(route.timeout);
         sent = !co_await write_all(up->sock, asio::buffer(up_head_));
       } else if (body_buffered) {
-        std::array<asio::const_buffer, 2> bufs{asio::buffer(up_head_),
-                                               asio::buffer(client_buf_.data().data(), content_length)};
+        buffer_seq bufs;
+        bufs.push(asio::buffer(up_head_));
+        bufs.push(asio::buffer(client_buf_.data().data(), content_length));
         arm(route.timeout);
-        sent = !co_await write_all(up->sock, bufs.data(), bufs.size());
+        sent = !co_await write_all(up->sock, bufs);
       } else {
         if (expect_continue && client_buf_.size() == 0) co_await write_local(local_status::continue_, true);
         start_upload(upload, req, up, req_framing, route.timeout);

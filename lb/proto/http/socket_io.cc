@@ -28,7 +28,9 @@ asio::awaitable<error_code> read_more(tcp::socket& s, boost::beast::flat_buffer&
   co_return ec;
 }
 
-asio::awaitable<error_code> write_all(tcp::socket& s, asio::const_buffer* bufs, std::size_t count) {
+asio::awaitable<error_code> write_all(tcp::socket& s, buffer_seq seq) {
+  asio::const_buffer* const bufs = seq.data();
+  const std::size_t count = seq.size();
   std::size_t first = 0;
   error_code ec;
   for (;;) {
@@ -50,26 +52,23 @@ asio::awaitable<error_code> write_all(tcp::socket& s, asio::const_buffer* bufs, 
   }
 }
 
-asio::awaitable<error_code> write_all(tcp::socket& s, asio::const_buffer b) { co_return co_await write_all(s, &b, 1); }
-
 asio::awaitable<error_code> write_piece(tcp::socket& s, const std::string* head, framing f, const char* data,
                                         std::size_t n, bool last) {
-  std::array<asio::const_buffer, 5> bufs;
-  std::size_t count = 0;
-  if (head) bufs[count++] = asio::buffer(*head);
+  buffer_seq bufs;
+  if (head) bufs.push(asio::buffer(*head));
   char size_line[20];
   if (f == framing::chunked && n != 0) {
     char* end = std::to_chars(size_line, size_line + sizeof size_line - 2, n, 16).ptr;
     *end++ = '\r';
     *end++ = '\n';
-    bufs[count++] = asio::buffer(size_line, static_cast<std::size_t>(end - size_line));
-    bufs[count++] = asio::buffer(data, n);
-    bufs[count++] = asio::buffer("\r\n", 2);
+    bufs.push(asio::buffer(size_line, static_cast<std::size_t>(end - size_line)));
+    bufs.push(asio::buffer(data, n));
+    bufs.push(asio::buffer("\r\n", 2));
   } else if (n != 0) {
-    bufs[count++] = asio::buffer(data, n);
+    bufs.push(asio::buffer(data, n));
   }
-  if (f == framing::chunked && last) bufs[count++] = asio::buffer("0\r\n\r\n", 5);
-  co_return co_await write_all(s, bufs.data(), count);
+  if (f == framing::chunked && last) bufs.push(asio::buffer("0\r\n\r\n", 5));
+  co_return co_await write_all(s, bufs);
 }
 
 }  // namespace lb::proto::http

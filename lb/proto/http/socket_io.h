@@ -23,12 +23,28 @@ boost::asio::awaitable<boost::system::error_code> read_more(boost::asio::ip::tcp
                                                             boost::beast::flat_buffer& buf, std::size_t want,
                                                             bool try_first);
 
-// Thread: worker. Writes `count` buffers completely (one writev when the socket takes them).
-boost::asio::awaitable<boost::system::error_code> write_all(boost::asio::ip::tcp::socket& s,
-                                                            boost::asio::const_buffer* bufs, std::size_t count);
+// The few buffers of one writev, held by value: the coroutine writing them
+// owns them, so no caller needs a frame of its own just to keep them alive.
+class buffer_seq {
+ public:
+  static constexpr std::size_t capacity = 5;
 
-boost::asio::awaitable<boost::system::error_code> write_all(boost::asio::ip::tcp::socket& s,
-                                                            boost::asio::const_buffer b);
+  buffer_seq() = default;
+  // Implicit: one buffer is a sequence.
+  buffer_seq(boost::asio::const_buffer b) { push(b); }    // NOLINT(google-explicit-constructor)
+  buffer_seq(boost::asio::mutable_buffer b) { push(b); }  // NOLINT(google-explicit-constructor)
+
+  void push(boost::asio::const_buffer b) { bufs_[size_++] = b; }
+  boost::asio::const_buffer* data() { return bufs_.data(); }
+  std::size_t size() const { return size_; }
+
+ private:
+  std::array<boost::asio::const_buffer, capacity> bufs_{};
+  std::size_t size_ = 0;
+};
+
+// Thread: worker. Writes `bufs` completely (one writev when the socket takes them).
+boost::asio::awaitable<boost::system::error_code> write_all(boost::asio::ip::tcp::socket& s, buffer_seq bufs);
 
 // Thread: worker. Writes one piece of a body in `f`'s framing, preceded by
 // `head` when set (so a small message leaves in one writev) and followed by
