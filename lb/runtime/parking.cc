@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cerrno>
+#include <utility>
 
 #include "lb/core/log.h"
 #include "lb/runtime/session_base.h"
@@ -30,15 +31,9 @@ int make_epoll_set() {
 // force-close reach it) holding only what resuming needs.
 class parked_connection final : public session_base {
  public:
-  parked_connection(parking_lot& lot, parked_state&& st, clock::time_point deadline, resume_fn resume)
-      : session_base(std::move(st.ticket)),
-        lot_(lot),
-        peer_(st.peer),
-        fd_(st.fd),
-        exchanges_(st.exchanges),
-        in_lot_(st.in_lot),
-        nodelay_(st.nodelay),
-        resume_(resume) {
+  parked_connection(parking_lot& lot, connection_ticket&& ticket, int fd, const resume_state& st,
+                    clock::time_point deadline, resume_fn resume)
+      : session_base(std::move(ticket)), lot_(lot), state_(st), fd_(fd), resume_(resume) {
     set_deadline_at(deadline);
     lot_.w_.link(this);
   }
@@ -55,13 +50,13 @@ class parked_connection final : public session_base {
     ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
     ev.data.ptr = this;
     const int set = lot_.set_.native_handle();
-    int rc = ::epoll_ctl(set, in_lot_ ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd_, &ev);
+    int rc = ::epoll_ctl(set, state_.in_lot ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd_, &ev);
     if (rc != 0 && errno == ENOENT) rc = ::epoll_ctl(set, EPOLL_CTL_ADD, fd_, &ev);
     if (rc != 0) {
       log::warn("cannot park an idle connection", {{"error", error_code(errno, boost::system::system_category()).message()}});
       return false;
     }
-    in_lot_ = true;
+    state_.in_lot = true;
     return true;
   }
 
@@ -81,13 +76,14 @@ class parked_connection final : public session_base {
         return;
       }
     }
-    parked_state st{std::move(ticket_), peer_, fd_, exchanges_, in_lot_, nodelay_};
-    fd_ = -1;
+    auto ticket = std::move(ticket_);
+    const resume_state st = state_;
+    const int fd = std::exchange(fd_, -1);
     worker& w = lot_.w_;
     const resume_fn resume = resume_;
     const auto until = deadline();
     delete this;
-    resume(w, std::move(st), until);
+    resume(w, std::move(ticket), fd, st, until);
   }
 
   // Idle past idle_timeout, draining, or forced: an idle connection just closes.
@@ -97,11 +93,8 @@ class parked_connection final : public session_base {
 
  private:
   parking_lot& lot_;
-  boost::asio::ip::address peer_;
+  resume_state state_;
   int fd_;
-  std::uint32_t exchanges_;
-  bool in_lot_;
-  bool nodelay_;
   resume_fn resume_;
 };
 
@@ -120,8 +113,9 @@ void parking_lot::stop() {
   set_.cancel(ignored);
 }
 
-void parking_lot::park(parked_state st, clock::time_point deadline, resume_fn resume) {
-  auto* p = new parked_connection(*this, std::move(st), deadline, resume);
+void parking_lot::park(connection_ticket ticket, int fd, const resume_state& st, clock::time_point deadline,
+                       resume_fn resume) {
+  auto* p = new parked_connection(*this, std::move(ticket), fd, st, deadline, resume);
   // A draining worker keeps no idle connection.
   if (w_.draining() || !p->enter()) delete p;
 }

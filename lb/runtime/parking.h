@@ -19,20 +19,20 @@ namespace lb::runtime {
 
 class worker;
 
-// What a parked connection keeps.
-struct parked_state {
-  connection_ticket ticket;
+// What a client connection carries across parking besides its ticket and
+// socket; a session keeps it as one piece, and so does a parked record.
+struct resume_state {
   boost::asio::ip::address peer;
-  int fd = -1;                  // the socket, out of Asio (non-blocking)
-  std::uint32_t exchanges = 0;  // requests served so far
-  bool in_lot = false;          // registered in the lot's epoll set (one-shot, now disarmed)
+  std::uint32_t exchanges = 0;  // requests started so far
+  bool in_lot = false;          // registered in the lot's epoll set (one-shot, disarmed while served)
   bool nodelay = false;         // TCP_NODELAY is set
 };
 
 // Makes a parked connection a session again, on the worker's thread, once its
-// socket is readable (a request, EOF or an error). `deadline` is the one it
-// was parked with: a connection yet to send its first request keeps it.
-using resume_fn = void (*)(worker&, parked_state&&, std::chrono::steady_clock::time_point deadline);
+// socket `fd` is readable (a request, EOF or an error). `deadline` is the one
+// it was parked with: a connection yet to send its first request keeps it.
+using resume_fn = void (*)(worker&, connection_ticket&&, int fd, const resume_state&,
+                           std::chrono::steady_clock::time_point deadline);
 
 class parking_lot {
  public:
@@ -49,10 +49,12 @@ class parking_lot {
   // Thread: owning worker. Stops watching (the worker's loop may then end).
   void stop();
 
-  // Thread: owning worker. Takes the connection over until its socket is
-  // readable (`resume` then runs), `deadline` passes, or the worker drains:
-  // both close it. A connection that cannot be parked is closed.
-  void park(parked_state st, clock::time_point deadline, resume_fn resume);
+  // Thread: owning worker. Takes the connection (its socket `fd`, out of
+  // Asio) over until the socket is readable (`resume` then runs), `deadline`
+  // passes, or the worker drains: both close it. A connection that cannot be
+  // parked is closed.
+  void park(connection_ticket ticket, int fd, const resume_state& st, clock::time_point deadline,
+            resume_fn resume);
 
  private:
   friend class parked_connection;

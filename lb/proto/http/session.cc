@@ -114,20 +114,17 @@ struct upload_state {
 
 class session final : public runtime::session_base, public std::enable_shared_from_this<session> {
  public:
-  // `exchanges`: requests served before the connection was parked (0: new).
-  session(runtime::worker& w, runtime::connection_ticket ticket, tcp::socket sock, const asio::ip::address& peer,
-          std::size_t listener_index, std::uint32_t exchanges = 0, bool in_lot = false, bool nodelay = false)
+  // `conn`: a new connection's peer, or what a parked one carried.
+  session(runtime::worker& w, runtime::connection_ticket ticket, tcp::socket sock, const runtime::resume_state& conn,
+          std::size_t listener_index)
       : session_base(std::move(ticket)),
         worker_(w),
         client_(std::move(sock)),
         ws_(w.current()),
         listener_index_(listener_index),
-        peer_(peer),
-        client_ip_(ip_text(peer)),
-        in_lot_(in_lot),
-        nodelay_(nodelay),
-        exchanges_(exchanges),
-        parked_once_(exchanges != 0) {
+        conn_(conn),
+        client_ip_(ip_text(conn.peer)),
+        parked_once_(conn.exchanges != 0) {
     error_code ignored;
     client_.non_blocking(true, ignored);
     worker_.link(this);
@@ -151,20 +148,20 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   }
 
   // A parked connection's socket is readable: serve it again.
-  static void resume(runtime::worker& w, runtime::parked_state&& st, clock::time_point deadline) {
+  static void resume(runtime::worker& w, runtime::connection_ticket&& ticket, int fd, const runtime::resume_state& st,
+                     clock::time_point deadline) {
     tcp::socket sock(w.io());
     error_code ec;
-    sock.assign(st.peer.is_v6() ? tcp::v6() : tcp::v4(), st.fd, ec);
+    sock.assign(st.peer.is_v6() ? tcp::v6() : tcp::v4(), fd, ec);
     if (ec) {
-      ::close(st.fd);
+      ::close(fd);
       return;
     }
     // Its listener's connections drain when a reload removes it, so it is
     // there; if not, there is no config left to serve it with.
-    const auto index = find_listener(*w.current()->snap, st.ticket.listener().get());
+    const auto index = find_listener(*w.current()->snap, ticket.listener().get());
     if (!index) return;  // the socket closes with `sock`
-    auto s = std::make_shared<session>(w, std::move(st.ticket), std::move(sock), st.peer, *index, st.exchanges,
-                                       st.in_lot, st.nodelay);
+    auto s = std::make_shared<session>(w, std::move(ticket), std::move(sock), st, *index);
     // Parking does not extend the first request's header_timeout (it runs
     // from accept); later requests get theirs from their first byte.
     if (st.exchanges == 0) s->first_head_deadline_ = deadline;
@@ -241,17 +238,17 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       if (client_buf_.size() == 0) {
         // The first request's head timer runs from accept; later ones get
         // idle_timeout to start and header_timeout from their first byte.
-        if (exchanges_ == 0 && first_head_deadline_) {
+        if (conn_.exchanges == 0 && first_head_deadline_) {
           timed_out_ = false;
           set_deadline_at(*first_head_deadline_);
         } else {
-          arm(exchanges_ != 0 ? lim.idle_timeout : lim.header_timeout);
+          arm(conn_.exchanges != 0 ? lim.idle_timeout : lim.header_timeout);
         }
         // After its first exchange a connection has not yet shown it is busy:
         // park it at once (a parked connection is a 120-byte record). One
         // that comes back is parked by the sweep only once it goes quiet, so
         // a busy connection does not pay a park per request.
-        if (exchanges_ == 1 && !parked_once_) {
+        if (conn_.exchanges == 1 && !parked_once_) {
           parked_ = true;
           co_return;
         }
@@ -259,11 +256,11 @@ class session final : public runtime::session_base, public std::enable_shared_fr
         if (parked_) co_return;  // start()'s completion parks the connection
         if (!got) break;
         refresh_snapshot();  // a reload may have landed while it waited
-        if (exchanges_ != 0) arm(listener().limits.header_timeout);
+        if (conn_.exchanges != 0) arm(listener().limits.header_timeout);
       } else {
         arm(lim.header_timeout);  // pipelined bytes already buffered
       }
-      ++exchanges_;
+      ++conn_.exchanges;
       if (!co_await exchange()) break;
     }
     close();
@@ -274,10 +271,10 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   // connection that closes after its response flushes it with the FIN, and
   // one request per connection saves the syscall.
   void keep_alive_nodelay() {
-    if (nodelay_) return;
+    if (conn_.nodelay) return;
     error_code ignored;
     client_.set_option(tcp::no_delay(true), ignored);
-    nodelay_ = true;
+    conn_.nodelay = true;
   }
 
   // close() sends the FIN after any unsent data by itself: a shutdown first
@@ -319,8 +316,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       close();
       return;
     }
-    worker_.parking().park({std::move(ticket_), peer_, fd, exchanges_, in_lot_, nodelay_}, deadline(),
-                           &session::resume);
+    worker_.parking().park(std::move(ticket_), fd, conn_, deadline(), &session::resume);
   }
 
   // --- reading heads, answering locally --------------------------------------
@@ -1013,10 +1009,8 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   beast::flat_buffer client_buf_;
   std::shared_ptr<runtime::worker_snapshot> ws_;  // the config the current request runs on
   std::size_t listener_index_ = 0;                // in ws_->snap->listeners
-  asio::ip::address peer_;
+  runtime::resume_state conn_;  // peer, requests so far, socket flags: what parking keeps
   std::string client_ip_;
-  bool in_lot_ = false;  // the socket is (disarmed) in the parking lot's epoll set
-  bool nodelay_ = false;  // TCP_NODELAY is set (see keep_alive_nodelay)
   // Set when a connection parked before its first request resumes.
   std::optional<clock::time_point> first_head_deadline_;
   std::string head_out_;  // the response head being sent, reused across requests
@@ -1028,7 +1022,6 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   bool waiting_ = false;         // between requests, no byte of the next one read yet
   bool parked_ = false;          // idle: hand the connection to the parking lot once the coroutine ends
   bool park_requested_ = false;  // the sweep cancelled the read to park
-  std::uint32_t exchanges_ = 0;  // requests started on this connection
   const bool parked_once_;       // resumed after its first request: the after-first-request park happened
   bool keep_alive_ = true;
 
@@ -1052,7 +1045,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
 
 void start_session(runtime::worker& w, runtime::connection_ticket ticket, tcp::socket sock,
                    const asio::ip::address& peer, std::size_t listener_index) {
-  std::make_shared<session>(w, std::move(ticket), std::move(sock), peer, listener_index)->start();
+  std::make_shared<session>(w, std::move(ticket), std::move(sock), runtime::resume_state{peer}, listener_index)->start();
 }
 
 }  // namespace lb::proto::http
