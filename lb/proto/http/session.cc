@@ -528,25 +528,22 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     const auto hr = co_await read_head(client_, client_buf_, lim.max_header_bytes, read_chunk, true, true, head_len);
     start_ = clock::now();
     if (worker_.access_log()) start_wall_ = std::chrono::system_clock::now();  // only the log needs it
-    bool keep = false;
-    switch (hr) {
-      case head_result::complete: break;
-      case head_result::closed:
-      case head_result::truncated: co_return false;  // the client went away: nothing to account
-      case head_result::timed_out:
-        // A client that sent nothing is just idle; one that stalled mid-head gets told.
-        if (client_buf_.size() == 0) co_return false;
-        keep = co_await reply(local_status::request_timeout, "header_timeout", false);
-        account();
-        co_return keep;
-      case head_result::malformed:
-        keep = co_await reply(local_status::bad_request, "malformed_request", false);
-        account();
-        co_return keep;
-      case head_result::too_large:
-        keep = co_await reply(local_status::header_too_large, "header_too_large", false);
-        account();
-        co_return keep;
+    if (hr != head_result::complete) {
+      // The client went away, or sent nothing before header_timeout (just
+      // idle): nothing to answer or account.
+      if (hr == head_result::closed || hr == head_result::truncated ||
+          (hr == head_result::timed_out && client_buf_.size() == 0))
+        co_return false;
+      // Every other head error closes the connection after its answer.
+      const auto s = hr == head_result::timed_out ? local_status::request_timeout
+                     : hr == head_result::malformed ? local_status::bad_request
+                                                    : local_status::header_too_large;
+      const std::string_view why = hr == head_result::timed_out   ? "header_timeout"
+                                   : hr == head_result::malformed ? "malformed_request"
+                                                                  : "header_too_large";
+      co_await reply(s, why, false);
+      account();
+      co_return false;
     }
     bytes_in_ += head_len;
 
