@@ -34,10 +34,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <condition_variable>
-#include <cstdio>
-#include <ctime>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -47,6 +44,7 @@
 #include <utility>
 
 #include "lb/accesslog/access_log.h"
+#include "lb/core/time_text.h"
 
 namespace lb::accesslog {
 namespace {
@@ -61,17 +59,8 @@ std::uint64_t count_lines(std::string_view s) {
 // not depend on; errors go to stderr in the same logfmt shape, one write(2).
 void report(std::string_view msg, std::string_view path, int err) noexcept {
   try {
-    char ts[40];
-    auto now = std::chrono::system_clock::now();
-    auto secs = std::chrono::system_clock::to_time_t(now);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    int n = std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                          tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                          static_cast<int>(ms));
     std::string line = "ts=";
-    line.append(ts, n > 0 ? static_cast<std::size_t>(n) : 0);
+    line.append(rfc3339_utc(unix_ms_now()));
     line.append(" level=error msg=\"");
     line.append(msg);
     line.append("\" path=\"");

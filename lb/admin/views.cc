@@ -222,22 +222,6 @@ json pool_json(const config::pool& p) {
 
 }  // namespace
 
-std::string rfc3339_utc(std::int64_t unix_ms) {
-  std::int64_t secs = unix_ms / 1000;
-  std::int64_t ms = unix_ms % 1000;
-  if (ms < 0) {
-    ms += 1000;
-    --secs;
-  }
-  const std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[80];  // roomy enough for any int the compiler imagines
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
-}
-
 std::string render_metrics(const runtime::snapshot& snap, const control_facts& facts, std::string_view version) {
   const auto now = upstream::ticks(upstream::clock::now());
   std::vector<MetricFamily> out;
@@ -323,7 +307,7 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
       add_gauge(up_conns, {{"pool", pname}, {"endpoint", elabel}},
                 static_cast<double>(ep.connections.load(std::memory_order_relaxed)));
       add_counter(up_connect_failures, {{"pool", pname}, {"endpoint", elabel}}, static_cast<double>(failures));
-      const bool usable = ep.healthy.load(std::memory_order_relaxed) && !ep.ejected(now);
+      const bool usable = ep.usable(now);
       add_gauge(up_healthy, {{"pool", pname}, {"endpoint", elabel}}, usable ? 1 : 0);
     }
     std::uint64_t retries = 0;
@@ -407,7 +391,7 @@ std::string render_pools(const runtime::snapshot& snap) {
       j["weight"] = ps.weights[e];
       // What picks use now: the weight ramped by slow_start (0 when not eligible).
       const auto now_ticks = upstream::ticks(upstream::clock::now());
-      const bool eligible = ep.healthy.load(std::memory_order_relaxed) && !ep.ejected(now_ticks);
+      const bool eligible = ep.usable(now_ticks);
       j["effective_weight"] =
           eligible ? upstream::effective_weight(ps.weights[e], ep, now_ticks,
                                                 std::chrono::duration_cast<upstream::clock::duration>(ps.cfg->slow_start)) /

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "lb/core/time_text.h"
 #include "lb/runtime/snapshot.h"
 
 namespace lb::admin {
@@ -38,8 +39,7 @@ std::string render_config(const runtime::snapshot& snap);
 // workers.
 std::string render_pools(const runtime::snapshot& snap);
 
-// The RFC 3339 UTC form of a Unix time in milliseconds:
-// "2024-05-01T12:00:00.123Z". Exposed for tests.
-std::string rfc3339_utc(std::int64_t unix_ms);
+// The RFC 3339 UTC form of a Unix time in milliseconds (lb/core/time_text.h).
+using lb::rfc3339_utc;
 
 }  // namespace lb::admin

@@ -3,10 +3,9 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
-#include <cstdio>
-#include <ctime>
 #include <string>
+
+#include "lb/core/time_text.h"
 
 namespace lb::log {
 namespace {
@@ -51,19 +50,6 @@ void append_value(std::string& out, std::string_view v) {
   out.push_back('"');
 }
 
-void append_timestamp(std::string& out) {
-  using namespace std::chrono;
-  auto now = system_clock::now();
-  auto secs = system_clock::to_time_t(now);
-  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  out.append(buf, static_cast<std::size_t>(n));
-}
-
 }  // namespace
 
 void set_min_level(level l) { min_level.store(static_cast<int>(l), std::memory_order_relaxed); }
@@ -75,7 +61,7 @@ void write(level l, std::string_view msg, std::initializer_list<field> fields) {
   thread_local std::string line;
   line.clear();
   line.append("ts=");
-  append_timestamp(line);
+  line.append(rfc3339_utc(unix_ms_now()));
   line.append(" level=");
   line.append(level_name(l));
   line.append(" msg=");

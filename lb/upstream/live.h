@@ -55,6 +55,8 @@ class endpoint_live {
   metrics::per_worker<endpoint_worker_stats> stats;
 
   bool ejected(std::int64_t now) const { return ejected_until.load(std::memory_order_relaxed) > now; }
+  // Passes its checks and is not ejected: may take requests (capacity aside).
+  bool usable(std::int64_t now) const { return healthy.load(std::memory_order_relaxed) && !ejected(now); }
 };
 
 struct pool_worker_stats {

@@ -36,7 +36,7 @@ pick_result pick(const runtime::pool_snapshot& pool, runtime::worker_pool& wp, c
     wp.weights[i] = 0;
     if (tried.test(i)) continue;
     any_untried = true;
-    if (!e.healthy.load(std::memory_order_relaxed) || e.ejected(now)) continue;
+    if (!e.usable(now)) continue;
     any_healthy = true;
     if (cfg.max_connections_per_endpoint && connections >= cfg.max_connections_per_endpoint && !wp.idle.has_idle(i)) continue;
     wp.weights[i] = effective_weight(pool.weights[i], e, now, slow);
