@@ -1,6 +1,6 @@
 #pragma once
-// The admin HTTP server (health, readiness; later metrics, config, pools,
-// reload). Runs on the control thread's io_context; never on a worker.
+// The admin HTTP server (/healthz, /readyz, /metrics, /config, /pools,
+// /reload). Runs on the control thread's io_context; never on a worker.
 
 #include <functional>
 #include <map>

@@ -39,8 +39,9 @@ struct pick_request {
   // (unhealthy, ejected, already tried, or full). Hash kinds use it only as
   // eligibility: their placement follows the configured weights.
   const std::uint32_t* weight = nullptr;
-  // Per endpoint: in-flight requests (least_request) or open connections
-  // (least_conn). May be null: all loads are then 0. Ignored by other kinds.
+  // Per endpoint: requests in flight, read by least_request and least_conn
+  // (idle keep-alive connections are not load). May be null: all loads are
+  // then 0. Ignored by other kinds.
   const std::uint32_t* load = nullptr;
   // Number of endpoints; must equal the number the balancer was built for
   // (a shorter request treats the missing endpoints as ineligible).

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <boost/asio/error.hpp>
+
 namespace lb::connpool {
 
 upstream_ptr idle_pool::acquire(std::size_t endpoint) {
@@ -13,17 +15,15 @@ upstream_ptr idle_pool::acquire(std::size_t endpoint) {
   ++c->generation;
   if (c->watched) {
     c->watched = false;
-    boost::system::error_code ignored;
-    c->sock.cancel(ignored);  // the readiness wait completes as aborted
+    c->stream->cancel();  // the readiness wait completes as aborted
   }
   return c;
 }
 
 void idle_pool::release(upstream_ptr c) {
   auto& list = idle_[c->endpoint];
-  if (list.size() >= max_idle_ || !c->sock.is_open()) {
-    boost::system::error_code ignored;
-    c->sock.close(ignored);
+  if (list.size() >= max_idle_ || !c->stream->is_open()) {
+    c->stream->close();
     return;
   }
   c->in_pool = true;
@@ -35,14 +35,13 @@ void idle_pool::release(upstream_ptr c) {
 void idle_pool::watch(const upstream_ptr& c) {
   c->watched = true;
   const auto gen = c->generation;
-  c->sock.async_wait(boost::asio::ip::tcp::socket::wait_read,
-                     [this, c, gen](boost::system::error_code ec) {
-                       // Aborted or re-acquired since: not about the idle connection.
-                       if (ec == boost::asio::error::operation_aborted) return;
-                       if (!c->in_pool || c->generation != gen) return;
-                       // Readable while idle means closed, reset or unsolicited bytes.
-                       remove(c);
-                     });
+  c->stream->wait_readable([this, c, gen](io::error_code ec) {
+    // Aborted or re-acquired since: not about the idle connection.
+    if (ec == boost::asio::error::operation_aborted) return;
+    if (!c->in_pool || c->generation != gen) return;
+    // Readable while idle means closed, reset or unsolicited bytes.
+    remove(c);
+  });
 }
 
 void idle_pool::remove(const upstream_ptr& c) {
@@ -50,8 +49,7 @@ void idle_pool::remove(const upstream_ptr& c) {
   auto it = std::find(list.begin(), list.end(), c);
   if (it == list.end()) return;
   c->in_pool = false;
-  boost::system::error_code ignored;
-  c->sock.close(ignored);
+  c->stream->close();
   list.erase(it);
 }
 
@@ -62,8 +60,7 @@ void idle_pool::sweep(clock::time_point now) {
     while (stale < list.size() && now - list[stale]->idle_since >= idle_timeout_) ++stale;
     for (std::size_t i = 0; i < stale; ++i) {
       list[i]->in_pool = false;
-      boost::system::error_code ignored;
-      list[i]->sock.close(ignored);
+      list[i]->stream->close();
     }
     list.erase(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(stale));
     for (auto& c : list)
@@ -75,8 +72,7 @@ void idle_pool::close_all() {
   for (auto& list : idle_) {
     for (auto& c : list) {
       c->in_pool = false;
-      boost::system::error_code ignored;
-      c->sock.close(ignored);
+      c->stream->close();
     }
     list.clear();
   }

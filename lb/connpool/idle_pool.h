@@ -12,9 +12,9 @@
 #include <memory>
 #include <vector>
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
+#include "lb/io/stream.h"
 #include "lb/upstream/live.h"
 
 namespace lb::connpool {
@@ -22,15 +22,15 @@ namespace lb::connpool {
 // An open upstream connection. It counts itself in its endpoint's live
 // connection total (read by least_conn and the circuit breaker) while it exists.
 struct upstream_conn {
-  upstream_conn(boost::asio::ip::tcp::socket s, std::size_t ep, std::shared_ptr<upstream::endpoint_live> l)
-      : sock(std::move(s)), endpoint(ep), live(std::move(l)) {
+  upstream_conn(std::unique_ptr<io::stream> s, std::size_t ep, std::shared_ptr<upstream::endpoint_live> l)
+      : stream(std::move(s)), endpoint(ep), live(std::move(l)) {
     live->connections.fetch_add(1, std::memory_order_relaxed);
   }
   ~upstream_conn() { live->connections.fetch_sub(1, std::memory_order_relaxed); }
   upstream_conn(const upstream_conn&) = delete;
   upstream_conn& operator=(const upstream_conn&) = delete;
 
-  boost::asio::ip::tcp::socket sock;
+  std::unique_ptr<io::stream> stream;  // never null
   boost::beast::flat_buffer buf;  // bytes read from the upstream, not yet parsed
   std::size_t endpoint;            // index in the pool snapshot it was opened for
   std::shared_ptr<upstream::endpoint_live> live;

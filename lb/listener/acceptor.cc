@@ -5,7 +5,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "lb/core/log.h"
-#include "lb/proto/http/session.h"
+#include "lb/io/socket_stream.h"
+#include "lb/listener/plane.h"
 #include "lb/runtime/worker.h"
 
 namespace lb::listener {
@@ -42,19 +43,19 @@ void start_accepting(runtime::worker& w, std::shared_ptr<runtime::worker_listene
     }
     // This acceptor's listener in the current snapshot (a reload that drops
     // it closes the acceptor on this thread first).
-    const auto& listeners = w.current()->snap->listeners;
-    std::size_t index = 0;
-    while (index < listeners.size() && listeners[index].live != l.live) ++index;
-    if (index == listeners.size()) return;
-    if (l.live->open.fetch_add(1, std::memory_order_relaxed) >= listeners[index].cfg->limits.max_connections) {
+    const auto& snap = *w.current()->snap;
+    const auto index = runtime::find_listener(snap, l.live.get());
+    if (!index) return;
+    const auto& ls = snap.listeners[*index];
+    if (l.live->open.fetch_add(1, std::memory_order_relaxed) >= ls.cfg->limits.max_connections) {
       // Over max_connections: refuse at once rather than queue (nginx's
       // worker_connections behaves alike).
       l.live->open.fetch_sub(1, std::memory_order_relaxed);
       boost::system::error_code ignored;
       sock.close(ignored);
     } else {
-      proto::http::start_session(w, runtime::connection_ticket(l.live, w.id()), std::move(sock), l.peer.address(),
-                                 index);
+      ls.path.start(w, {runtime::connection_ticket(l.live, w.id()), std::make_unique<io::socket_stream>(std::move(sock)),
+                        l.peer.address(), *index});
     }
     start_accepting(w, std::move(listener));
   });

@@ -23,8 +23,9 @@ class local_counter {
   std::atomic<std::uint64_t> v_{0};
 };
 
-// A gauge several threads move (inc/dec from different workers is possible
-// only for shared objects; per-worker gauges use one writer).
+// A gauge with one writer (its worker) and readers anywhere (the scrape): a
+// relaxed load and store, no read-modify-write, because nothing else writes it.
+// A gauge that several threads move needs std::atomic::fetch_add instead.
 class local_gauge {
  public:
   void add(std::int64_t n) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }

@@ -6,11 +6,14 @@
 
 #include <chrono>
 
+#include "lb/io/deadline.h"
 #include "lb/runtime/connection_ticket.h"
 
 namespace lb::runtime {
 
 class worker;
+
+using io_deadline = io::deadline;
 
 class session_base {
  public:
@@ -36,6 +39,37 @@ class session_base {
   clock::time_point deadline() const { return deadline_; }
   // The listener that accepted the connection (null once the ticket moved on).
   const upstream::listener_live* listener_live() const { return ticket_.listener().get(); }
+
+  // Thread: owning worker, like everything below.
+  // Starts `d` over for an operation about to begin. The connection's own
+  // deadline (what the worker's sweep checks) only moves earlier here: a
+  // later one is taken up when the sweep finds nothing due (expire()).
+  void arm(io_deadline& d, clock::duration within) { arm_at(d, clock::now() + within); }
+  void arm_at(io_deadline& d, clock::time_point at) {
+    d.at = at;
+    d.fired = false;
+    if (at < deadline_) deadline_ = at;
+  }
+  static void disarm(io_deadline& d) { d.at = clock::time_point::max(); }
+
+  // For on_timeout(): marks each of `ds` that is due as fired and returns
+  // whether any was; the connection's deadline becomes the earliest left.
+  template <class... D>
+  bool expire(D&... ds) {
+    const auto now = clock::now();
+    bool any = false;
+    deadline_ = clock::time_point::max();
+    for (io_deadline* d : {&ds...}) {
+      if (d->at <= now) {
+        d->fired = true;
+        d->at = clock::time_point::max();
+        any = true;
+      } else if (d->at < deadline_) {
+        deadline_ = d->at;
+      }
+    }
+    return any;
+  }
 
  protected:
   void set_deadline(clock::duration d) { deadline_ = clock::now() + d; }

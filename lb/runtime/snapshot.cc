@@ -38,6 +38,12 @@ bool resolve(tcp::resolver& resolver, const config::address& a, dns_cache& dns, 
 
 }  // namespace
 
+std::optional<std::size_t> find_listener(const snapshot& snap, const upstream::listener_live* live) {
+  for (std::size_t i = 0; i < snap.listeners.size(); ++i)
+    if (snap.listeners[i].live.get() == live) return i;
+  return std::nullopt;
+}
+
 std::string endpoint_text(const tcp::endpoint& ep) {
   const auto host = ep.address().to_string();
   return (ep.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(ep.port());
@@ -60,8 +66,13 @@ std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::con
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
   for (const auto& l : cfg->listeners) {
-    listener_snapshot ls{&l, router::table(l.routes), registry.listener(l.name), {}};
+    listener_snapshot ls{&l, router::table(l.routes), registry.listener(l.name), {}, {}};
     for (const auto& r : l.routes) ls.route_stats.push_back(registry.route(l.name, r.name));
+    try {
+      ls.path = listener::path_for(l);
+    } catch (const std::exception& x) {
+      errors.push_back(x.what());
+    }
     snap->listeners.push_back(std::move(ls));
   }
 

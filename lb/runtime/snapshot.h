@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,8 +14,10 @@
 
 #include "lb/balancer/balancer.h"
 #include "lb/config/config.h"
+#include "lb/listener/plane.h"
 #include "lb/router/table.h"
 #include "lb/upstream/live.h"
+#include "lb/upstream/pool_snapshot.h"
 
 namespace lb::runtime {
 
@@ -22,23 +25,16 @@ namespace lb::runtime {
 // thread fills it at load and refreshes it every dns_refresh.
 using dns_cache = std::map<std::string, std::vector<boost::asio::ip::tcp::endpoint>>;
 
-struct pool_snapshot {
-  const config::pool* cfg = nullptr;
-  // One entry per endpoint; a hostname endpoint contributes one per address
-  // it resolves to, labelled "host:port@ip" so metrics tell them apart.
-  std::vector<boost::asio::ip::tcp::endpoint> addrs;
-  std::vector<std::string> labels;                    // "host:port" as configured (or "host:port@ip")
-  std::vector<std::uint32_t> weights;                 // configured
-  std::vector<std::shared_ptr<upstream::endpoint_live>> live;  // parallel to addrs
-  std::shared_ptr<upstream::pool_live> stats;
-  std::shared_ptr<const balancer::balancer_snapshot> balancer;
-};
+
+using upstream::pool_snapshot;
 
 struct listener_snapshot {
   const config::listener* cfg = nullptr;
   router::table routes;
   std::shared_ptr<upstream::listener_live> live;                  // stable across reloads by name
   std::vector<std::shared_ptr<upstream::route_live>> route_stats;  // parallel to cfg->routes
+  listener::connection_path path;  // stages and plane for its connections
+  std::string_view scheme = "http";  // what X-Forwarded-Proto tells upstreams ("https" once it has TLS)
 };
 
 struct snapshot {
@@ -48,6 +44,10 @@ struct snapshot {
   std::vector<listener_snapshot> listeners;  // same order as cfg->listeners
   std::vector<pool_snapshot> pools;          // same order as cfg->pools
 };
+
+// Thread: any. The index of the listener counted by `live` in `snap`, if it
+// is there (a reload keeps a listener's live object by name).
+std::optional<std::size_t> find_listener(const snapshot& snap, const upstream::listener_live* live);
 
 // "host:port", with brackets for IPv6: how endpoints appear in logs and JSON.
 std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep);

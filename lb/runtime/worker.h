@@ -15,31 +15,15 @@
 
 #include "lb/accesslog/access_log.h"
 #include "lb/balancer/balancer.h"
-#include "lb/connpool/idle_pool.h"
 #include "lb/runtime/parking.h"
 #include "lb/runtime/session_base.h"
 #include "lb/runtime/snapshot.h"
+#include "lb/upstream/worker_pool.h"
 
 namespace lb::runtime {
 
-// Per-worker state of one pool, rebuilt when a new snapshot arrives: the
-// worker's own balancer (cursors, RNG), its idle upstream connections, the
-// scratch arrays a pick is described in, and its retry budget.
-struct worker_pool {
-  worker_pool(const pool_snapshot& p, unsigned worker_id)
-      : balancer(p.balancer->make(worker_id + 1)),
-        idle(p.addrs.size(), p.cfg->keepalive.max_idle, p.cfg->keepalive.idle_timeout),
-        weights(p.addrs.size()),
-        loads(p.addrs.size()) {}
 
-  std::unique_ptr<balancer::balancer> balancer;
-  connpool::idle_pool idle;
-  std::vector<std::uint32_t> weights;  // pick scratch: effective weight, 0 = not eligible
-  std::vector<std::uint32_t> loads;    // pick scratch: in-flight or open connections
-  // Retry budget (Finagle's RetryBudget): each request deposits
-  // budget_percent/100 of a token, each retry withdraws one.
-  double retry_tokens = 10;
-};
+using upstream::worker_pool;
 
 // Everything a worker derives from one config snapshot. Requests take the
 // newest; one in flight keeps the one it started with alive.

@@ -20,7 +20,7 @@ std::uint32_t effective_weight(std::uint32_t configured, const endpoint_live& e,
   return std::max<std::uint32_t>(1, static_cast<std::uint32_t>(full * share));
 }
 
-pick_result pick(const runtime::pool_snapshot& pool, runtime::worker_pool& wp, const tried_set& tried,
+pick_result pick(const pool_snapshot& pool, worker_pool& wp, const tried_set& tried,
                  std::uint64_t hash, clock::time_point now_tp) {
   const auto now = ticks(now_tp);
   const auto& cfg = *pool.cfg;
@@ -48,7 +48,7 @@ pick_result pick(const runtime::pool_snapshot& pool, runtime::worker_pool& wp, c
   return {pick_result::outcome::all_full, 0};
 }
 
-void record(const runtime::pool_snapshot& pool, std::size_t index, bool failure, clock::time_point now_tp) {
+void record(const pool_snapshot& pool, std::size_t index, bool failure, clock::time_point now_tp) {
   auto& e = *pool.live[index];
   if (!failure) {
     // Read first: a healthy endpoint's streak is 0, and a store would bounce

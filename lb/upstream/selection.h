@@ -6,7 +6,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "lb/runtime/worker.h"
+#include "lb/upstream/pool_snapshot.h"
+#include "lb/upstream/worker_pool.h"
 
 namespace lb::upstream {
 
@@ -47,13 +48,13 @@ std::uint32_t effective_weight(std::uint32_t configured, const endpoint_live& e,
 // Thread: worker. Eligible = healthy, not ejected, not tried, and under
 // max_connections_per_endpoint. Weights ramp up over slow_start after an
 // endpoint (re)joins.
-pick_result pick(const runtime::pool_snapshot& pool, runtime::worker_pool& wp, const tried_set& tried,
+pick_result pick(const pool_snapshot& pool, worker_pool& wp, const tried_set& tried,
                  std::uint64_t hash, clock::time_point now);
 
 // Thread: worker. A connect failure, reset or 5xx counts against the
 // endpoint; `outlier.consecutive_failures` in a row eject it for
 // base_ejection x (times ejected, up to 10), unless max_ejected_percent of
 // the pool is ejected already. Any other answer resets the streak.
-void record(const runtime::pool_snapshot& pool, std::size_t index, bool failure, clock::time_point now);
+void record(const pool_snapshot& pool, std::size_t index, bool failure, clock::time_point now);
 
 }  // namespace lb::upstream

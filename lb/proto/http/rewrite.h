@@ -99,12 +99,13 @@ inline void append_framing(std::string& out, framing f, std::uint64_t length) {
 
 // Thread: worker. Appends the upstream request head to `out`. Leaves out
 // hop-by-hop fields and Expect (lb answers 100-continue itself); replaces
-// X-Forwarded-For (appending the client), X-Real-IP, X-Forwarded-Proto and
-// the route's set_headers; keeps Host.
+// X-Forwarded-For (appending the client), X-Real-IP, X-Forwarded-Proto (the
+// scheme the client used on the listener: `forwarded_proto`) and the route's
+// set_headers; keeps Host.
 template <class Fields>
 void write_request_head(std::string& out, const boost::beast::http::header<true, Fields>& h, framing f,
-                        std::uint64_t length, std::string_view client_ip, bool upgrade,
-                        const config::route& route) {
+                        std::uint64_t length, std::string_view client_ip, std::string_view forwarded_proto,
+                        bool upgrade, const config::route& route) {
   using boost::beast::iequals;
   using boost::beast::http::field;
   const detail::connection_tokens<Fields> tokens(h);
@@ -131,7 +132,7 @@ void write_request_head(std::string& out, const boost::beast::http::header<true,
     for (auto [it, end] = h.equal_range("X-Forwarded-For"); it != end; ++it) out.append(it->value()).append(", ");
   out.append(client_ip).append("\r\n");
   detail::append_field(out, "X-Real-IP", client_ip);
-  detail::append_field(out, "X-Forwarded-Proto", "http");
+  detail::append_field(out, "X-Forwarded-Proto", forwarded_proto);
   for (const auto& [set_name, set_value] : route.set_headers) detail::append_field(out, set_name, set_value);
   detail::append_framing(out, f, length);
   if (upgrade) out.append("Connection: upgrade\r\n");

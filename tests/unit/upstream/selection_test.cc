@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "lb/config/loader.h"
+#include "lb/runtime/snapshot.h"
 
 namespace lb::upstream {
 namespace {
@@ -12,7 +13,7 @@ using std::chrono::seconds;
 struct pool_fixture : ::testing::Test {
   live_registry reg{1};
   std::shared_ptr<const runtime::snapshot> snap;
-  std::unique_ptr<runtime::worker_pool> wp;
+  std::unique_ptr<worker_pool> wp;
 
   void load(const std::string& pool_extra) {
     const std::string yaml = R"(listeners:
@@ -30,9 +31,9 @@ pools:
     std::vector<std::string> errors;
     snap = runtime::build_snapshot(loaded.cfg, 1, reg, errors);
     ASSERT_NE(snap, nullptr);
-    wp = std::make_unique<runtime::worker_pool>(pool(), 0);
+    wp = std::make_unique<worker_pool>(pool(), 0);
   }
-  const runtime::pool_snapshot& pool() const { return snap->pools[0]; }
+  const pool_snapshot& pool() const { return snap->pools[0]; }
   endpoint_live& ep(std::size_t i) const { return *pool().live[i]; }
   bool ejected(std::size_t i) const { return ep(i).ejected(ticks(clock::now())); }
 };

@@ -19,7 +19,7 @@ config::route route_with(std::vector<std::pair<std::string, std::string>> set_he
 std::string request_head(const bhttp::request_header<>& h, framing f = framing::none, std::uint64_t len = 0,
                          bool upgrade = false, const config::route& r = route_with()) {
   std::string out;
-  write_request_head(out, h, f, len, "192.0.2.7", upgrade, r);
+  write_request_head(out, h, f, len, "192.0.2.7", "http", upgrade, r);
   return out;
 }
 
@@ -33,6 +33,20 @@ TEST(rewrite, request_keeps_host_and_adds_forwarding_fields) {
   EXPECT_EQ(request_head(h),
             "GET /a?b=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\n"
             "X-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: http\r\n\r\n");
+}
+
+TEST(rewrite, request_forwarded_proto_is_the_listeners_scheme) {
+  bhttp::request_header<> h;
+  h.method(bhttp::verb::get);
+  h.target("/");
+  h.version(11);
+  h.set(bhttp::field::host, "example.com");
+  h.insert("X-Forwarded-Proto", "http");  // the client's claim is replaced
+  std::string out;
+  write_request_head(out, h, framing::none, 0, "192.0.2.7", "https", false, route_with());
+  EXPECT_EQ(out,
+            "GET / HTTP/1.1\r\nHost: example.com\r\n"
+            "X-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: https\r\n\r\n");
 }
 
 TEST(rewrite, request_appends_client_to_every_forwarded_for) {

@@ -1,0 +1,127 @@
+#include "lb/io/socket_stream.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <span>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "lb/core/fatal.h"
+
+namespace lb::io {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+void set_no_delay(stream& s) {
+  const int one = 1;
+  ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+socket_stream::socket_stream(tcp::socket s) : sock_(std::move(s)) {
+  error_code ec;
+  sock_.non_blocking(true, ec);
+  if (ec) fatal("non-blocking mode on a client socket", ec);
+}
+
+std::unique_ptr<socket_stream> socket_stream::adopt(asio::io_context& io, int fd, const asio::ip::address& peer) {
+  tcp::socket sock(io);
+  error_code ec;
+  sock.assign(peer.is_v6() ? tcp::v6() : tcp::v4(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    return nullptr;
+  }
+  return std::make_unique<socket_stream>(std::move(sock));
+}
+
+asio::awaitable<error_code> socket_stream::connect(const tcp::endpoint& ep) {
+  error_code ec;
+  co_await sock_.async_connect(ep, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return ec;
+  error_code ignored;
+  sock_.set_option(tcp::no_delay(true), ignored);
+  sock_.non_blocking(true, ec);
+  if (ec) fatal("non-blocking mode on an upstream socket", ec);
+  co_return ec;
+}
+
+asio::awaitable<error_code> socket_stream::read(boost::beast::flat_buffer& buf, std::size_t want, bool try_first) {
+  error_code ec;
+  if (try_first) {
+    const auto n = sock_.read_some(buf.prepare(want), ec);
+    if (ec != asio::error::would_block) {
+      buf.commit(n);
+      co_return ec;
+    }
+    ec = {};
+  }
+  const auto n = co_await sock_.async_read_some(buf.prepare(want), asio::redirect_error(asio::use_awaitable, ec));
+  buf.commit(n);
+  co_return ec;
+}
+
+asio::awaitable<error_code> socket_stream::read_some(asio::mutable_buffer b, std::size_t& n) {
+  error_code ec;
+  n = co_await sock_.async_read_some(b, asio::redirect_error(asio::use_awaitable, ec));
+  co_return ec;
+}
+
+asio::awaitable<error_code> socket_stream::write(buffer_seq seq) {
+  asio::const_buffer* const bufs = seq.data();
+  const std::size_t count = seq.size();
+  std::size_t first = 0;
+  error_code ec;
+  for (;;) {
+    while (first < count && bufs[first].size() == 0) ++first;
+    if (first == count) co_return error_code{};
+    auto n = sock_.write_some(std::span<const asio::const_buffer>(bufs + first, count - first), ec);
+    if (ec && ec != asio::error::would_block) co_return ec;
+    for (; n != 0; ++first) {
+      if (n < bufs[first].size()) {
+        bufs[first] += n;
+        break;
+      }
+      n -= bufs[first].size();
+    }
+    if (ec == asio::error::would_block) {
+      co_await sock_.async_wait(tcp::socket::wait_write, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return ec;
+    }
+  }
+}
+
+void socket_stream::shutdown_send() {
+  error_code ignored;
+  sock_.shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+void socket_stream::cancel() {
+  error_code ignored;
+  sock_.cancel(ignored);
+}
+
+void socket_stream::close() {
+  error_code ignored;
+  sock_.close(ignored);
+}
+
+int socket_stream::release() {
+  error_code ec;
+  const int fd = sock_.release(ec);
+  if (ec) {
+    close();
+    return -1;
+  }
+  return fd;
+}
+
+void socket_stream::wait_readable(std::function<void(error_code)> h) {
+  sock_.async_wait(tcp::socket::wait_read, std::move(h));
+}
+
+}  // namespace lb::io

@@ -1,0 +1,53 @@
+#pragma once
+// The plain TCP implementation of io::stream over an Asio socket. Reads try a
+// non-blocking read_some first when bytes are likely there and otherwise queue
+// an async_read_some (Asio registers the descriptor once, edge-triggered, so a
+// queued read costs no epoll_ctl; an async_wait would re-arm epoll each time).
+// Writes go out with a non-blocking writev first and wait for writability only
+// on EAGAIN, so a write that fits the socket buffer needs no handler.
+
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "lb/io/stream.h"
+
+namespace lb::io {
+
+class socket_stream final : public stream {
+ public:
+  using tcp = boost::asio::ip::tcp;
+
+  // Thread: owning worker. Takes a connected socket and puts it in
+  // non-blocking mode (a failure there is fatal: a worker must never block).
+  explicit socket_stream(tcp::socket s);
+  // Thread: owning worker. Takes back a released descriptor (parking) of a
+  // connection with `peer` (whose family it is); returns nullptr, with `fd`
+  // closed, when it cannot.
+  static std::unique_ptr<socket_stream> adopt(boost::asio::io_context& io, int fd,
+                                              const boost::asio::ip::address& peer);
+  // Thread: owning worker. A stream yet to connect().
+  explicit socket_stream(boost::asio::io_context& io) : sock_(io) {}
+  // Thread: owning worker. Connects to `ep`; cancel() aborts it. Afterwards
+  // the stream is non-blocking with TCP_NODELAY set (upstream connections
+  // carry small heads that must not wait for an ACK).
+  boost::asio::awaitable<error_code> connect(const tcp::endpoint& ep);
+
+  boost::asio::awaitable<error_code> read(boost::beast::flat_buffer& buf, std::size_t want,
+                                          bool try_first) override;
+  boost::asio::awaitable<error_code> read_some(boost::asio::mutable_buffer b, std::size_t& n) override;
+  boost::asio::awaitable<error_code> write(buffer_seq bufs) override;
+  void shutdown_send() override;
+  void cancel() override;
+  void close() override;
+  bool is_open() const override { return sock_.is_open(); }
+  int native_handle() override { return sock_.native_handle(); }
+  int release() override;
+  void wait_readable(std::function<void(error_code)> h) override;
+
+ private:
+  tcp::socket sock_;
+};
+
+}  // namespace lb::io

@@ -1,0 +1,99 @@
+#pragma once
+// The byte stream every plane reads and writes through: a client connection,
+// an upstream connection, plain or (later) TLS. One indirect call per I/O
+// operation (nginx's c->recv/c->send pointers, Envoy's TransportSocket,
+// HAProxy's xprt_ops), never a template over the whole session.
+//
+// Economy: an implementation tries the operation first without waiting
+// (non-blocking syscall) and waits for readiness only when it would block, so
+// a read or write that the kernel can serve at once costs one syscall and no
+// handler. Descriptors are always in non-blocking mode.
+//
+// How a TLS stream fits (OpenSSL straight over the descriptor, as nginx's
+// ngx_ssl_recv/ngx_ssl_write do; not asio::ssl::stream, whose synchronous
+// operations assume a blocking socket and which has no readiness wait):
+// - read(): SSL_read into the buffer; SSL_ERROR_WANT_READ means "would block,
+//   wait until readable", SSL_ERROR_WANT_WRITE (renegotiation, a pending
+//   record) "wait until writable", then SSL_read again; SSL_ERROR_ZERO_RETURN
+//   is end of stream; a plaintext byte count is what `read` commits.
+// - write(): SSL_write over the buffers (gathered into records) with the same
+//   WANT_* mapping; the whole sequence is written or an error returned.
+// - shutdown_send(): SSL_shutdown (close_notify) then shutdown(SHUT_WR).
+// - release(): hands over the descriptor for parking; a TLS stream parks its
+//   SSL* beside it with SSL_MODE_RELEASE_BUFFERS so an idle TLS connection
+//   keeps no record buffers.
+// - wait_readable(): a TLS stream first consumes records that carry no
+//   application data (TLS 1.3 NewSessionTicket after the handshake), so an
+//   idle pooled upstream connection is not taken for dead.
+// The session, the relays, the upstream pool and parking see only this
+// interface, so none of them changes when a TLS stream is added.
+
+#include <array>
+#include <cstddef>
+#include <functional>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/system/error_code.hpp>
+
+namespace lb::io {
+
+using boost::system::error_code;
+
+// The few buffers of one gathered write, held by value: the coroutine writing
+// them owns them, so no caller needs a frame of its own just to keep them alive.
+class buffer_seq {
+ public:
+  static constexpr std::size_t capacity = 5;
+
+  buffer_seq() = default;
+  // Implicit: one buffer is a sequence.
+  buffer_seq(boost::asio::const_buffer b) { push(b); }    // NOLINT(google-explicit-constructor)
+  buffer_seq(boost::asio::mutable_buffer b) { push(b); }  // NOLINT(google-explicit-constructor)
+
+  void push(boost::asio::const_buffer b) { bufs_[size_++] = b; }
+  boost::asio::const_buffer* data() { return bufs_.data(); }
+  std::size_t size() const { return size_; }
+
+ private:
+  std::array<boost::asio::const_buffer, capacity> bufs_{};
+  std::size_t size_ = 0;
+};
+
+// Thread: the owning worker, for every member. Completion errors follow
+// Asio's: `eof` at end of stream, `operation_aborted` after cancel().
+class stream {
+ public:
+  virtual ~stream() = default;
+
+  // Reads at most `want` more bytes into `buf` (at least one, or an error).
+  // `try_first`: bytes are likely there already, so read before waiting.
+  virtual boost::asio::awaitable<error_code> read(boost::beast::flat_buffer& buf, std::size_t want,
+                                                  bool try_first) = 0;
+  // Reads what arrives next into `b`; `n` is set to the bytes read.
+  virtual boost::asio::awaitable<error_code> read_some(boost::asio::mutable_buffer b, std::size_t& n) = 0;
+  // Writes all of `bufs` (one gathered syscall when the kernel takes them).
+  virtual boost::asio::awaitable<error_code> write(buffer_seq bufs) = 0;
+
+  // Ends the send direction (FIN after what is written); reading goes on.
+  virtual void shutdown_send() = 0;
+  // Makes every pending operation complete with operation_aborted.
+  virtual void cancel() = 0;
+  // Closes the stream; pending operations complete with operation_aborted.
+  virtual void close() = 0;
+  virtual bool is_open() const = 0;
+  // The descriptor, for socket options (TCP_NODELAY); still owned by the stream.
+  virtual int native_handle() = 0;
+  // Gives the descriptor up (the stream is closed afterwards without closing
+  // it), for parking. Returns -1, with the stream closed, when it cannot.
+  virtual int release() = 0;
+  // Calls `h` once the stream is readable (bytes, end of stream or an error)
+  // or the wait is cancelled (operation_aborted): the idle pool's watch.
+  virtual void wait_readable(std::function<void(error_code)> h) = 0;
+};
+
+// Sets TCP_NODELAY on `s`; failures are harmless (the option is a latency hint).
+void set_no_delay(stream& s);
+
+}  // namespace lb::io

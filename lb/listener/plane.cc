@@ -1,0 +1,44 @@
+#include "lb/listener/plane.h"
+
+#include <stdexcept>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
+#include "lb/proto/http/connection.h"
+#include "lb/runtime/worker.h"
+
+namespace lb::listener {
+
+connection_path path_for(const config::listener& l) {
+  connection_path p;
+  switch (l.proto) {
+    case config::protocol::http: p.plane = &proto::http::start_connection; break;
+  }
+  if (!p.plane) throw std::invalid_argument("listener '" + l.name + "': no plane for its protocol");
+  p.start = p.stages.empty() ? p.plane : &run_stages;
+  return p;
+}
+
+void run_stages(runtime::worker& w, accepted_connection&& c) {
+  auto conn = std::make_shared<accepted_connection>(std::move(c));
+  boost::asio::co_spawn(
+      w.io(),
+      [&w, conn]() -> boost::asio::awaitable<void> {
+        // The path of the snapshot the connection was accepted on: a reload
+        // meanwhile does not change the steps of a connection half through them.
+        const auto ws = w.current();
+        const auto& path = ws->snap->listeners[conn->listener_index].path;
+        for (const stage_fn stage : path.stages)
+          if (!co_await stage(w, *conn)) co_return;
+        // Its listener's place in the snapshot now current (a reload may have
+        // landed meanwhile; one that removed the listener ends the connection).
+        const auto index = runtime::find_listener(*w.current()->snap, conn->ticket.listener().get());
+        if (!index) co_return;
+        conn->listener_index = *index;
+        path.plane(w, std::move(*conn));
+      },
+      boost::asio::detached);
+}
+
+}  // namespace lb::listener

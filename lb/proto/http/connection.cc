@@ -1,0 +1,454 @@
+#include "lb/proto/http/connection.h"
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+
+#include "lb/core/arena.h"
+#include "lb/core/ip_text.h"
+#include "lb/core/log.h"
+#include "lb/io/socket_stream.h"
+#include "lb/proto/http/exchange.h"
+#include "lb/proto/http/forwarder.h"
+#include "lb/proto/http/hash_key.h"
+#include "lb/proto/http/local_response.h"
+#include "lb/proto/http/relay.h"
+#include "lb/proto/http/request_policy.h"
+#include "lb/proto/http/rewrite.h"
+#include "lb/proto/http/upload.h"
+#include "lb/proto/tcp/pump.h"
+#include "lb/runtime/worker.h"
+
+namespace lb::proto::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using asio::awaitable;
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+// First read of a request head (nginx: client_header_buffer_size 1k); larger
+// heads grow the buffer up to max_header_bytes.
+constexpr std::size_t read_chunk = 1024;
+
+class connection final : public runtime::session_base, public std::enable_shared_from_this<connection> {
+ public:
+  // `conn`: a new connection's peer, or what a parked one carried.
+  connection(runtime::worker& w, runtime::connection_ticket ticket, std::unique_ptr<io::stream> stream,
+             const runtime::resume_state& conn, std::size_t listener_index)
+      : session_base(std::move(ticket)),
+        worker_(w),
+        client_(std::move(stream)),
+        ws_(w.current()),
+        listener_index_(listener_index),
+        conn_(conn),
+        client_ip_(ip_text(conn.peer)),
+        parked_once_(conn.exchanges != 0) {
+    worker_.link(this);
+  }
+
+  ~connection() override { worker_.unlink(this); }
+
+  void start() {
+    asio::co_spawn(worker_.io(), serve(), [self = shared_from_this()](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+          log::error("session failed", {{"error", x.what()}});
+        }
+        self->close();
+        return;
+      }
+      if (self->parked_) self->park();
+    });
+  }
+
+  // A parked connection's socket is readable: serve it again.
+  static void resume(runtime::worker& w, runtime::connection_ticket&& ticket, int fd, const runtime::resume_state& st,
+                     clock::time_point deadline) {
+    auto stream = io::socket_stream::adopt(w.io(), fd, st.peer);
+    if (!stream) return;
+    // Its listener's connections drain when a reload removes it, so it is
+    // there; if not, there is no config left to serve it with.
+    const auto index = runtime::find_listener(*w.current()->snap, ticket.listener().get());
+    if (!index) return;  // the stream closes with `stream`
+    auto s = std::make_shared<connection>(w, std::move(ticket), std::move(stream), st, *index);
+    // Parking does not extend the first request's header_timeout (it runs
+    // from accept); later requests get theirs from their first byte.
+    if (st.exchanges == 0) s->first_head_deadline_ = deadline;
+    s->start();
+  }
+
+  void on_timeout() override {
+    if (expire(ex_.deadline, ex_.upload_deadline)) cancel_io();
+  }
+
+  void on_drain() override {
+    draining_ = true;
+    if (waiting_) cancel_io();
+  }
+
+  void on_force_close() override {
+    client_->close();
+    if (ex_.upstream) ex_.upstream->close();
+  }
+
+  void on_sweep() override {
+    // Park a connection that has been waiting for a whole sweep interval.
+    if (!waiting_ || parked_ || park_requested_ || client_buf_.size() != 0) return;
+    if (idle_swept_) {
+      park_requested_ = true;
+      client_->cancel();
+    }
+    idle_swept_ = true;
+  }
+
+ private:
+  // A new request takes the newest snapshot; one whose listener was removed
+  // by a reload keeps serving on the snapshot it had.
+  void refresh_snapshot() {
+    const auto& cur = worker_.current();
+    if (cur == ws_) return;
+    if (auto i = runtime::find_listener(*cur->snap, listener_live())) {
+      ws_ = cur;
+      listener_index_ = *i;
+    }
+  }
+
+  const runtime::listener_snapshot& lsnap() const { return ws_->snap->listeners[listener_index_]; }
+  const config::listener& listener() const { return *lsnap().cfg; }
+
+  void arm(config::duration d) { session_base::arm(ex_.deadline, d); }
+
+  void cancel_io() {
+    client_->cancel();
+    if (ex_.upstream) ex_.upstream->cancel();
+  }
+
+  // --- connection loop -------------------------------------------------------
+
+  awaitable<void> serve() {
+    while (!draining_) {
+      refresh_snapshot();
+      const auto& lim = listener().limits;
+      if (client_buf_.size() == 0) {
+        // The first request's head timer runs from accept; later ones get
+        // idle_timeout to start and header_timeout from their first byte.
+        if (conn_.exchanges == 0 && first_head_deadline_) {
+          arm_at(ex_.deadline, *first_head_deadline_);
+        } else {
+          arm(conn_.exchanges != 0 ? lim.idle_timeout : lim.header_timeout);
+        }
+        // After its first exchange a connection has not yet shown it is busy:
+        // park it at once (a parked connection is a 120-byte record). One
+        // that comes back is parked by the sweep only once it goes quiet, so
+        // a busy connection does not pay a park per request.
+        if (conn_.exchanges == 1 && !parked_once_) {
+          parked_ = true;
+          co_return;
+        }
+        const bool got = co_await await_request();
+        if (parked_) co_return;  // start()'s completion parks the connection
+        if (!got) break;
+        refresh_snapshot();  // a reload may have landed while it waited
+        if (conn_.exchanges != 0) arm(listener().limits.header_timeout);
+      } else {
+        arm(lim.header_timeout);  // pipelined bytes already buffered
+      }
+      ++conn_.exchanges;
+      if (!co_await exchange()) break;
+    }
+    close();
+  }
+
+  // Like nginx's tcp_nodelay: only a connection that stays open needs Nagle
+  // off (so the tail of a response is not held back waiting for an ACK); a
+  // connection that closes after its response flushes it with the FIN, and
+  // one request per connection saves the syscall.
+  void keep_alive_nodelay() {
+    if (conn_.nodelay) return;
+    io::set_no_delay(*client_);
+    conn_.nodelay = true;
+  }
+
+  // close() sends the FIN after any unsent data by itself: a shutdown first
+  // would only cost a syscall per connection.
+  void close() {
+    clear_deadline();
+    client_->close();
+  }
+
+  // Waits for the first bytes of the next request with a queued read (no
+  // syscall when the socket is drained). A connection still waiting after a
+  // whole sweep interval gets its read cancelled by on_sweep and is parked.
+  awaitable<bool> await_request() {
+    waiting_ = true;
+    idle_swept_ = false;
+    const auto ec = co_await client_->read(client_buf_, read_chunk, false);
+    waiting_ = false;
+    if (ec == asio::error::operation_aborted && park_requested_ && !ex_.deadline.fired && !draining_) {
+      park_requested_ = false;
+      parked_ = true;
+      co_return false;
+    }
+    park_requested_ = false;
+    co_return !ec && !draining_;
+  }
+
+  // An idle connection leaves its session and Asio for the worker's parking
+  // lot, keeping only what resuming needs. The deadline set before parking
+  // (idle_timeout) goes with it.
+  void park() {
+    if (draining_) {
+      close();
+      return;
+    }
+    const int fd = client_->release();
+    if (fd < 0) return;
+    worker_.parking().park(std::move(ticket_), fd, conn_, ex_.deadline.at, &connection::resume);
+  }
+
+  // --- answering locally -------------------------------------------------------
+
+  awaitable<void> write_local(local_status s, bool keep_alive) {
+    arm(listener().limits.idle_timeout);
+    if (keep_alive) keep_alive_nodelay();
+    const auto wire = local_response(s, keep_alive);
+    if (!co_await client_->write(asio::buffer(wire))) ex_.bytes_out += wire.size();
+  }
+
+  // Answers with an error of lb's own; returns whether the connection stays open.
+  awaitable<bool> reply(local_status s, std::string_view reason, bool request_done) {
+    ex_.status = static_cast<unsigned>(s);
+    ex_.reason = reason;
+    const bool keep = request_done && !draining_ && !closes_connection(s) && ex_.keep_alive;
+    co_await write_local(s, keep);
+    co_return keep;
+  }
+
+  // --- one exchange -----------------------------------------------------------
+
+  // One request/response exchange, accounted for (stats, access log) however
+  // it ends. Returns whether to read another request.
+  awaitable<bool> exchange() {
+    ex_.begin();
+    const auto& lim = listener().limits;
+    std::size_t head_len = 0;
+    // Usually the whole head came with the first read: no coroutine to await.
+    auto scanned = scan_head(client_buf_, lim.max_header_bytes, true, head_len);
+    if (!scanned)
+      scanned = co_await read_head(*client_, client_buf_, lim.max_header_bytes, read_chunk, true, true, head_len,
+                                   ex_.deadline);
+    const head_result hr = *scanned;
+    ex_.start = clock::now();
+    if (worker_.access_log()) ex_.start_wall = std::chrono::system_clock::now();  // only the log needs it
+    if (hr != head_result::complete) {
+      // The client went away, or sent nothing before header_timeout (just
+      // idle): nothing to answer or account.
+      if (hr == head_result::closed || hr == head_result::truncated ||
+          (hr == head_result::timed_out && client_buf_.size() == 0))
+        co_return false;
+      // Every other head error closes the connection after its answer.
+      const auto s = hr == head_result::timed_out ? local_status::request_timeout
+                     : hr == head_result::malformed ? local_status::bad_request
+                                                    : local_status::header_too_large;
+      const std::string_view why = hr == head_result::timed_out   ? "header_timeout"
+                                   : hr == head_result::malformed ? "malformed_request"
+                                                                  : "header_too_large";
+      co_await reply(s, why, false);
+      account(ex_, worker_, *ws_, listener_index_, client_ip_);
+      co_return false;
+    }
+    ex_.bytes_in += head_len;
+
+    // The fields of both heads live in one arena block for this exchange.
+    runtime::borrowed_block block(worker_.arenas());
+    arena fields_arena(block.get(), block.size());
+    const fields_allocator alloc(fields_arena);
+    request_parser req(std::piecewise_construct, std::make_tuple(), std::make_tuple(alloc));
+    // Accounting runs at every exit from here on, while the parsed head
+    // lives. The rest is in this coroutine, not one of its own: a frame per
+    // request costs more than the split would buy.
+    struct finish {
+      connection& c;
+      ~finish() { account(c.ex_, c.worker_, *c.ws_, c.listener_index_, c.client_ip_); }
+    } accounting{*this};
+
+    req.header_limit(static_cast<std::uint32_t>(head_len + 1));
+    req.body_limit(lim.max_body_bytes ? lim.max_body_bytes : unlimited_body);
+    {
+      io::error_code ec;
+      const auto used = req.put(asio::buffer(client_buf_.data().data(), head_len), ec);
+      client_buf_.consume(used);
+      if (ec == bhttp::error::body_limit)
+        co_return co_await reply(local_status::payload_too_large, "body_too_large", false);
+      if (ec || !req.is_header_done()) co_return co_await reply(local_status::bad_request, "malformed_request", false);
+    }
+    req.eager(true);  // from here on, parse as much body as the buffer holds
+    auto& msg = req.get();
+    ex_.method = msg.method_string();
+    ex_.target = msg.target();
+    ex_.keep_alive = msg.keep_alive();
+    if (!acceptable(msg, req.chunked())) co_return co_await reply(local_status::bad_request, "malformed_request", false);
+
+    // Route.
+    const router::header_source headers{&msg, [](const void* ctx, std::string_view name) -> std::optional<std::string_view> {
+                                          const auto& f = *static_cast<const fields*>(ctx);
+                                          auto it = f.find(name);
+                                          if (it == f.end()) return std::nullopt;
+                                          return it->value();
+                                        }};
+    const auto route_index = lsnap().routes.match(msg[bhttp::field::host], msg.target(), headers);
+    if (!route_index) co_return co_await reply(local_status::not_found, "no_route", req.is_done());
+    ex_.route_index = route_index;
+    const auto& route = listener().routes[*route_index];
+    const auto& pool = ws_->snap->pools[route.pool_index];
+    auto& wpool = ws_->pools[route.pool_index];
+    ex_.pool_index = route.pool_index;
+
+    const bool upgrade = is_websocket_upgrade(msg);
+    const bool has_body = !req.is_done();
+    const auto content_length = req.content_length().value_or(0);
+    // A body that arrived whole with the head can be sent again: a retry may
+    // replay it. A streamed one cannot.
+    const bool body_buffered = has_body && !req.chunked() && client_buf_.size() >= content_length;
+    const unsigned client_version = msg.version();
+    bool req_done = !has_body;  // the whole request has been read from the client
+    const framing req_framing = request_framing(has_body, req.chunked());
+    up_head_.clear();
+    up_head_.reserve(head_len + 128);  // one allocation, not a doubling series (a new connection's string is empty)
+    write_request_head(up_head_, msg, req_framing, content_length, client_ip_, lsnap().scheme, upgrade, route);
+    const std::uint64_t hash =
+        config::is_hash_balancer(pool.cfg->balancer) ? request_hash(pool.cfg->hash_key, client_ip_, msg) : 0;
+
+    std::optional<upload> streamed;
+    if (has_body && !body_buffered) {
+      streamed.emplace(upload::params{*client_, client_buf_, req, req_framing, up_head_, lim.idle_timeout,
+                                      route.timeout, *this, worker_, ex_,
+                                      beast::iequals(msg[bhttp::field::expect], "100-continue") &&
+                                          client_buf_.size() == 0,
+                                      conn_.nodelay, shared_from_this()});
+    }
+    const request_view rq{up_head_,
+                          body_buffered ? asio::const_buffer(client_buf_.data().data(), content_length)
+                                        : asio::const_buffer(),
+                          streamed ? &*streamed : nullptr,
+                          !has_body || body_buffered,
+                          is_idempotent(msg.method()),
+                          msg.method() == bhttp::verb::head};
+    std::optional<response_parser> res;
+    forward_context fctx{worker_, *this, ex_};
+    auto fwd = co_await forward(fctx, pool, wpool, route, hash, rq, res, alloc);
+    if (fwd.what == forward_result::kind::abandoned) co_return false;
+    if (fwd.what == forward_result::kind::local)
+      co_return co_await reply(fwd.status, fwd.reason, fwd.body_failed ? false : req_done);
+    auto& up = fwd.up;
+    if (body_buffered) {
+      client_buf_.consume(content_length);
+      ex_.bytes_in += content_length;
+      req_done = true;
+    }
+    if (streamed && streamed->done() && streamed->result() == relay_result::ok) req_done = true;
+
+    // Response to the client, in its HTTP version, framed by lb.
+    const auto& rmsg = res->get();
+    ex_.status = rmsg.result_int();
+    const bool upgraded = upgrade && rmsg.result() == bhttp::status::switching_protocols;
+    const framing res_framing =
+        response_framing({res->chunked(), res->content_length().has_value(), res->is_done()}, client_version, upgraded);
+    // Keep-alive is decided now, for the head; an upload still running must
+    // finish before the connection can be reused (checked below).
+    const bool uploading = streamed && streamed->running() && !streamed->done();
+    bool keep_client = keeps_client(ex_.keep_alive, draining_, upgraded, res_framing, req_done, uploading);
+    head_out_.clear();
+    head_out_.reserve(fwd.head_len + 64);
+    write_response_head(head_out_, rmsg, client_version, res_framing, res->content_length().value_or(0), keep_client,
+                        upgraded);
+    if (keep_client || upgraded) keep_alive_nodelay();
+
+    bool response_ok = true;
+    if (res->is_done() || upgraded) {
+      arm(lim.idle_timeout);
+      response_ok = !co_await client_->write(asio::buffer(head_out_));
+      if (response_ok) ex_.bytes_out += head_out_.size();
+    } else {
+      std::uint64_t body_bytes = 0;
+      const relay_ends ends{*up->stream,  up->buf, *client_, head_out_, route.timeout, lim.idle_timeout,
+                            *this,         ex_.deadline, worker_.buffers()};
+      const auto r = co_await relay_body(ends, *res, res_framing, body_bytes);
+      ex_.bytes_out += head_out_.size() + body_bytes;
+      response_ok = r == relay_result::ok;
+    }
+
+    // The response is out. An upload still running is one the upstream
+    // answered without waiting for: stop it, and the connection with it.
+    if (streamed && streamed->running()) {
+      co_await streamed->finish(!response_ok || !streamed->done());
+      if (streamed->result() == relay_result::ok) req_done = true;
+      else keep_client = false;
+    }
+    if (!response_ok) {
+      drop(up);
+      co_return false;  // mid-response failure: the client cannot be told with a status any more
+    }
+    if (upgraded) {
+      co_await tcp::pump_both(worker_, {*client_, client_buf_}, {*up->stream, up->buf},
+                              {*this, ex_.deadline, lim.idle_timeout}, shared_from_this());
+      drop(up);
+      co_return false;
+    }
+    fwd.in_flight.reset();
+    if (req_done && res->keep_alive() && !res->need_eof() && up->buf.size() == 0 && !draining_ &&
+        ws_ == worker_.current()) {
+      ex_.upstream = nullptr;
+      wpool.idle.release(std::move(up));
+    } else {
+      drop(up);
+    }
+    co_return keep_client && req_done;
+  }
+
+  void drop(connpool::upstream_ptr& up) {
+    if (!up) return;
+    up->stream->close();
+    up.reset();
+    ex_.upstream = nullptr;
+  }
+
+  runtime::worker& worker_;
+  std::unique_ptr<io::stream> client_;
+  beast::flat_buffer client_buf_;
+  std::shared_ptr<runtime::worker_snapshot> ws_;  // the config the current request runs on
+  std::size_t listener_index_ = 0;                // in ws_->snap->listeners
+  runtime::resume_state conn_;  // peer, requests so far, socket flags: what parking keeps
+  std::string client_ip_;
+  // Set when a connection parked before its first request resumes.
+  std::optional<clock::time_point> first_head_deadline_;
+  std::string head_out_;  // the response head being sent, reused across requests
+  std::string up_head_;   // the request head sent upstream (kept for retries)
+  struct exchange ex_;    // the exchange in progress (one at a time on HTTP/1)
+  bool draining_ = false;
+  bool idle_swept_ = false;
+  bool waiting_ = false;         // between requests, no byte of the next one read yet
+  bool parked_ = false;          // idle: hand the connection to the parking lot once the coroutine ends
+  bool park_requested_ = false;  // the sweep cancelled the read to park
+  const bool parked_once_;       // resumed after its first request: the after-first-request park happened
+};
+
+}  // namespace
+
+void start_connection(runtime::worker& w, listener::accepted_connection&& c) {
+  std::make_shared<connection>(w, std::move(c.ticket), std::move(c.stream), runtime::resume_state{c.peer},
+                               c.listener_index)
+      ->start();
+}
+
+}  // namespace lb::proto::http

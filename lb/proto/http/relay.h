@@ -1,0 +1,72 @@
+#pragma once
+// Moving HTTP/1 bytes between two streams: reading a message head, and
+// relaying a message body after its head, in whatever framing the next hop
+// gets. Bodies pass through one borrowed block at a time, so memory is bounded
+// whatever the body size and a slow writer slows the reader (back-pressure).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+
+#include "lb/config/config.h"
+#include "lb/io/stream.h"
+#include "lb/proto/http/message.h"
+#include "lb/proto/http/rewrite.h"
+#include "lb/runtime/session_base.h"
+#include "lb/runtime/worker.h"
+
+namespace lb::proto::http {
+
+enum class head_result { complete, closed, truncated, malformed, too_large, timed_out };
+
+enum class relay_result { ok, in_error, in_malformed, in_too_large, out_error, timed_out };
+
+// Thread: any. Whether `buf` already holds a whole head (`complete`, with
+// its `length`), one that can never be valid (`malformed`, `too_large`), or
+// nullopt: more bytes are needed. The usual case, a head that arrived in one
+// read, is answered here without the cost of a coroutine.
+std::optional<head_result> scan_head(boost::beast::flat_buffer& buf, std::size_t limit, bool skip_empty_lines,
+                                     std::size_t& length);
+
+// Thread: worker. Reads a message head into `buf` (which may already hold
+// part of it), at most `limit` bytes, reading `chunk` bytes at a time (more
+// when the buffer has room). `skip_empty_lines`: CRLFs before a request line
+// are ignored (RFC 9112 §2.2). `ready`: the stream is known to be readable.
+// On `complete`, `length` is the head's length in `buf`. An error after
+// `deadline` fired is `timed_out`.
+boost::asio::awaitable<head_result> read_head(io::stream& s, boost::beast::flat_buffer& buf, std::size_t limit,
+                                              std::size_t chunk, bool skip_empty_lines, bool ready,
+                                              std::size_t& length, const runtime::io_deadline& deadline);
+
+// The two ends of one body relay and its timing.
+struct relay_ends {
+  io::stream& in;
+  boost::beast::flat_buffer& in_buf;  // bytes read from `in`, not yet relayed
+  io::stream& out;
+  const std::string& head;  // written before the first body bytes, in the same write
+  config::duration read_timeout;
+  config::duration write_timeout;
+  runtime::session_base& owner;  // arms `deadline` before each read and write
+  runtime::io_deadline& deadline;
+  runtime::buffer_pool& buffers;
+};
+
+// Thread: worker. Streams the body `p` is parsing from `e.in` to `e.out`,
+// after `e.head`. A Content-Length body goes from the read buffer to the
+// stream as it is (no parsing, no copy); a chunked or close-delimited one
+// through the parser (it must be decoded and validated to be re-framed in
+// `f`). `moved` counts body bytes taken from `e.in`.
+template <bool is_request>
+boost::asio::awaitable<relay_result> relay_body(const relay_ends& e, parser<is_request>& p, framing f,
+                                                std::uint64_t& moved);
+
+// Thread: worker. Writes one piece of a body in `f`'s framing, preceded by
+// `head` when set (so a small message leaves in one write) and followed by the
+// last-chunk when `last`.
+boost::asio::awaitable<io::error_code> write_piece(io::stream& s, const std::string* head, framing f,
+                                                   const char* data, std::size_t n, bool last);
+
+}  // namespace lb::proto::http

@@ -1,0 +1,59 @@
+#include "lb/proto/http/upload.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "lb/runtime/worker.h"
+
+namespace lb::proto::http {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+
+awaitable<void> upload::start(const connpool::upstream_ptr& up) {
+  if (p_.send_continue) {
+    // The client waits for this before sending its body.
+    p_.owner.arm(p_.ex.deadline, p_.client_timeout);
+    if (!p_.nodelay) {
+      io::set_no_delay(p_.client);
+      p_.nodelay = true;
+    }
+    const auto wire = local_response(local_status::continue_, true);
+    if (!co_await p_.client.write(asio::buffer(wire))) p_.ex.bytes_out += wire.size();
+  }
+  running_ = true;
+  finished_.emplace(p_.worker.io(), asio::steady_timer::time_point::max());
+  asio::co_spawn(
+      p_.worker.io(),
+      // `keep`: the connection, and this upload in it, live until the relay ends.
+      [this, up, keep = p_.keep_alive]() -> awaitable<void> {
+        const relay_ends ends{p_.client,         p_.client_buf, *up->stream, p_.head, p_.client_timeout,
+                              p_.upstream_timeout, p_.owner,    p_.ex.upload_deadline, p_.worker.buffers()};
+        std::uint64_t moved = 0;
+        result_ = co_await relay_body(ends, p_.req, p_.f, moved);
+        runtime::session_base::disarm(p_.ex.upload_deadline);
+        p_.ex.bytes_in += moved;
+        done_ = true;
+        finished_->cancel();
+        // A client-side failure decides the answer: wake the response reader.
+        if (result_ != relay_result::ok && result_ != relay_result::out_error) up->stream->cancel();
+      },
+      asio::detached);
+}
+
+awaitable<void> upload::finish(bool abort) {
+  if (!running_) co_return;
+  if (!done_ && abort) {
+    p_.client.cancel();
+    if (p_.ex.upstream) p_.ex.upstream->cancel();
+  }
+  if (!done_) {
+    io::error_code ec;
+    co_await finished_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  running_ = false;
+}
+
+}  // namespace lb::proto::http

@@ -1,0 +1,35 @@
+#pragma once
+// A worker's own state of one pool (never shared, never locked; Envoy's
+// thread-aware load balancer): rebuilt from the pool snapshot when a new
+// config arrives.
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "lb/balancer/balancer.h"
+#include "lb/connpool/idle_pool.h"
+#include "lb/upstream/pool_snapshot.h"
+
+namespace lb::upstream {
+
+// Per-worker state of one pool, rebuilt when a new snapshot arrives: the
+// worker's own balancer (cursors, RNG), its idle upstream connections, the
+// scratch arrays a pick is described in, and its retry budget.
+struct worker_pool {
+  worker_pool(const pool_snapshot& p, unsigned worker_id)
+      : balancer(p.balancer->make(worker_id + 1)),
+        idle(p.addrs.size(), p.cfg->keepalive.max_idle, p.cfg->keepalive.idle_timeout),
+        weights(p.addrs.size()),
+        loads(p.addrs.size()) {}
+
+  std::unique_ptr<balancer::balancer> balancer;
+  connpool::idle_pool idle;
+  std::vector<std::uint32_t> weights;  // pick scratch: effective weight, 0 = not eligible
+  std::vector<std::uint32_t> loads;    // pick scratch: in-flight or open connections
+  // Retry budget (Finagle's RetryBudget): each request deposits
+  // budget_percent/100 of a token, each retry withdraws one.
+  double retry_tokens = 10;
+};
+
+}  // namespace lb::upstream

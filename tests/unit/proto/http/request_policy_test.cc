@@ -1,0 +1,87 @@
+#include "lb/proto/http/request_policy.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "parsed_request.h"
+
+namespace lb::proto::http {
+namespace {
+
+namespace bhttp = boost::beast::http;
+
+using test_support::parsed_request;
+
+bool acceptable_head(const std::string& head) {
+  parsed_request r(head);
+  EXPECT_TRUE(r.header_done) << head;
+  return acceptable(r.msg(), r.p.chunked());
+}
+
+TEST(request_policy, accepts_origin_form_requests_with_one_host) {
+  EXPECT_TRUE(acceptable_head("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_TRUE(acceptable_head("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_TRUE(acceptable_head("GET / HTTP/1.0\r\n\r\n"));  // 1.0 needs no Host
+}
+
+TEST(request_policy, refuses_what_a_proxy_must_not_forward) {
+  EXPECT_FALSE(acceptable_head("GET / HTTP/1.1\r\n\r\n"));                          // no Host
+  EXPECT_FALSE(acceptable_head("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"));    // two
+  EXPECT_FALSE(acceptable_head("GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n"));       // absolute form
+  EXPECT_FALSE(acceptable_head("GET * HTTP/1.1\r\nHost: x\r\n\r\n"));               // * is OPTIONS only
+  EXPECT_FALSE(acceptable_head("CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n"));
+  // A Transfer-Encoding not decoded as chunked: the length is ambiguous.
+  EXPECT_FALSE(acceptable_head("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"));
+  EXPECT_TRUE(acceptable_head("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"));
+}
+
+TEST(request_policy, idempotent_methods) {
+  for (auto v : {bhttp::verb::get, bhttp::verb::head, bhttp::verb::put, bhttp::verb::delete_, bhttp::verb::options,
+                 bhttp::verb::trace})
+    EXPECT_TRUE(is_idempotent(v)) << bhttp::to_string(v);
+  for (auto v : {bhttp::verb::post, bhttp::verb::patch, bhttp::verb::connect}) EXPECT_FALSE(is_idempotent(v));
+}
+
+TEST(request_policy, websocket_upgrade_needs_get_11_and_both_fields) {
+  auto upgrade = [](const std::string& head) {
+    parsed_request r(head);
+    return is_websocket_upgrade(r.msg());
+  };
+  EXPECT_TRUE(upgrade("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n"));
+  EXPECT_FALSE(upgrade("GET /ws HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n"));
+  EXPECT_FALSE(upgrade("POST /ws HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n"));
+  EXPECT_FALSE(upgrade("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n"));
+  EXPECT_FALSE(upgrade("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\n"));
+}
+
+TEST(request_policy, request_framing_follows_the_body) {
+  EXPECT_EQ(request_framing(false, false), framing::none);
+  EXPECT_EQ(request_framing(true, false), framing::length);
+  EXPECT_EQ(request_framing(true, true), framing::chunked);
+}
+
+TEST(request_policy, response_framing_per_client_version) {
+  const response_shape chunked{true, false, false}, length{false, true, false}, close_delimited{false, false, false},
+      empty{false, false, true};
+  EXPECT_EQ(response_framing(chunked, 11, false), framing::chunked);
+  EXPECT_EQ(response_framing(chunked, 10, false), framing::close);  // 1.0 has no chunked coding
+  EXPECT_EQ(response_framing(length, 10, false), framing::length);
+  EXPECT_EQ(response_framing(close_delimited, 11, false), framing::chunked);  // re-framed, the client stays
+  EXPECT_EQ(response_framing(close_delimited, 10, false), framing::close);
+  EXPECT_EQ(response_framing(empty, 11, false), framing::none);
+  EXPECT_EQ(response_framing(chunked, 11, true), framing::none);  // upgraded: the bytes are a tunnel
+}
+
+TEST(request_policy, client_connection_stays_only_when_everything_allows) {
+  EXPECT_TRUE(keeps_client(true, false, false, framing::length, true, false));
+  EXPECT_TRUE(keeps_client(true, false, false, framing::chunked, false, true));  // the upload must finish first
+  EXPECT_FALSE(keeps_client(false, false, false, framing::length, true, false));
+  EXPECT_FALSE(keeps_client(true, true, false, framing::length, true, false));   // draining
+  EXPECT_FALSE(keeps_client(true, false, true, framing::none, true, false));     // upgraded
+  EXPECT_FALSE(keeps_client(true, false, false, framing::close, true, false));   // the body ends with the connection
+  EXPECT_FALSE(keeps_client(true, false, false, framing::length, false, false)); // body unread
+}
+
+}  // namespace
+}  // namespace lb::proto::http
