@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -117,16 +116,6 @@ YAML::Mark mark_of(const field& f) {
   return f.value.IsNull() ? f.key_node.Mark() : f.value.Mark();
 }
 
-std::optional<std::uint64_t> parse_uint(std::string_view s) {
-  if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return std::nullopt;
-  }
-  std::uint64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 std::string range_text(std::uint64_t min, std::uint64_t max) {
   if (max == no_max) return "an integer >= " + std::to_string(min);
   return "an integer from " + std::to_string(min) + " to " + std::to_string(max);
@@ -139,7 +128,7 @@ std::string address_hint(std::string_view s) {
   if (s.front() != '[' && s.substr(0, colon).find(':') != std::string_view::npos) {
     return " (IPv6 addresses need brackets, like [::1]:8080)";
   }
-  const auto port = parse_uint(s.substr(colon + 1));
+  const auto port = parse_digits(s.substr(colon + 1));
   if (port && *port > 65535) return " (port must be 0..65535)";
   return "";
 }
@@ -286,7 +275,7 @@ std::optional<std::string> loader::read_string(const field& f) {
 std::optional<std::uint64_t> loader::read_uint(const field& f, std::uint64_t min,
                                                std::uint64_t max) {
   std::optional<std::uint64_t> v;
-  if (f.value.IsScalar()) v = parse_uint(f.value.Scalar());
+  if (f.value.IsScalar()) v = parse_digits(f.value.Scalar());
   if (!v || *v < min || *v > max) {
     error(f, "invalid '" + f.key + "': expected " + range_text(min, max) + ", got " +
                  describe(f.value));
@@ -379,7 +368,7 @@ void loader::read_workers(const field& f, config& cfg) {
       cfg.workers = 0;
       return;
     }
-    n = parse_uint(f.value.Scalar());
+    n = parse_digits(f.value.Scalar());
   }
   if (!n || *n < 1 || *n > 256) {
     error(f, "invalid 'workers': expected \"auto\" or an integer from 1 to 256, got " +
@@ -549,7 +538,7 @@ void loader::read_retry_on(const field& f, retry_policy& out) {
     std::string name;
     if (item.value.IsScalar()) {
       name = item.value.Scalar();
-      code = parse_uint(name);
+      code = parse_digits(name);
       if (code) name = std::to_string(*code);
     }
     const bool known = name == "connect-failure" || name == "refused-stream" ||
