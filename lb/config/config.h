@@ -15,6 +15,16 @@ namespace lb::config {
 
 using duration = std::chrono::milliseconds;
 
+// Where a value was written: for a file, its path and a 1-based line and
+// column. Kept on the objects that cross_check() looks at, since it runs over
+// the whole config after the source was read; a source without lines (a
+// Kubernetes object) can put its own location text in `file`.
+struct source_pos {
+  std::string file;
+  int line = 0;
+  int column = 0;
+};
+
 // A `host:port` or `[v6]:port` as written. `host` has no brackets. A literal
 // IP leaves `is_hostname` false; otherwise the control thread resolves it.
 struct address {
@@ -39,6 +49,12 @@ enum class balancer_kind { round_robin, least_conn, least_request, random, ip_ha
 
 // The config's name for `k` ("round_robin", ...).
 std::string_view balancer_name(balancer_kind k);
+
+// The kind the config calls `name`, or nullopt for a name no balancer has.
+std::optional<balancer_kind> balancer_from_name(std::string_view name);
+
+// Every balancer's name, in declaration order (for "expected one of" messages).
+std::vector<std::string_view> balancer_names();
 
 // Whether `k` picks by a hash of the request (and so takes `hash_key`).
 constexpr bool is_hash_balancer(balancer_kind k) {

@@ -58,12 +58,6 @@ const schema health_check_schema{"health_check",
 const schema outlier_schema{
     "outlier", {"consecutive_failures", "base_ejection", "max_ejected_percent"}, {}};
 
-constexpr std::pair<std::string_view, balancer_kind> balancers[] = {
-    {"round_robin", balancer_kind::round_robin}, {"least_conn", balancer_kind::least_conn},
-    {"least_request", balancer_kind::least_request}, {"random", balancer_kind::random},
-    {"ip_hash", balancer_kind::ip_hash}, {"ring_hash", balancer_kind::ring_hash},
-    {"maglev", balancer_kind::maglev}};
-
 constexpr std::uint64_t max_u32 = std::numeric_limits<std::uint32_t>::max();
 
 // One `key: value` of a map, or one list item (then `key` names the item kind).
@@ -696,15 +690,11 @@ void loader::read_pool(const field& f, pool& out) {
 bool loader::read_balancer(const field& f, pool& out) {
   const auto b = read_string(f);
   if (!b) return false;
-  for (const auto& [name, kind] : balancers) {
-    if (*b == name) {
-      out.balancer = kind;
-      return true;
-    }
+  if (const auto kind = balancer_from_name(*b)) {
+    out.balancer = *kind;
+    return true;
   }
-  std::vector<std::string_view> names;
-  for (const auto& [name, kind] : balancers) names.push_back(name);
-  error(f, "unknown balancer '" + *b + "' (expected one of: " + join(names) + ")");
+  error(f, "unknown balancer '" + *b + "' (expected one of: " + join(balancer_names()) + ")");
   return false;
 }
 
@@ -993,13 +983,6 @@ load_result loader::run(std::string_view text) {
 }
 
 }  // namespace
-
-std::string_view balancer_name(balancer_kind k) {
-  for (const auto& [name, kind] : balancers) {
-    if (kind == k) return name;
-  }
-  return "?";
-}
 
 load_result load_string(std::string_view yaml, const std::string& name) {
   try {

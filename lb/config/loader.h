@@ -7,18 +7,9 @@
 #include <vector>
 
 #include "lb/config/config.h"
+#include "lb/config/diagnostic.h"
 
 namespace lb::config {
-
-// One problem in a config file. `line` and `column` are 1-based.
-struct diagnostic {
-  std::string file;
-  int line = 0;
-  int column = 0;
-  std::string message;
-
-  std::string str() const;  // "FILE:LINE:COL: message", the `lb --check` format
-};
 
 struct load_result {
   std::shared_ptr<const config> cfg;  // set only when `errors` is empty
