@@ -3,9 +3,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <limits>
 #include <map>
 #include <utility>
@@ -992,27 +989,6 @@ load_result load_string(std::string_view yaml, const std::string& name) {
     out.errors.push_back({name, 1, 1, std::string("cannot load config: ") + e.what()});
     return out;
   }
-}
-
-load_result load_file(const std::string& path) {
-  const auto unreadable = [&path](int err) {
-    load_result out;
-    out.errors.push_back({path, 1, 1, "cannot read config file: " + std::string(std::strerror(err))});
-    return out;
-  };
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return unreadable(errno);
-  std::string text;
-  char buf[16384];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-  const bool failed = std::ferror(f);
-  const int err = errno;  // a directory opens fine and fails here with EISDIR
-  std::fclose(f);
-  if (failed) return unreadable(err);
-  auto out = load_string(text, path);
-  out.text = std::move(text);
-  return out;
 }
 
 }  // namespace lb::config
