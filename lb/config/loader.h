@@ -1,6 +1,7 @@
 #pragma once
-// YAML text -> validated `config`. What file_source runs on the file's
-// bytes; tests and tools call it on strings.
+// YAML text -> validated `config`: the section decoders (decode.h), then
+// cross_check(). What file_source runs on the file's bytes; tests and tools
+// call it on strings.
 
 #include <string>
 #include <string_view>

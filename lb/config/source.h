@@ -27,7 +27,8 @@ class config_source {
  public:
   virtual ~config_source() = default;
 
-  // Thread: control. Reads the source once, decodes and validates it. Returns the config, or every problem found (syntax,
+  // Thread: control. Reads the source once, decodes it and runs cross_check()
+  // over the result. Returns the config, or every problem found (syntax,
   // types, ranges, names, references) as diagnostics; an unreadable source is
   // one diagnostic too. Never throws.
   virtual load_result load() = 0;

@@ -402,6 +402,24 @@ pools: [{name: web, endpoints: [127.0.0.1:9001]}]
             }));
 }
 
+TEST(loader, route_pool_written_empty_or_missing) {
+  // An empty name is reported by the route decoder (cross_check leaves empty
+  // pools to the source), with the route's final name; a missing one only once.
+  EXPECT_EQ(errors_of(R"(listeners:
+  - name: web
+    listen: 127.0.0.1:8080
+    routes:
+      - pool: ""
+        name: late
+      - name: none
+pools: [{name: web, endpoints: [127.0.0.1:9001]}]
+)"),
+            (std::vector<std::string>{
+                "t.yaml:5:15: route 'late' names unknown pool ''",
+                "t.yaml:7:9: missing required key 'pool' in route",
+            }));
+}
+
 TEST(loader, duplicate_names_point_back_at_the_first) {
   EXPECT_EQ(errors_of(R"(listeners:
   - name: web
