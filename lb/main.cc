@@ -7,6 +7,7 @@
 #include <boost/version.hpp>
 #include <openssl/opensslv.h>
 
+#include "lb/config/file_source.h"
 #include "lb/control/app.h"
 #include "lb/core/log.h"
 #include "lb/core/version.h"
@@ -58,6 +59,9 @@ int main(int argc, char** argv) {
   }
 
   const std::string path = vm.count("config") ? vm["config"].as<std::string>() : default_config();
-  if (vm.count("check")) return lb::control::check(path);
+  if (vm.count("check")) {
+    lb::config::file_source source(path);
+    return lb::control::check(source);
+  }
   return lb::control::run(path);
 }

@@ -1,8 +1,17 @@
 #include "lb/config/config.h"
 
-#include "lb/config/loader.h"
+#include <utility>
 
 namespace lb::config {
+namespace {
+
+constexpr std::pair<std::string_view, balancer_kind> balancers[] = {
+    {"round_robin", balancer_kind::round_robin}, {"least_conn", balancer_kind::least_conn},
+    {"least_request", balancer_kind::least_request}, {"random", balancer_kind::random},
+    {"ip_hash", balancer_kind::ip_hash}, {"ring_hash", balancer_kind::ring_hash},
+    {"maglev", balancer_kind::maglev}};
+
+}  // namespace
 
 std::string address::str() const {
   // A ':' in the host can only be an IPv6 literal, which needs its brackets back.
@@ -10,8 +19,24 @@ std::string address::str() const {
   return host + ":" + std::to_string(port);
 }
 
-std::string diagnostic::str() const {
-  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+std::string_view balancer_name(balancer_kind k) {
+  for (const auto& [name, kind] : balancers) {
+    if (kind == k) return name;
+  }
+  return "?";
+}
+
+std::optional<balancer_kind> balancer_from_name(std::string_view name) {
+  for (const auto& [n, kind] : balancers) {
+    if (n == name) return kind;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string_view> balancer_names() {
+  std::vector<std::string_view> out;
+  for (const auto& [name, kind] : balancers) out.push_back(name);
+  return out;
 }
 
 }  // namespace lb::config

@@ -1,5 +1,5 @@
 #pragma once
-// The validated configuration model: what `config::load_file` produces from YAML.
+// The validated configuration model: what a `config_source` produces.
 // Plain data, immutable once loaded; the data plane compiles it further
 // (router tables, balancers) when it builds a snapshot.
 
@@ -14,6 +14,16 @@
 namespace lb::config {
 
 using duration = std::chrono::milliseconds;
+
+// Where a value was written: for a file, its path and a 1-based line and
+// column. Kept on the objects that cross_check() looks at, since it runs over
+// the whole config after the source was read; a source without lines (a
+// Kubernetes object) can put its own location text in `file`.
+struct source_pos {
+  std::string file;
+  int line = 0;
+  int column = 0;
+};
 
 // A `host:port` or `[v6]:port` as written. `host` has no brackets. A literal
 // IP leaves `is_hostname` false; otherwise the control thread resolves it.
@@ -39,6 +49,12 @@ enum class balancer_kind { round_robin, least_conn, least_request, random, ip_ha
 
 // The config's name for `k` ("round_robin", ...).
 std::string_view balancer_name(balancer_kind k);
+
+// The kind the config calls `name`, or nullopt for a name no balancer has.
+std::optional<balancer_kind> balancer_from_name(std::string_view name);
+
+// Every balancer's name, in declaration order (for "expected one of" messages).
+std::vector<std::string_view> balancer_names();
 
 // Whether `k` picks by a hash of the request (and so takes `hash_key`).
 constexpr bool is_hash_balancer(balancer_kind k) {
@@ -74,7 +90,7 @@ struct outlier {
 };
 
 struct pool {
-  std::string name;
+  std::string name;  // empty: the source could not read one (and reported it)
   balancer_kind balancer = balancer_kind::round_robin;
   ::lb::config::hash_key hash_key;
   std::vector<endpoint> endpoints;  // at least one
@@ -86,6 +102,7 @@ struct pool {
   std::optional<::lb::config::health_check> health_check;  // absent = no active checks
   std::optional<::lb::config::outlier> outlier;            // absent = no passive ejection
   duration slow_start = duration::zero();                  // 0 = off
+  source_pos name_pos;
 };
 
 // Host match forms: `api.example.com` (exact, case-insensitive), `*.example.com`
@@ -118,11 +135,13 @@ struct route {
   host_match host;
   path_match path;
   std::vector<std::pair<std::string, std::string>> headers;  // name lower-cased; exact value
-  std::string pool;
-  std::size_t pool_index = 0;  // index into config::pools, set by the loader
+  std::string pool;            // empty: the source found none (and reported it)
+  std::size_t pool_index = 0;  // index into config::pools, set by cross_check()
   duration timeout = std::chrono::seconds(30);  // upstream response (head) timeout
   retry_policy retries;
   std::vector<std::pair<std::string, std::string>> set_headers;  // added/replaced upstream
+  source_pos name_pos;  // of `name`, or of the route itself when it has none
+  source_pos pool_pos;
 };
 
 struct limits {
@@ -136,15 +155,18 @@ struct limits {
 enum class protocol { http };
 
 struct listener {
-  std::string name;
-  address listen;  // always a literal IP (hostnames are refused)
+  std::string name;  // empty: the source could not read one (and reported it)
+  address listen;    // always a literal IP (hostnames are refused); port 0 = kernel's pick
   protocol proto = protocol::http;
   ::lb::config::limits limits;
   std::vector<route> routes;  // first match wins
+  source_pos name_pos;
+  source_pos listen_pos;
 };
 
 struct admin {
   std::optional<address> listen;  // absent = no admin server
+  source_pos listen_pos;
 };
 
 struct access_log {

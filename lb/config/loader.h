@@ -1,37 +1,19 @@
 #pragma once
-// YAML -> validated `config`. Runs on the control thread only; never on a worker.
+// YAML text -> validated `config`: the section decoders (decode.h), then
+// cross_check(). What file_source runs on the file's bytes; tests and tools
+// call it on strings.
 
-#include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
-#include "lb/config/config.h"
+#include "lb/config/source.h"
 
 namespace lb::config {
 
-// One problem in a config file. `line` and `column` are 1-based.
-struct diagnostic {
-  std::string file;
-  int line = 0;
-  int column = 0;
-  std::string message;
-
-  std::string str() const;  // "FILE:LINE:COL: message", the `lb --check` format
-};
-
-struct load_result {
-  std::shared_ptr<const config> cfg;  // set only when `errors` is empty
-  std::vector<diagnostic> errors;     // every problem found, in file order
-  std::string text;                   // the bytes parsed (load_file), to tell a later change from this one
-
-  bool ok() const { return errors.empty(); }
-};
-
-// Thread: control. Reads and validates `path`; never throws.
-load_result load_file(const std::string& path);
-
-// Thread: any. Same, from text; `name` stands for the file in diagnostics.
+// Thread: any (never a worker's hot path: it allocates and compiles regexes).
+// Decodes and validates `yaml`; `name` stands for the file in diagnostics and
+// in config::source. Returns the config, or every problem found, in file
+// order. Never throws. Leaves load_result::digest empty.
 load_result load_string(std::string_view yaml, const std::string& name);
 
 }  // namespace lb::config

@@ -24,8 +24,10 @@ std::int64_t unit_millis(std::string_view unit) {
   return 0;
 }
 
-// Digits only: from_chars alone would accept a leading '-' and stop early on junk.
+}  // namespace
+
 std::optional<std::uint64_t> parse_digits(std::string_view s) {
+  // Checked first: from_chars alone would accept a leading '-' and stop early on junk.
   if (s.empty()) return std::nullopt;
   for (char c : s) {
     if (!is_digit(c)) return std::nullopt;
@@ -35,6 +37,8 @@ std::optional<std::uint64_t> parse_digits(std::string_view s) {
   if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
   return v;
 }
+
+namespace {
 
 std::optional<std::uint16_t> parse_port(std::string_view s) {
   // Five digits at most keeps "000000080"-style padding out of addresses.

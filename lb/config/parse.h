@@ -10,6 +10,10 @@
 
 namespace lb::config {
 
+// An unsigned decimal integer: digits only (no sign, spaces or "0x"), and it
+// must fit in 64 bits. Leading zeros are fine ("007" is 7).
+std::optional<std::uint64_t> parse_digits(std::string_view s);
+
 // "250ms", "2s", "5m", "1h", "0s". A bare number is refused (unit required).
 std::optional<duration> parse_duration(std::string_view s);
 

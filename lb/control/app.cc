@@ -1,11 +1,9 @@
 #include "lb/control/app.h"
 
 #include <csignal>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
@@ -18,7 +16,7 @@
 #include "lb/accesslog/access_log.h"
 #include "lb/admin/server.h"
 #include "lb/admin/views.h"
-#include "lb/config/loader.h"
+#include "lb/config/file_source.h"
 #include "lb/control/file_watch.h"
 #include "lb/health/checker.h"
 #include "lb/core/log.h"
@@ -36,13 +34,6 @@ using tcp = asio::ip::tcp;
 namespace {
 
 tcp::endpoint to_endpoint(const config::address& a) { return {asio::ip::make_address(a.host), a.port}; }
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -76,12 +67,12 @@ unsigned worker_count(const config::config& c) {
 // thread (the main thread), so none of it needs a lock.
 class controller {
  public:
-  explicit controller(std::string path) : path_(std::move(path)) {
+  explicit controller(std::string path) : path_(std::move(path)), source_(path_) {
     for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) signals_.add(sig);
   }
 
   int run() {
-    auto first = config::load_file(path_);
+    auto first = source_.load();
     for (const auto& d : first.errors) std::cerr << d.str() << '\n';
     if (!first.ok()) return 1;
     workers_count_ = worker_count(*first.cfg);
@@ -93,7 +84,7 @@ class controller {
     current_ = outcome.snap;
     dns_ = std::move(outcome.dns);
     registry_->retain_only_used();
-    file_digest_ = std::move(first.text);
+    file_digest_ = std::move(first.digest);
     facts_.reloads_success = 1;
     facts_.last_reload_success_unix = unix_now();
 
@@ -140,7 +131,7 @@ class controller {
     watch_ = std::make_unique<file_watch>(control_, path_, std::chrono::milliseconds(200), [this] {
       // Editors and ConfigMap swaps touch the directory in bursts, and not
       // every event changes the file: reload only when its bytes did.
-      auto now = read_file(path_);
+      auto now = source_.digest();
       if (now.empty() || now == file_digest_) return;
       reload("file change");
     });
@@ -188,7 +179,7 @@ class controller {
       r.errors.push_back("draining: reload refused");
       return r;
     }
-    auto parsed = config::load_file(path_);
+    auto parsed = source_.load();
     auto outcome = compile(parsed, path_, current_->version + 1, *registry_);
     if (!outcome.snap) {
       ++facts_.reloads_failure;
@@ -241,7 +232,7 @@ class controller {
     current_ = outcome.snap;
     dns_ = std::move(outcome.dns);
     registry_->retain_only_used();
-    file_digest_ = std::move(parsed.text);
+    file_digest_ = std::move(parsed.digest);
     schedule_dns();
     if (health_) health_->update(current_);
     ++facts_.reloads_success;
@@ -395,6 +386,7 @@ class controller {
   }
 
   std::string path_;
+  config::file_source source_;
   asio::io_context control_;
   asio::signal_set signals_{control_};
   asio::steady_timer drain_timer_{control_};
@@ -421,12 +413,12 @@ class controller {
 
 }  // namespace
 
-int check(const std::string& path) {
+int check(config::config_source& source) {
   upstream::live_registry registry(1);
-  const auto outcome = compile(config::load_file(path), path, 1, registry);
+  const auto outcome = compile(source.load(), source.describe(), 1, registry);
   for (const auto& e : outcome.errors) std::cerr << e << '\n';
   if (!outcome.snap) return 1;
-  std::cout << path << ": configuration is valid\n";
+  std::cout << source.describe() << ": configuration is valid\n";
   return 0;
 }
 

@@ -5,14 +5,17 @@
 
 #include <string>
 
+#include "lb/config/source.h"
+
 namespace lb::control {
 
 // Thread: main. Runs lb with the config at `path`. Returns the exit code:
 // 0 after a graceful drain, 1 when the config is invalid or cannot be served.
 int run(const std::string& path);
 
-// Thread: main. `lb --check`: validates `path`, prints each error as
-// FILE:LINE:COL: message on stderr. Returns 0 when valid, 1 otherwise.
-int check(const std::string& path);
+// Thread: main. `lb --check`: loads `source` and compiles it as a reload
+// would, prints each error as FILE:LINE:COL: message on stderr. Returns 0
+// when valid, 1 otherwise.
+int check(config::config_source& source);
 
 }  // namespace lb::control

@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include "lb/config/loader.h"
-
 namespace lb::config {
 namespace {
 
@@ -13,9 +11,17 @@ TEST(address, str_round_trips_both_families) {
   EXPECT_EQ((address{"app.internal", 0, true}).str(), "app.internal:0");
 }
 
-TEST(diagnostic, str_is_the_check_format) {
-  const diagnostic d{"config/lb.yaml", 12, 7, "unknown key 'foo'"};
-  EXPECT_EQ(d.str(), "config/lb.yaml:12:7: unknown key 'foo'");
+TEST(balancer, names_round_trip) {
+  const auto names = balancer_names();
+  ASSERT_EQ(names.size(), 7u);
+  EXPECT_EQ(names.front(), "round_robin");
+  for (auto name : names) {
+    const auto kind = balancer_from_name(name);
+    ASSERT_TRUE(kind) << name;
+    EXPECT_EQ(balancer_name(*kind), name);
+  }
+  EXPECT_EQ(balancer_from_name("Round_Robin"), std::nullopt);
+  EXPECT_EQ(balancer_from_name(""), std::nullopt);
 }
 
 }  // namespace

@@ -9,6 +9,19 @@ namespace {
 
 using namespace std::chrono_literals;
 
+TEST(parse_digits, reads_unsigned_decimal) {
+  EXPECT_EQ(parse_digits("0"), 0u);
+  EXPECT_EQ(parse_digits("007"), 7u);
+  EXPECT_EQ(parse_digits("18446744073709551615"), 18446744073709551615ull);
+}
+
+TEST(parse_digits, refuses_signs_junk_and_overflow) {
+  for (const char* bad : {"", "-1", "+1", " 1", "1 ", "0x10", "1.5", "1e3", "12a",
+                          "18446744073709551616"}) {
+    EXPECT_EQ(parse_digits(bad), std::nullopt) << bad;
+  }
+}
+
 TEST(parse_duration, accepts_every_unit) {
   EXPECT_EQ(parse_duration("250ms"), duration(250));
   EXPECT_EQ(parse_duration("2s"), duration(2s));

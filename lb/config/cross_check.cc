@@ -1,0 +1,81 @@
+#include "lb/config/cross_check.h"
+
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace lb::config {
+namespace {
+
+// `items` are listeners, pools or routes: each has a `name` and a `name_pos`.
+template <class T>
+void check_unique_names(const std::vector<T>& items, std::string_view what,
+                        std::vector<diagnostic>& out) {
+  std::map<std::string_view, const source_pos*> seen;
+  for (const auto& item : items) {
+    if (item.name.empty()) continue;
+    auto [it, fresh] = seen.emplace(item.name, &item.name_pos);
+    if (!fresh) {
+      out.push_back(diagnostic::at(
+          item.name_pos, "duplicate " + std::string(what) + " name '" + item.name +
+                             "' (first used on line " + std::to_string(it->second->line) + ")"));
+    }
+  }
+}
+
+void check_listen_addresses(const config& cfg, std::vector<diagnostic>& out) {
+  // Two listeners on one address would both bind it (SO_REUSEPORT) and
+  // silently split its traffic. Port 0 asks the kernel for a fresh port each time.
+  std::map<std::string, const listener*> seen;
+  for (const auto& l : cfg.listeners) {
+    if (l.listen.port == 0) continue;
+    auto [it, fresh] = seen.emplace(l.listen.str(), &l);
+    if (!fresh) {
+      out.push_back(diagnostic::at(l.listen_pos, "listen address " + l.listen.str() +
+                                                     " is already used by listener '" +
+                                                     it->second->name + "'"));
+    }
+  }
+  if (cfg.admin.listen && cfg.admin.listen->port != 0) {
+    const auto it = seen.find(cfg.admin.listen->str());
+    if (it != seen.end()) {
+      out.push_back(diagnostic::at(cfg.admin.listen_pos,
+                                   "admin listen address " + cfg.admin.listen->str() +
+                                       " is already used by listener '" + it->second->name +
+                                       "'"));
+    }
+  }
+}
+
+void resolve_pools(config& cfg, std::vector<diagnostic>& out) {
+  std::map<std::string_view, std::size_t> index;
+  for (std::size_t i = 0; i < cfg.pools.size(); ++i) {
+    if (!cfg.pools[i].name.empty()) index.emplace(cfg.pools[i].name, i);
+  }
+  for (auto& l : cfg.listeners) {
+    for (auto& r : l.routes) {
+      if (r.pool.empty()) continue;
+      const auto it = index.find(r.pool);
+      if (it == index.end()) {
+        out.push_back(diagnostic::at(
+            r.pool_pos, "route '" + r.name + "' names unknown pool '" + r.pool + "'"));
+      } else {
+        r.pool_index = it->second;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<diagnostic> cross_check(config& cfg) {
+  std::vector<diagnostic> out;
+  check_unique_names(cfg.listeners, "listener", out);
+  check_unique_names(cfg.pools, "pool", out);
+  for (const auto& l : cfg.listeners) check_unique_names(l.routes, "route", out);
+  check_listen_addresses(cfg, out);
+  resolve_pools(cfg, out);
+  return out;
+}
+
+}  // namespace lb::config

@@ -1,0 +1,25 @@
+#pragma once
+// YAML -> `config`, one decoder per section of the file. Each reads what it
+// can, reports every problem through the reader and carries on, so one pass
+// finds them all. Checks that span sections (names, listen addresses, pool
+// references) are not here: cross_check() runs them over the whole config.
+// Control thread only.
+
+#include "lb/config/config.h"
+#include "lb/config/yaml_reader.h"
+
+namespace lb::config::yaml {
+
+// decode_top.cc: the top-level map, `workers`, `drain_timeout`, `admin`,
+// `access_log`; hands each listener and pool to the decoders below.
+void decode_top(reader& r, const YAML::Node& root, config& out);
+
+// decode_listener.cc: one listener with its limits and routes (match,
+// retries, set_headers). Records the positions cross_check() reports at.
+void decode_listener(reader& r, const field& f, listener& out);
+
+// decode_pool.cc: one pool with its balancer, endpoints, keepalive, health
+// check and outlier detection. Records the position of its name.
+void decode_pool(reader& r, const field& f, pool& out);
+
+}  // namespace lb::config::yaml

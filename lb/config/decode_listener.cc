@@ -1,0 +1,284 @@
+#include "lb/config/decode.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lb/config/parse.h"
+#include "lb/config/validate.h"
+
+namespace lb::config::yaml {
+namespace {
+
+const schema listener_schema{"listener",
+                             {"name", "listen", "protocol", "limits", "routes"},
+                             {"tls", "proxy_protocol", "pool"}};
+const schema limits_schema{
+    "limits",
+    {"max_connections", "header_timeout", "idle_timeout", "max_header_bytes", "max_body_bytes"},
+    {}};
+const schema route_schema{"route", {"name", "match", "pool", "timeout", "retries", "set_headers"},
+                          {}};
+const schema retries_schema{"retries", {"attempts", "on", "budget_percent"}, {}};
+const schema match_schema{"match",
+                          {"host", "path_prefix", "path_exact", "path_regex", "headers"},
+                          {}};
+
+void read_protocol(reader& r, const field& f, listener& out);
+void read_limits(reader& r, const field& f, limits& out);
+void read_route(reader& r, const field& f, std::size_t index, route& out);
+void read_retries(reader& r, const field& f, retry_policy& out);
+void read_retry_on(reader& r, const field& f, retry_policy& out);
+void read_match(reader& r, const field& f, route& out);
+void read_path(reader& r, const field& f, path_match::kind kind, route& out);
+void read_headers(reader& r, const field& f, bool for_upstream,
+                  std::vector<std::pair<std::string, std::string>>& out);
+
+}  // namespace
+
+void decode_listener(reader& r, const field& f, listener& out) {
+  const auto m = r.read_map(f, listener_schema);
+  if (!m) return;
+  r.require(*m, "name", "listener");
+  r.require(*m, "listen", "listener");
+  for (const auto& item : m->items) {
+    if (item.key == "name") {
+      if (auto n = r.read_name(item, "listener")) {
+        out.name = *n;
+        out.name_pos = r.pos(item);
+      }
+    } else if (item.key == "listen") {
+      if (auto a = r.read_address(item, address_use::listen)) {
+        out.listen = *a;
+        out.listen_pos = r.pos(item);
+      }
+    } else if (item.key == "protocol") {
+      read_protocol(r, item, out);
+    } else if (item.key == "limits") {
+      read_limits(r, item, out.limits);
+    } else if (item.key == "routes") {
+      const auto routes = r.read_list(item, "route");
+      for (std::size_t i = 0; routes && i < routes->size(); ++i) {
+        read_route(r, (*routes)[i], i, out.routes.emplace_back());
+      }
+    }
+  }
+  // A tcp listener has no routes; its own error already says why it is refused.
+  const auto* proto = m->get("protocol");
+  if (!proto || !proto->value.IsScalar() || proto->value.Scalar() != "tcp") {
+    r.require(*m, "routes", "listener");
+  }
+}
+
+namespace {
+
+void read_protocol(reader& r, const field& f, listener& out) {
+  const auto p = r.read_string(f);
+  if (!p) return;
+  if (*p == "http") {
+    out.proto = protocol::http;
+  } else if (*p == "tcp") {
+    r.error(f, "protocol 'tcp' is not supported by this version of lb");
+  } else {
+    r.error(f, "unknown protocol '" + *p + "' (expected one of: http)");
+  }
+}
+
+void read_limits(reader& r, const field& f, limits& out) {
+  const auto m = r.read_map(f, limits_schema);
+  if (!m) return;
+  for (const auto& item : m->items) {
+    if (item.key == "max_connections") {
+      if (auto v = r.read_uint(item, 1, no_max)) out.max_connections = *v;
+    } else if (item.key == "header_timeout") {
+      if (auto d = r.read_duration(item, false)) out.header_timeout = *d;
+    } else if (item.key == "idle_timeout") {
+      if (auto d = r.read_duration(item, false)) out.idle_timeout = *d;
+    } else if (item.key == "max_header_bytes") {
+      if (auto v = r.read_uint(item, 1024, 1048576)) {
+        out.max_header_bytes = static_cast<std::uint32_t>(*v);
+      }
+    } else if (item.key == "max_body_bytes") {
+      if (auto v = r.read_uint(item, 0, no_max)) out.max_body_bytes = *v;
+    }
+  }
+}
+
+void read_route(reader& r, const field& f, std::size_t index, route& out) {
+  out.name = "route" + std::to_string(index);
+  out.name_pos = r.pos(f.value.Mark());
+  const auto m = r.read_map(f, route_schema);
+  if (!m) return;
+  r.require(*m, "pool", "route");
+  const field* empty_pool = nullptr;
+  for (const auto& item : m->items) {
+    if (item.key == "name") {
+      if (auto n = r.read_name(item, "route")) {
+        out.name = *n;
+        out.name_pos = r.pos(item);
+      }
+    } else if (item.key == "match") {
+      read_match(r, item, out);
+    } else if (item.key == "pool") {
+      if (auto p = r.read_string(item)) {
+        out.pool = *p;
+        out.pool_pos = r.pos(item);
+        if (p->empty()) empty_pool = &item;
+      }
+    } else if (item.key == "timeout") {
+      if (auto d = r.read_duration(item, false)) out.timeout = *d;
+    } else if (item.key == "retries") {
+      read_retries(r, item, out.retries);
+    } else if (item.key == "set_headers") {
+      read_headers(r, item, true, out.set_headers);
+    }
+  }
+  // cross_check() takes an empty pool for one the source could not read (and
+  // so reported); one written as "" is reported here, as cross_check would.
+  if (empty_pool) r.error(*empty_pool, "route '" + out.name + "' names unknown pool ''");
+}
+
+void read_retries(reader& r, const field& f, retry_policy& out) {
+  const auto m = r.read_map(f, retries_schema);
+  if (!m) return;
+  for (const auto& item : m->items) {
+    if (item.key == "attempts") {
+      if (auto v = r.read_uint(item, 0, 10)) out.attempts = static_cast<std::uint32_t>(*v);
+    } else if (item.key == "on") {
+      read_retry_on(r, item, out);
+    } else if (item.key == "budget_percent") {
+      if (auto v = r.read_uint(item, 0, 100)) out.budget_percent = static_cast<std::uint32_t>(*v);
+    }
+  }
+}
+
+void read_retry_on(reader& r, const field& f, retry_policy& out) {
+  if (f.value.IsSequence() && f.value.size() == 0) {
+    r.error(f, "'on' must not be empty (to turn retries off, set 'attempts: 0')");
+    return;
+  }
+  const auto items = r.read_list(f, "retry condition");
+  if (!items) return;
+  // A list replaces the default set: `on: [502]` retries on 502 only.
+  out.on_connect_failure = false;
+  out.on_refused_stream = false;
+  out.on_status.clear();
+  std::vector<std::string> seen;
+  for (const auto& item : *items) {
+    std::optional<std::uint64_t> code;
+    std::string name;
+    if (item.value.IsScalar()) {
+      name = item.value.Scalar();
+      code = parse_digits(name);
+      if (code) name = std::to_string(*code);
+    }
+    const bool known = name == "connect-failure" || name == "refused-stream" ||
+                       (code && *code >= 500 && *code <= 599);
+    if (!known) {
+      r.error(item, "invalid retry condition " + describe(item.value) +
+                        " (expected connect-failure, refused-stream or a status code from 500 "
+                        "to 599)");
+      continue;
+    }
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+      r.error(item, "duplicate retry condition '" + name + "' in 'on'");
+      continue;
+    }
+    seen.push_back(name);
+    if (code) {
+      out.on_status.push_back(static_cast<std::uint16_t>(*code));
+    } else if (name == "connect-failure") {
+      out.on_connect_failure = true;
+    } else {
+      out.on_refused_stream = true;
+    }
+  }
+}
+
+void read_match(reader& r, const field& f, route& out) {
+  const auto m = r.read_map(f, match_schema);
+  if (!m) return;
+  const field* path = nullptr;
+  for (const auto& item : m->items) {
+    if (item.key == "host") {
+      const auto h = r.read_string(item);
+      std::string why;
+      if (!h) continue;
+      if (auto hm = parse_host_match(*h, why)) {
+        out.host = *hm;
+      } else {
+        r.error(item, why);
+      }
+    } else if (item.key == "headers") {
+      read_headers(r, item, false, out.headers);
+    } else if (path) {
+      r.error(item.key_node.Mark(), "'" + item.key + "' conflicts with '" + path->key +
+                                        "': a route matches at most one of path_prefix, " +
+                                        "path_exact, path_regex");
+    } else {
+      path = &item;
+      const auto kind = item.key == "path_prefix"  ? path_match::kind::prefix
+                        : item.key == "path_exact" ? path_match::kind::exact
+                                                   : path_match::kind::regex;
+      read_path(r, item, kind, out);
+    }
+  }
+}
+
+void read_path(reader& r, const field& f, path_match::kind kind, route& out) {
+  const auto p = r.read_string(f);
+  if (!p) return;
+  if (kind == path_match::kind::regex) {
+    if (const auto why = regex_error(*p, false); !why.empty()) {
+      r.error(f, "invalid 'path_regex' '" + *p + "': " + why);
+      return;
+    }
+  } else if (p->empty() || p->front() != '/') {
+    r.error(f, "invalid '" + f.key + "': must start with '/', got " + describe(f.value));
+    return;
+  } else if (p->find('?') != std::string::npos) {
+    // The router compares the path only; a '?' here could never match.
+    r.error(f, "invalid '" + f.key + "': must not contain '?' (the query string is not matched)");
+    return;
+  }
+  out.path.type = kind;
+  out.path.value = *p;
+}
+
+void read_headers(reader& r, const field& f, bool for_upstream,
+                          std::vector<std::pair<std::string, std::string>>& out) {
+  if (!f.value.IsMap()) {
+    r.error(f, "invalid '" + f.key + "': expected a map of header names to values, got " +
+                   describe(f.value));
+    return;
+  }
+  for (auto it = f.value.begin(); it != f.value.end(); ++it) {
+    const field item{it->first.IsScalar() ? it->first.Scalar() : "", it->first, it->second};
+    if (!it->first.IsScalar() || !is_header_token(item.key)) {
+      r.error(it->first.Mark(),
+              "invalid header name " + describe(it->first) + " in '" + f.key + "'");
+      continue;
+    }
+    const std::string name = to_lower(item.key);
+    if (for_upstream && is_reserved_header(name)) {
+      r.error(it->first.Mark(), "'" + f.key + "' may not set '" + name +
+                                    "': lb manages framing and hop-by-hop headers itself");
+      continue;
+    }
+    if (std::any_of(out.begin(), out.end(), [&](const auto& h) { return h.first == name; })) {
+      r.error(it->first.Mark(), "duplicate header '" + name + "' in '" + f.key + "'");
+      continue;
+    }
+    const auto value = r.read_string(item);
+    if (!value) continue;
+    if (!is_header_value(*value)) {
+      r.error(item, "invalid value for header '" + name + "': it must not contain CR, LF or NUL");
+      continue;
+    }
+    out.emplace_back(name, *value);
+  }
+}
+
+}  // namespace
+}  // namespace lb::config::yaml

@@ -1,0 +1,108 @@
+#include "lb/config/decode.h"
+
+#include <string>
+#include <vector>
+
+#include "lb/config/parse.h"
+
+namespace lb::config::yaml {
+namespace {
+
+const schema top_schema{"top level",
+                        {"workers", "drain_timeout", "admin", "access_log", "listeners", "pools"},
+                        {}};
+const schema admin_schema{"admin", {"listen"}, {}};
+const schema access_log_schema{"access_log", {"path", "format"}, {}};
+
+void read_workers(reader& r, const field& f, config& cfg);
+void read_admin(reader& r, const field& f, admin& out);
+void read_access_log(reader& r, const field& f, access_log& out);
+
+}  // namespace
+
+void decode_top(reader& r, const YAML::Node& root, config& cfg) {
+  if (!root.IsMap()) {
+    r.error(root.Mark(), "expected a map with 'listeners' and 'pools' at top level, got " +
+                             describe(root));
+    return;
+  }
+  const auto top = r.read_map({"config", root, root}, top_schema);
+  if (!top) return;
+  r.require(*top, "listeners", "config");
+  r.require(*top, "pools", "config");
+  for (const auto& f : top->items) {
+    if (f.key == "workers") {
+      read_workers(r, f, cfg);
+    } else if (f.key == "drain_timeout") {
+      if (auto d = r.read_duration(f, true)) cfg.drain_timeout = *d;
+    } else if (f.key == "admin") {
+      read_admin(r, f, cfg.admin);
+    } else if (f.key == "access_log") {
+      read_access_log(r, f, cfg.access_log);
+    } else if (f.key == "listeners") {
+      for (const auto& item : r.read_list(f, "listener").value_or(std::vector<field>{})) {
+        decode_listener(r, item, cfg.listeners.emplace_back());
+      }
+    } else if (f.key == "pools") {
+      for (const auto& item : r.read_list(f, "pool").value_or(std::vector<field>{})) {
+        decode_pool(r, item, cfg.pools.emplace_back());
+      }
+    }
+  }
+}
+
+namespace {
+
+void read_workers(reader& r, const field& f, config& cfg) {
+  std::optional<std::uint64_t> n;
+  if (f.value.IsScalar()) {
+    if (f.value.Scalar() == "auto") {
+      cfg.workers = 0;
+      return;
+    }
+    n = parse_digits(f.value.Scalar());
+  }
+  if (!n || *n < 1 || *n > 256) {
+    r.error(f, "invalid 'workers': expected \"auto\" or an integer from 1 to 256, got " +
+                   describe(f.value));
+    return;
+  }
+  cfg.workers = static_cast<unsigned>(*n);
+}
+
+void read_admin(reader& r, const field& f, admin& out) {
+  const auto m = r.read_map(f, admin_schema);
+  if (!m) return;
+  r.require(*m, "listen", "admin");
+  if (const auto* l = m->get("listen")) {
+    out.listen = r.read_address(*l, address_use::listen);
+    out.listen_pos = r.pos(*l);
+  }
+}
+
+void read_access_log(reader& r, const field& f, access_log& out) {
+  const auto m = r.read_map(f, access_log_schema);
+  if (!m) return;
+  for (const auto& item : m->items) {
+    const auto s = r.read_string(item);
+    if (!s) continue;
+    if (item.key == "path") {
+      if (*s == "stdout") {
+        out.type = access_log::kind::stdout_;
+      } else if (*s == "off") {
+        out.type = access_log::kind::off;
+      } else if (s->empty() || s->find('\0') != std::string::npos) {
+        r.error(item, "invalid 'path': expected stdout, off or a file path, got " +
+                          describe(item.value));
+      } else {
+        out.type = access_log::kind::file;
+        out.path = *s;
+      }
+    } else if (item.key == "format" && *s != "json") {
+      r.error(item, "unknown access log format '" + *s + "' (expected one of: json)");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lb::config::yaml
