@@ -35,7 +35,7 @@ class UpstreamErrorsTest(harness.LbTestCase):
         self.assertLess(time.monotonic() - start, 1.5)
 
     def test_all_endpoints_unreachable_502(self):
-        ports = [harness.closed_port() for _ in range(3)]
+        ports = harness.closed_ports(3)
         lb = self.lb(harness.config([harness.pool("p", *[f"127.0.0.1:{p}" for p in ports])]))
         c = self.client(lb.port)
         for _ in range(4):

@@ -369,13 +369,24 @@ def run_lb(args, timeout=10):
                           text=True, timeout=timeout)
 
 
+def closed_ports(n):
+    """`n` distinct loopback ports with nothing listening on them: all are bound
+    at once (so the kernel cannot hand out one twice), read back, then closed."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def closed_port():
     """A loopback port with nothing listening on it (bound, read back, closed)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return closed_ports(1)[0]
 
 
 def listening_sockets(port, pid=None):

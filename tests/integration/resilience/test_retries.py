@@ -93,7 +93,7 @@ class ConnectFailureRetryTest(harness.LbTestCase):
     def test_attempts_bound_the_tries(self):
         # Five dead endpoints before a live one, attempts 2: at most 3 endpoints are tried.
         a = self.backend("a")
-        dead = [f"127.0.0.1:{harness.closed_port()}" for _ in range(5)]
+        dead = [f"127.0.0.1:{p}" for p in harness.closed_ports(5)]
         lb = self.lb(harness.config([harness.pool("p", *dead, a)], routes=[retry_route("p", attempts=2)]))
         r = harness.get(lb.port, "/")
         self.assertEqual(r.status, 502, r)
