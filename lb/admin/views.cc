@@ -242,9 +242,34 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
   auto duration = family("lb_http_request_duration_seconds",
                          "Time from the request head received to the response sent, per listener and route.",
                          MetricType::Histogram);
+  auto tls_handshakes = family("lb_tls_handshakes_total",
+                               "Completed TLS handshakes per listener, by protocol version and whether the "
+                               "session was resumed.",
+                               MetricType::Counter);
+  auto tls_failures = family("lb_tls_handshake_failures_total",
+                             "TLS handshakes that failed per listener, by reason (timeout, closed, version, "
+                             "cipher, sni, protocol).",
+                             MetricType::Counter);
   for (const auto& ls : snap.listeners) {
     const std::string& lname = ls.cfg->name;
     const auto& wstats = ls.live->stats;
+    if (ls.cfg->tls) {
+      static constexpr const char* versions[] = {"1.2", "1.3"};
+      for (int v = 0; v < 2; ++v)
+        for (int resumed = 0; resumed < 2; ++resumed) {
+          std::uint64_t n = 0;
+          for (unsigned w = 0; w < wstats.size(); ++w) n += wstats[w].tls_handshakes[v][resumed].get();
+          add_counter(tls_handshakes,
+                      {{"listener", lname}, {"version", versions[v]}, {"resumed", resumed ? "true" : "false"}},
+                      static_cast<double>(n));
+        }
+      for (std::size_t r = 0; r < static_cast<std::size_t>(upstream::tls_failure::count); ++r) {
+        std::uint64_t n = 0;
+        for (unsigned w = 0; w < wstats.size(); ++w) n += wstats[w].tls_failures[r].get();
+        add_counter(tls_failures, {{"listener", lname}, {"reason", upstream::tls_failure_names[r]}},
+                    static_cast<double>(n));
+      }
+    }
     std::int64_t active = 0;
     std::uint64_t total = 0;
     for (unsigned w = 0; w < wstats.size(); ++w) {
@@ -327,8 +352,8 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
                             "Unix time of the last successful config load.", MetricType::Gauge);
   add_gauge(last_reload, {}, facts.last_reload_success_unix);
 
-  for (auto* f : {&conn_active, &conn_total, &requests, &duration, &up_requests, &up_duration, &up_conns,
-                  &up_connect_failures, &up_healthy, &up_retries, &reloads, &last_reload}) {
+  for (auto* f : {&conn_active, &conn_total, &requests, &duration, &tls_handshakes, &tls_failures, &up_requests,
+                  &up_duration, &up_conns, &up_connect_failures, &up_healthy, &up_retries, &reloads, &last_reload}) {
     if (!f->metric.empty()) out.push_back(std::move(*f));
   }
 

@@ -154,12 +154,40 @@ struct limits {
 
 enum class protocol { http };
 
+// One certificate chain and its key (PEM files). The names it serves come
+// from the certificate itself (subjectAltName DNS names, else its CN).
+struct tls_certificate {
+  std::string cert;  // as resolved: relative paths are taken from the config file's folder
+  std::string key;
+  source_pos pos;    // of the list item, for problems with the files
+};
+
+enum class tls_version { tls12, tls13 };
+
+// `tls:` on a listener: terminate TLS 1.2/1.3 there.
+struct listener_tls {
+  std::vector<tls_certificate> certificates;  // chosen by SNI; the first is the default
+  tls_version min_version = tls_version::tls12;
+  std::vector<std::string> alpn{"http/1.1"};  // in preference order
+  std::string ciphers;  // TLS 1.2 cipher list (OpenSSL syntax); empty = lb's modern default
+  duration handshake_timeout = std::chrono::seconds(10);
+  bool reject_unknown_sni = false;  // else an unknown name gets the default certificate
+};
+
+// Top-level `tls:`: session resumption shared by every TLS listener.
+struct tls_sessions {
+  duration ticket_key_rotation = std::chrono::hours(12);
+  std::string ticket_keys_file;  // empty: lb makes its own keys
+  source_pos ticket_keys_file_pos;
+};
+
 struct listener {
   std::string name;  // empty: the source could not read one (and reported it)
   address listen;    // always a literal IP (hostnames are refused); port 0 = kernel's pick
   protocol proto = protocol::http;
   ::lb::config::limits limits;
   std::vector<route> routes;  // first match wins
+  std::optional<listener_tls> tls;
   source_pos name_pos;
   source_pos listen_pos;
 };
@@ -184,6 +212,7 @@ struct config {
   ::lb::config::access_log access_log;
   std::vector<listener> listeners;  // at least one
   std::vector<pool> pools;
+  tls_sessions tls;
 };
 
 }  // namespace lb::config

@@ -22,4 +22,9 @@ void decode_listener(reader& r, const field& f, listener& out);
 // check and outlier detection. Records the position of its name.
 void decode_pool(reader& r, const field& f, pool& out);
 
+// decode_tls.cc: a listener's `tls:` and the top-level `tls:` (ticket keys).
+// Certificate files are checked when the snapshot is built, not here.
+void decode_listener_tls(reader& r, const field& f, listener_tls& out);
+void decode_tls_sessions(reader& r, const field& f, tls_sessions& out);
+
 }  // namespace lb::config::yaml

@@ -12,8 +12,8 @@ namespace lb::config::yaml {
 namespace {
 
 const schema listener_schema{"listener",
-                             {"name", "listen", "protocol", "limits", "routes"},
-                             {"tls", "proxy_protocol", "pool"}};
+                             {"name", "listen", "protocol", "limits", "routes", "tls"},
+                             {"proxy_protocol", "pool"}};
 const schema limits_schema{
     "limits",
     {"max_connections", "header_timeout", "idle_timeout", "max_header_bytes", "max_body_bytes"},
@@ -57,6 +57,8 @@ void decode_listener(reader& r, const field& f, listener& out) {
       read_protocol(r, item, out);
     } else if (item.key == "limits") {
       read_limits(r, item, out.limits);
+    } else if (item.key == "tls") {
+      decode_listener_tls(r, item, out.tls.emplace());
     } else if (item.key == "routes") {
       const auto routes = r.read_list(item, "route");
       for (std::size_t i = 0; routes && i < routes->size(); ++i) {

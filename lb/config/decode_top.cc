@@ -9,7 +9,7 @@ namespace lb::config::yaml {
 namespace {
 
 const schema top_schema{"top level",
-                        {"workers", "drain_timeout", "admin", "access_log", "listeners", "pools"},
+                        {"workers", "drain_timeout", "admin", "access_log", "listeners", "pools", "tls"},
                         {}};
 const schema admin_schema{"admin", {"listen"}, {}};
 const schema access_log_schema{"access_log", {"path", "format"}, {}};
@@ -35,6 +35,8 @@ void decode_top(reader& r, const YAML::Node& root, config& cfg) {
       read_workers(r, f, cfg);
     } else if (f.key == "drain_timeout") {
       if (auto d = r.read_duration(f, true)) cfg.drain_timeout = *d;
+    } else if (f.key == "tls") {
+      decode_tls_sessions(r, f, cfg.tls);
     } else if (f.key == "admin") {
       read_admin(r, f, cfg.admin);
     } else if (f.key == "access_log") {

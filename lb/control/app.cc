@@ -23,6 +23,7 @@
 #include "lb/core/version.h"
 #include "lb/listener/acceptor.h"
 #include "lb/runtime/snapshot.h"
+#include "lb/tls/server_contexts.h"
 #include "lb/runtime/worker.h"
 
 namespace lb::control {
@@ -47,14 +48,23 @@ struct load_outcome {
 
 // Thread: control. Resolve and compile a loaded config into a snapshot.
 load_outcome compile(const config::load_result& r, const std::string& path, std::uint64_t version,
-                     upstream::live_registry& registry) {
+                     upstream::live_registry& registry, tls::context_cache& tls) {
   load_outcome out;
   for (const auto& d : r.errors) out.errors.push_back(d.str());
   if (!r.ok()) return out;
   std::vector<std::string> errors;
+  const auto& sessions = r.cfg->tls;
+  if (!sessions.ticket_keys_file.empty()) {
+    if (auto why = tls.keys().load_file(sessions.ticket_keys_file); !why.empty())
+      out.errors.push_back(config::diagnostic::at(sessions.ticket_keys_file_pos, why).str());
+  } else {
+    tls.keys().use_own();
+  }
   // A reload resolves hostnames afresh: what the file names now is what counts.
-  out.snap = runtime::build_snapshot(r.cfg, version, registry, out.dns, errors);
-  for (const auto& e : errors) out.errors.push_back(path + ": " + e);
+  out.snap = runtime::build_snapshot(r.cfg, version, registry, out.dns, tls, errors);
+  // Problems with files the config names carry their own FILE:LINE:COL.
+  for (const auto& e : errors) out.errors.push_back(e.rfind(path + ":", 0) == 0 ? e : path + ": " + e);
+  if (!out.errors.empty()) out.snap = nullptr;
   return out;
 }
 
@@ -78,7 +88,7 @@ class controller {
     workers_count_ = worker_count(*first.cfg);
     registry_ = std::make_unique<upstream::live_registry>(workers_count_);
 
-    auto outcome = compile(first, path_, 1, *registry_);
+    auto outcome = compile(first, path_, 1, *registry_, tls_cache_);
     for (const auto& e : outcome.errors) std::cerr << e << '\n';
     if (!outcome.snap) return 1;
     current_ = outcome.snap;
@@ -137,6 +147,7 @@ class controller {
     });
     wait_signal();
     schedule_dns();
+    schedule_ticket_rotation();
     health_ = std::make_unique<health::checker>(control_);
     health_->update(current_);
     ready_ = true;
@@ -180,7 +191,7 @@ class controller {
       return r;
     }
     auto parsed = source_.load();
-    auto outcome = compile(parsed, path_, current_->version + 1, *registry_);
+    auto outcome = compile(parsed, path_, current_->version + 1, *registry_, tls_cache_);
     if (!outcome.snap) {
       ++facts_.reloads_failure;
       for (const auto& e : outcome.errors) log::error("config invalid", {{"trigger", trigger}, {"error", e}});
@@ -243,6 +254,17 @@ class controller {
     return r;
   }
 
+  // Session-ticket keys lb makes itself get a new encrypting key every
+  // ticket_key_rotation; the previous one still decrypts for one period.
+  void schedule_ticket_rotation() {
+    ticket_timer_.expires_after(current_->cfg->tls.ticket_key_rotation);
+    ticket_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec || draining_) return;
+      ticket_keys_.rotate();
+      schedule_ticket_rotation();
+    });
+  }
+
   // Every dns_refresh (the shortest among pools with hostname endpoints),
   // re-resolve asynchronously; publish a new snapshot only when an address
   // set changed. Connections to addresses that left finish undisturbed.
@@ -301,7 +323,8 @@ class controller {
     }
     if (changed && !draining_) {
       std::vector<std::string> errors;
-      auto snap = runtime::build_snapshot(current_->cfg, current_->version + 1, *registry_, dns_, errors);
+      auto snap =
+          runtime::build_snapshot(current_->cfg, current_->version + 1, *registry_, dns_, tls_cache_, errors);
       if (snap) {
         for (auto& w : workers_) w->apply(snap, {});
         current_ = snap;
@@ -364,6 +387,7 @@ class controller {
                            {"drain_timeout_ms", std::to_string(timeout.count())}});
     if (watch_) watch_->stop();
     dns_timer_.cancel();
+    ticket_timer_.cancel();
     ++dns_generation_;
     if (health_) health_->stop();
     for (auto& w : workers_) w->begin_drain();
@@ -381,16 +405,21 @@ class controller {
     signals_.cancel();
     drain_timer_.cancel();
     dns_timer_.cancel();
+    ticket_timer_.cancel();
     ++dns_generation_;
     if (health_) health_->stop();
   }
 
   std::string path_;
   config::file_source source_;
+  // Before anything holding a snapshot: TLS contexts point at the keys.
+  tls::ticket_keys ticket_keys_;
+  tls::context_cache tls_cache_{ticket_keys_};
   asio::io_context control_;
   asio::signal_set signals_{control_};
   asio::steady_timer drain_timer_{control_};
   asio::steady_timer dns_timer_{control_};
+  asio::steady_timer ticket_timer_{control_};
   tcp::resolver resolver_{control_};
   runtime::dns_cache dns_;
   std::uint64_t dns_generation_ = 0;
@@ -415,7 +444,9 @@ class controller {
 
 int check(config::config_source& source) {
   upstream::live_registry registry(1);
-  const auto outcome = compile(source.load(), source.describe(), 1, registry);
+  tls::ticket_keys keys;
+  tls::context_cache cache(keys);
+  const auto outcome = compile(source.load(), source.describe(), 1, registry, cache);
   for (const auto& e : outcome.errors) std::cerr << e << '\n';
   if (!outcome.snap) return 1;
   std::cout << source.describe() << ": configuration is valid\n";

@@ -110,14 +110,21 @@ void socket_stream::close() {
   sock_.close(ignored);
 }
 
-int socket_stream::release() {
+released socket_stream::release() {
   error_code ec;
   const int fd = sock_.release(ec);
   if (ec) {
     close();
-    return -1;
+    return {};
   }
-  return fd;
+  return {fd, nullptr};
+}
+
+asio::awaitable<error_code> socket_stream::wait(wait_type w) {
+  error_code ec;
+  co_await sock_.async_wait(w == wait_type::read ? tcp::socket::wait_read : tcp::socket::wait_write,
+                            asio::redirect_error(asio::use_awaitable, ec));
+  co_return ec;
 }
 
 void socket_stream::wait_readable(std::function<void(error_code)> h) {

@@ -27,6 +27,11 @@ class socket_stream final : public stream {
   // closed, when it cannot.
   static std::unique_ptr<socket_stream> adopt(boost::asio::io_context& io, int fd,
                                               const boost::asio::ip::address& peer);
+
+  enum class wait_type { read, write };
+  // Thread: owning worker. Waits until the descriptor is readable or
+  // writable (for a layer above, such as TLS, that does its own syscalls).
+  boost::asio::awaitable<error_code> wait(wait_type w);
   // Thread: owning worker. A stream yet to connect().
   explicit socket_stream(boost::asio::io_context& io) : sock_(io) {}
   // Thread: owning worker. Connects to `ep`; cancel() aborts it. Afterwards
@@ -43,7 +48,7 @@ class socket_stream final : public stream {
   void close() override;
   bool is_open() const override { return sock_.is_open(); }
   int native_handle() override { return sock_.native_handle(); }
-  int release() override;
+  released release() override;
   void wait_readable(std::function<void(error_code)> h) override;
 
  private:

@@ -31,15 +31,26 @@
 #include <array>
 #include <cstddef>
 #include <functional>
+#include <memory>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/system/error_code.hpp>
 
+struct ssl_st;  // OpenSSL's SSL
+
 namespace lb::io {
 
 using boost::system::error_code;
+
+// A stream given up for parking: its descriptor and, for TLS, the session
+// (record buffers released). resume_stream() makes a stream of it again;
+// discard() closes it.
+struct released {
+  int fd = -1;  // -1: nothing was released (the stream is closed)
+  ssl_st* ssl = nullptr;
+};
 
 // The few buffers of one gathered write, held by value: the coroutine writing
 // them owns them, so no caller needs a frame of its own just to keep them alive.
@@ -85,9 +96,14 @@ class stream {
   virtual bool is_open() const = 0;
   // The descriptor, for socket options (TCP_NODELAY); still owned by the stream.
   virtual int native_handle() = 0;
-  // Gives the descriptor up (the stream is closed afterwards without closing
-  // it), for parking. Returns -1, with the stream closed, when it cannot.
-  virtual int release() = 0;
+  // Whether bytes already read from the descriptor wait inside the stream
+  // (TLS records decrypted past what was asked for): such a stream must not
+  // be parked, as no readiness event would announce them.
+  virtual bool has_buffered_input() const { return false; }
+  // Gives the descriptor (and TLS session) up, for parking; the stream is
+  // closed afterwards without closing them. `fd` is -1, with the stream
+  // closed, when it cannot.
+  virtual released release() = 0;
   // Calls `h` once the stream is readable (bytes, end of stream or an error)
   // or the wait is cancelled (operation_aborted): the idle pool's watch.
   virtual void wait_readable(std::function<void(error_code)> h) = 0;
@@ -95,5 +111,24 @@ class stream {
 
 // Sets TCP_NODELAY on `s`; failures are harmless (the option is a latency hint).
 void set_no_delay(stream& s);
+
+}  // namespace lb::io
+
+namespace boost::asio {
+class io_context;
+namespace ip {
+class address;
+}
+}  // namespace boost::asio
+
+namespace lb::io {
+
+// Thread: owning worker. The stream `r` was released from, back on `io`
+// (`peer`: the connection's peer, whose address family the socket has).
+// nullptr, with `r` closed, when it cannot be.
+std::unique_ptr<stream> resume_stream(boost::asio::io_context& io, released r, const boost::asio::ip::address& peer);
+
+// Thread: any. Closes a released stream for good.
+void discard(released r);
 
 }  // namespace lb::io

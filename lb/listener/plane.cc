@@ -6,6 +6,7 @@
 #include <boost/asio/detached.hpp>
 
 #include "lb/proto/http/connection.h"
+#include "lb/tls/handshake.h"
 #include "lb/runtime/worker.h"
 
 namespace lb::listener {
@@ -15,6 +16,7 @@ connection_path path_for(const config::listener& l) {
   switch (l.proto) {
     case config::protocol::http: p.plane = &proto::http::start_connection; break;
   }
+  if (l.tls) p.stages.push_back(&tls::handshake_stage);
   if (!p.plane) throw std::invalid_argument("listener '" + l.name + "': no plane for its protocol");
   p.start = p.stages.empty() ? p.plane : &run_stages;
   return p;
@@ -28,9 +30,10 @@ void run_stages(runtime::worker& w, accepted_connection&& c) {
         // The path of the snapshot the connection was accepted on: a reload
         // meanwhile does not change the steps of a connection half through them.
         const auto ws = w.current();
-        const auto& path = ws->snap->listeners[conn->listener_index].path;
+        const auto& ls = ws->snap->listeners[conn->listener_index];
+        const auto& path = ls.path;
         for (const stage_fn stage : path.stages)
-          if (!co_await stage(w, *conn)) co_return;
+          if (!co_await stage(w, ls, *conn)) co_return;
         // Its listener's place in the snapshot now current (a reload may have
         // landed meanwhile; one that removed the listener ends the connection).
         const auto index = runtime::find_listener(*w.current()->snap, conn->ticket.listener().get());

@@ -36,11 +36,13 @@ using plane_fn = void (*)(runtime::worker&, accepted_connection&&);
 // Thread: owning worker. One step ahead of the plane: the PROXY-protocol
 // header read, the TLS handshake or ClientHello peek, the ALPN choice. Returns
 // false to drop the connection (the stage has logged and counted why).
-using stage_fn = boost::asio::awaitable<bool> (*)(runtime::worker&, accepted_connection&);
+// `ls`: the connection's listener in the snapshot it was accepted on.
+using stage_fn = boost::asio::awaitable<bool> (*)(runtime::worker&, const runtime::listener_snapshot& ls,
+                                                  accepted_connection&);
 
 // What a listener's connections go through, built once per snapshot.
 struct connection_path {
-  std::vector<stage_fn> stages;  // in order; none yet for any listener
+  std::vector<stage_fn> stages;  // in order: the TLS handshake on a `tls:` listener
   plane_fn plane = nullptr;
   // The accept path's single call: the plane itself when there is no stage,
   // else the stage runner, which ends in `plane`.

@@ -21,19 +21,31 @@ class connection_ticket {
     st.total.add(1);
   }
   connection_ticket(connection_ticket&&) noexcept = default;  // the moved-from ticket counts nothing
-  connection_ticket& operator=(connection_ticket&&) = delete;
+  // Takes `o`'s place in the count; the connection this ticket counted (if
+  // any) ends here.
+  connection_ticket& operator=(connection_ticket&& o) noexcept {
+    if (this != &o) {
+      release();
+      listener_ = std::move(o.listener_);
+      worker_ = o.worker_;
+    }
+    return *this;
+  }
   connection_ticket(const connection_ticket&) = delete;
   connection_ticket& operator=(const connection_ticket&) = delete;
 
-  ~connection_ticket() {
-    if (!listener_) return;
-    listener_->stats[worker_].active.add(-1);
-    listener_->open.fetch_sub(1, std::memory_order_relaxed);
-  }
+  ~connection_ticket() { release(); }
 
   const std::shared_ptr<upstream::listener_live>& listener() const { return listener_; }
 
  private:
+  void release() {
+    if (!listener_) return;
+    listener_->stats[worker_].active.add(-1);
+    listener_->open.fetch_sub(1, std::memory_order_relaxed);
+    listener_.reset();
+  }
+
   std::shared_ptr<upstream::listener_live> listener_;  // null once moved from
   unsigned worker_;
 };

@@ -6,4 +6,5 @@ namespace lb::runtime {
 class worker;
 class session_base;
 struct worker_snapshot;
+struct listener_snapshot;
 }  // namespace lb::runtime

@@ -31,16 +31,16 @@ int make_epoll_set() {
 // force-close reach it) holding only what resuming needs.
 class parked_connection final : public session_base {
  public:
-  parked_connection(parking_lot& lot, connection_ticket&& ticket, int fd, const resume_state& st,
+  parked_connection(parking_lot& lot, connection_ticket&& ticket, io::released stream, const resume_state& st,
                     clock::time_point deadline, resume_fn resume)
-      : session_base(std::move(ticket)), lot_(lot), state_(st), fd_(fd), resume_(resume) {
+      : session_base(std::move(ticket)), lot_(lot), state_(st), stream_(stream), resume_(resume) {
     set_deadline_at(deadline);
     lot_.w_.link(this);
   }
 
   ~parked_connection() override {
     lot_.w_.unlink(this);
-    if (fd_ >= 0) ::close(fd_);
+    io::discard(stream_);
   }
 
   // Registers the socket in the set, one-shot: it fires once, then stays
@@ -50,8 +50,8 @@ class parked_connection final : public session_base {
     ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
     ev.data.ptr = this;
     const int set = lot_.set_.native_handle();
-    int rc = ::epoll_ctl(set, state_.in_lot ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd_, &ev);
-    if (rc != 0 && errno == ENOENT) rc = ::epoll_ctl(set, EPOLL_CTL_ADD, fd_, &ev);
+    int rc = ::epoll_ctl(set, state_.in_lot ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, stream_.fd, &ev);
+    if (rc != 0 && errno == ENOENT) rc = ::epoll_ctl(set, EPOLL_CTL_ADD, stream_.fd, &ev);
     if (rc != 0) {
       log::warn("cannot park an idle connection", {{"error", error_code(errno, boost::system::system_category()).message()}});
       return false;
@@ -71,19 +71,19 @@ class parked_connection final : public session_base {
     if (events & EPOLLRDHUP) {
       // Half-closed: serve whatever request came before the FIN, if any.
       char byte;
-      if (::recv(fd_, &byte, 1, MSG_PEEK) <= 0) {
+      if (::recv(stream_.fd, &byte, 1, MSG_PEEK) <= 0) {
         delete this;
         return;
       }
     }
     auto ticket = std::move(ticket_);
     const resume_state st = state_;
-    const int fd = std::exchange(fd_, -1);
+    const auto stream = std::exchange(stream_, io::released{});
     worker& w = lot_.w_;
     const resume_fn resume = resume_;
     const auto until = deadline();
     delete this;
-    resume(w, std::move(ticket), fd, st, until);
+    resume(w, std::move(ticket), stream, st, until);
   }
 
   // Idle past idle_timeout, draining, or forced: an idle connection just closes.
@@ -94,7 +94,7 @@ class parked_connection final : public session_base {
  private:
   parking_lot& lot_;
   resume_state state_;
-  int fd_;
+  io::released stream_;  // the descriptor, and the TLS session of a TLS connection
   resume_fn resume_;
 };
 
@@ -113,9 +113,9 @@ void parking_lot::stop() {
   set_.cancel(ignored);
 }
 
-void parking_lot::park(connection_ticket ticket, int fd, const resume_state& st, clock::time_point deadline,
+void parking_lot::park(connection_ticket ticket, io::released stream, const resume_state& st, clock::time_point deadline,
                        resume_fn resume) {
-  auto* p = new parked_connection(*this, std::move(ticket), fd, st, deadline, resume);
+  auto* p = new parked_connection(*this, std::move(ticket), stream, st, deadline, resume);
   // A draining worker keeps no idle connection.
   if (w_.draining() || !p->enter()) delete p;
 }

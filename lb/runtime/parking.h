@@ -13,6 +13,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
+#include "lb/io/stream.h"
 #include "lb/runtime/connection_ticket.h"
 
 namespace lb::runtime {
@@ -29,9 +30,9 @@ struct resume_state {
 };
 
 // Makes a parked connection a session again, on the worker's thread, once its
-// socket `fd` is readable (a request, EOF or an error). `deadline` is the one
+// socket (`stream.fd`) is readable (a request, EOF or an error). `deadline` is the one
 // it was parked with: a connection yet to send its first request keeps it.
-using resume_fn = void (*)(worker&, connection_ticket&&, int fd, const resume_state&,
+using resume_fn = void (*)(worker&, connection_ticket&&, io::released stream, const resume_state&,
                            std::chrono::steady_clock::time_point deadline);
 
 class parking_lot {
@@ -49,11 +50,11 @@ class parking_lot {
   // Thread: owning worker. Stops watching (the worker's loop may then end).
   void stop();
 
-  // Thread: owning worker. Takes the connection (its socket `fd`, out of
-  // Asio) over until the socket is readable (`resume` then runs), `deadline`
+  // Thread: owning worker. Takes the connection (its released `stream`, out
+  // of Asio) over until the socket is readable (`resume` then runs), `deadline`
   // passes, or the worker drains: both close it. A connection that cannot be
   // parked is closed.
-  void park(connection_ticket ticket, int fd, const resume_state& st, clock::time_point deadline,
+  void park(connection_ticket ticket, io::released stream, const resume_state& st, clock::time_point deadline,
             resume_fn resume);
 
  private:

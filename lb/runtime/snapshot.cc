@@ -53,12 +53,15 @@ std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::con
                                                upstream::live_registry& registry,
                                                std::vector<std::string>& errors) {
   dns_cache dns;
-  return build_snapshot(std::move(cfg), version, registry, dns, errors);
+  // Contexts keep a pointer to their ticket keys: these live as long as the process.
+  static tls::ticket_keys keys;
+  tls::context_cache cache(keys);
+  return build_snapshot(std::move(cfg), version, registry, dns, cache, errors);
 }
 
 std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::config> cfg, std::uint64_t version,
                                                upstream::live_registry& registry, dns_cache& dns,
-                                               std::vector<std::string>& errors) {
+                                               tls::context_cache& tls, std::vector<std::string>& errors) {
   auto snap = std::make_shared<snapshot>();
   snap->cfg = cfg;
   snap->version = version;
@@ -66,12 +69,16 @@ std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::con
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
   for (const auto& l : cfg->listeners) {
-    listener_snapshot ls{&l, router::table(l.routes), registry.listener(l.name), {}, {}};
+    listener_snapshot ls{&l, router::table(l.routes), registry.listener(l.name), {}, {}, {}};
     for (const auto& r : l.routes) ls.route_stats.push_back(registry.route(l.name, r.name));
     try {
       ls.path = listener::path_for(l);
     } catch (const std::exception& x) {
       errors.push_back(x.what());
+    }
+    if (l.tls) {
+      ls.tls = tls::build_server_contexts(*l.tls, tls, errors);
+      ls.scheme = "https";
     }
     snap->listeners.push_back(std::move(ls));
   }
@@ -107,6 +114,7 @@ std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::con
     snap->pools.push_back(std::move(ps));
   }
   if (!errors.empty()) return nullptr;
+  tls.trim();
   return snap;
 }
 

@@ -16,6 +16,7 @@
 #include "lb/config/config.h"
 #include "lb/listener/plane.h"
 #include "lb/router/table.h"
+#include "lb/tls/server_contexts.h"
 #include "lb/upstream/live.h"
 #include "lb/upstream/pool_snapshot.h"
 
@@ -34,7 +35,8 @@ struct listener_snapshot {
   std::shared_ptr<upstream::listener_live> live;                  // stable across reloads by name
   std::vector<std::shared_ptr<upstream::route_live>> route_stats;  // parallel to cfg->routes
   listener::connection_path path;  // stages and plane for its connections
-  std::string_view scheme = "http";  // what X-Forwarded-Proto tells upstreams ("https" once it has TLS)
+  std::shared_ptr<const tls::server_contexts> tls;  // set for a `tls:` listener
+  std::string_view scheme = "http";  // what X-Forwarded-Proto tells upstreams ("https" with TLS)
 };
 
 struct snapshot {
@@ -54,11 +56,13 @@ std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep);
 
 // Thread: control. Takes live objects from `registry` by name. Hostname
 // endpoints come from `dns`; those missing there are resolved now (blocking,
-// acceptable on the control thread only) and added to it. On failure returns
-// nullptr and appends one message per problem.
+// acceptable on the control thread only) and added to it. TLS contexts come
+// from `tls` (reused while their files and settings are unchanged). On
+// failure returns nullptr and appends one message per problem (problems with
+// TLS files as "FILE:LINE:COL: message").
 std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::config> cfg, std::uint64_t version,
                                                upstream::live_registry& registry, dns_cache& dns,
-                                               std::vector<std::string>& errors);
+                                               tls::context_cache& tls, std::vector<std::string>& errors);
 
 // Same, with a throwaway cache (tests, --check).
 std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::config> cfg, std::uint64_t version,

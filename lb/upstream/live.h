@@ -85,10 +85,17 @@ class route_live {
   metrics::per_worker<route_worker_stats> stats;
 };
 
+// Why a TLS handshake failed, as lb_tls_handshake_failures_total's `reason`.
+enum class tls_failure : std::uint8_t { timeout, closed, version, cipher, sni, protocol, count };
+inline constexpr const char* tls_failure_names[] = {"timeout", "closed", "version", "cipher", "sni", "protocol"};
+
 struct listener_worker_stats {
   metrics::local_gauge active;
   metrics::local_counter total;
   metrics::status_counters unrouted;  // answers given before a route matched (400, 404, 408, 431, ...)
+  // Completed TLS handshakes by [version: 0 = 1.2, 1 = 1.3][resumed].
+  metrics::local_counter tls_handshakes[2][2];
+  metrics::local_counter tls_failures[static_cast<std::size_t>(tls_failure::count)];
 };
 
 class listener_live {

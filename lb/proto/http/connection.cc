@@ -12,7 +12,6 @@
 #include "lb/core/arena.h"
 #include "lb/core/ip_text.h"
 #include "lb/core/log.h"
-#include "lb/io/socket_stream.h"
 #include "lb/proto/http/exchange.h"
 #include "lb/proto/http/forwarder.h"
 #include "lb/proto/http/hash_key.h"
@@ -72,9 +71,9 @@ class connection final : public runtime::session_base, public std::enable_shared
   }
 
   // A parked connection's socket is readable: serve it again.
-  static void resume(runtime::worker& w, runtime::connection_ticket&& ticket, int fd, const runtime::resume_state& st,
-                     clock::time_point deadline) {
-    auto stream = io::socket_stream::adopt(w.io(), fd, st.peer);
+  static void resume(runtime::worker& w, runtime::connection_ticket&& ticket, io::released released,
+                     const runtime::resume_state& st, clock::time_point deadline) {
+    auto stream = io::resume_stream(w.io(), released, st.peer);
     if (!stream) return;
     // Its listener's connections drain when a reload removes it, so it is
     // there; if not, there is no config left to serve it with.
@@ -103,7 +102,7 @@ class connection final : public runtime::session_base, public std::enable_shared
 
   void on_sweep() override {
     // Park a connection that has been waiting for a whole sweep interval.
-    if (!waiting_ || parked_ || park_requested_ || client_buf_.size() != 0) return;
+    if (!waiting_ || parked_ || park_requested_ || client_buf_.size() != 0 || client_->has_buffered_input()) return;
     if (idle_swept_) {
       park_requested_ = true;
       client_->cancel();
@@ -151,7 +150,7 @@ class connection final : public runtime::session_base, public std::enable_shared
         // park it at once (a parked connection is a 120-byte record). One
         // that comes back is parked by the sweep only once it goes quiet, so
         // a busy connection does not pay a park per request.
-        if (conn_.exchanges == 1 && !parked_once_) {
+        if (conn_.exchanges == 1 && !parked_once_ && !client_->has_buffered_input()) {
           parked_ = true;
           co_return;
         }
@@ -211,9 +210,9 @@ class connection final : public runtime::session_base, public std::enable_shared
       close();
       return;
     }
-    const int fd = client_->release();
-    if (fd < 0) return;
-    worker_.parking().park(std::move(ticket_), fd, conn_, ex_.deadline.at, &connection::resume);
+    const auto released = client_->release();
+    if (released.fd < 0) return;
+    worker_.parking().park(std::move(ticket_), released, conn_, ex_.deadline.at, &connection::resume);
   }
 
   // --- answering locally -------------------------------------------------------

@@ -1,0 +1,82 @@
+#include "lb/tls/handshake.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "lb/io/tls_stream.h"
+#include "lb/runtime/session_base.h"
+#include "lb/runtime/worker.h"
+#include "lb/tls/server_contexts.h"
+
+namespace lb::tls {
+
+namespace {
+
+// A connection in its handshake, as the worker sees it: its sweep enforces
+// handshake_timeout and its drain ends the handshake (there is no exchange
+// to finish), with no timer of its own.
+class in_handshake final : public runtime::session_base {
+ public:
+  in_handshake(runtime::worker& w, runtime::connection_ticket ticket, io::stream& s, config::duration timeout)
+      : session_base(std::move(ticket)), w_(w), s_(s) {
+    w_.link(this);
+    set_deadline(timeout);
+  }
+  ~in_handshake() override { w_.unlink(this); }
+
+  void on_timeout() override {
+    timed_out = true;
+    s_.cancel();
+  }
+  void on_drain() override { s_.close(); }
+  void on_force_close() override { s_.close(); }
+
+  runtime::connection_ticket give_back() { return std::move(ticket_); }
+
+  bool timed_out = false;
+
+ private:
+  runtime::worker& w_;
+  io::stream& s_;
+};
+
+upstream::tls_failure reason_of(unsigned long err, bool timed_out, bool closed) {
+  if (timed_out) return upstream::tls_failure::timeout;
+  if (closed) return upstream::tls_failure::closed;
+  switch (ERR_GET_REASON(err)) {
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_VERSION_TOO_LOW:
+    case SSL_R_VERSION_TOO_HIGH:
+    case SSL_R_NO_PROTOCOLS_AVAILABLE: return upstream::tls_failure::version;
+    case SSL_R_NO_SHARED_CIPHER: return upstream::tls_failure::cipher;
+    case SSL_R_CALLBACK_FAILED: return upstream::tls_failure::sni;  // reject_unknown_sni
+    default: return upstream::tls_failure::protocol;
+  }
+}
+
+}  // namespace
+
+boost::asio::awaitable<bool> handshake_stage(runtime::worker& w, const runtime::listener_snapshot& ls,
+                                             listener::accepted_connection& c) {
+  auto& stats = ls.live->stats[w.id()];
+  auto* plain = dynamic_cast<io::socket_stream*>(c.stream.get());
+  if (!plain || !ls.tls) co_return false;  // c.stream still owns it and closes it
+  std::unique_ptr<io::socket_stream> raw(plain);
+  c.stream.release();
+  SSL* ssl = ls.tls->new_ssl();
+  if (!ssl) co_return false;
+  auto tls = std::make_unique<io::tls_stream>(std::move(raw), ssl);
+  in_handshake guard(w, std::move(c.ticket), *tls, ls.cfg->tls->handshake_timeout);
+  const auto ec = co_await tls->handshake();
+  c.ticket = guard.give_back();
+  if (ec) {
+    const auto why = reason_of(tls->last_error(), guard.timed_out, ec == boost::asio::error::connection_aborted);
+    stats.tls_failures[static_cast<std::size_t>(why)].add();
+    co_return false;
+  }
+  stats.tls_handshakes[SSL_version(ssl) == TLS1_3_VERSION ? 1 : 0][SSL_session_reused(ssl) ? 1 : 0].add();
+  c.stream = std::move(tls);
+  co_return true;
+}
+
+}  // namespace lb::tls
