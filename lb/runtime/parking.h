@@ -3,7 +3,7 @@
 // waiting for its next request leaves its session (~500 B) and Asio (whose
 // per-socket reactor state and pending wait cost ~360 B) behind: its socket
 // goes into the worker's own epoll set, which Asio watches as one descriptor,
-// and what it needs to resume fits a 120-byte record. When bytes
+// and what it needs to resume fits a 128-byte record. When bytes
 // arrive, the record becomes a session again. The same idea as nginx freeing
 // a keep-alive connection's request and buffers, taken one step further.
 

@@ -147,7 +147,7 @@ class connection final : public runtime::session_base, public std::enable_shared
           arm(conn_.exchanges != 0 ? lim.idle_timeout : lim.header_timeout);
         }
         // After its first exchange a connection has not yet shown it is busy:
-        // park it at once (a parked connection is a 120-byte record). One
+        // park it at once (a parked connection is a 128-byte record). One
         // that comes back is parked by the sweep only once it goes quiet, so
         // a busy connection does not pay a park per request.
         if (conn_.exchanges == 1 && !parked_once_ && !client_->has_buffered_input()) {
