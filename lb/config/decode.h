@@ -22,4 +22,8 @@ void decode_listener(reader& r, const field& f, listener& out);
 // check and outlier detection. Records the position of its name.
 void decode_pool(reader& r, const field& f, pool& out);
 
+// decode_metrics.cc: `metrics:` (histogram bucket bounds, in seconds:
+// positive, strictly ascending, 1 to 24 of them).
+void decode_metrics(reader& r, const field& f, metrics& out);
+
 }  // namespace lb::config::yaml
