@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <initializer_list>
 #include <string_view>
 
 #include "lb/admin/ui_assets.h"
@@ -65,6 +66,18 @@ std::string td(std::string_view label, const std::string& html, std::string_view
   return out + ">" + html + "</td>";
 }
 
+// A table with these column heads ("#name": a numeric, right-aligned column).
+std::string table(std::initializer_list<std::string_view> heads, const std::string& rows) {
+  std::string out = "<table><thead><tr>";
+  for (auto h : heads) {
+    const bool num = h.starts_with('#');
+    out += num ? "<th class=\"num\">" : "<th>";
+    out += esc(num ? h.substr(1) : h);
+    out += "</th>";
+  }
+  return out + "</tr></thead><tbody>" + rows + "</tbody></table>";
+}
+
 std::string spark(const json& history) {
   const json& r = history["requests"];
   const json& e = history["errors"];
@@ -112,9 +125,8 @@ std::string listeners(const json& s) {
             td("limit", esc(l["connections_max"]), "num") + td("conn/s", rate(l["connection_rate"]), "num") +
             td("req/s", rate(l["request_rate"]), "num rate") + td("errors", pct(l["error_ratio"]), "num") + "</tr>";
   }
-  return "<h2>Listeners</h2><table><thead><tr><th>listener</th><th>address</th><th class=\"num\">connections</th>"
-         "<th class=\"num\">limit</th><th class=\"num\">conn/s</th><th class=\"num\">req/s</th><th class=\"num\">errors</th>"
-         "</tr></thead><tbody>" + rows + "</tbody></table>";
+  return "<h2>Listeners</h2>" +
+         table({"listener", "address", "#connections", "#limit", "#conn/s", "#req/s", "#errors"}, rows);
 }
 
 std::string routes(const json& s) {
@@ -125,9 +137,8 @@ std::string routes(const json& s) {
             td("errors", pct(r["error_ratio"]), "num") + td("p50", secs(r["p50_seconds"]), "num") +
             td("p99", secs(r["p99_seconds"]), "num") + td("requests", esc(r["requests_total"]), "num") + "</tr>";
   }
-  return "<h2>Routes</h2><table><thead><tr><th>listener</th><th>route</th><th>pool</th><th class=\"num\">req/s</th>"
-         "<th class=\"num\">errors</th><th class=\"num\">p50</th><th class=\"num\">p99</th><th class=\"num\">requests</th>"
-         "</tr></thead><tbody>" + rows + "</tbody></table>";
+  return "<h2>Routes</h2>" +
+         table({"listener", "route", "pool", "#req/s", "#errors", "#p50", "#p99", "#requests"}, rows);
 }
 
 std::string check_text(const json& c) {
@@ -162,11 +173,11 @@ std::string pools(const json& s) {
                                                   hc["interval"].get<std::string>();
     out += "<article class=\"pool\" data-pool=\"" + esc(p["name"]) + "\"><h3>" + esc(p["name"]) + " <small>" +
            esc(p["balancer"]) + dot + esc(p["endpoints_usable"]) + "/" + esc(p["endpoints_total"]) + " usable" + dot +
-           esc(check) + dot + rate(p["request_rate"]) + " req/s</small></h3>"
-           "<table><thead><tr><th>endpoint</th><th>health</th><th>last check</th><th>ejected</th><th class=\"num\">in "
-           "flight</th><th class=\"num\">connections</th><th class=\"num\">weight</th><th class=\"num\">req/s</th>"
-           "<th class=\"num\">errors/s</th><th>trend</th></tr></thead><tbody>" +
-           rows + "</tbody></table></article>";
+           esc(check) + dot + rate(p["request_rate"]) + " req/s</small></h3>" +
+           table({"endpoint", "health", "last check", "ejected", "#in flight", "#connections", "#weight", "#req/s",
+                  "#errors/s", "trend"},
+                 rows) +
+           "</article>";
   }
   return out + "</div>";
 }

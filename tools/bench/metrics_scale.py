@@ -114,10 +114,18 @@ def main():
             assert status == 200
         times.sort()
         series = sum(1 for l in body.split(b"\n") if l and not l.startswith(b"#"))
+        # /stats and the status page (absent before they existed: reported as 0).
+        extra = {}
+        for target in ("/stats", "/"):
+            t0 = time.perf_counter()
+            status, page = http_get(aport, target)
+            extra[target] = (len(page) if status == 200 else 0, (time.perf_counter() - t0) * 1000)
         print(f"lb={args.lb} endpoints={args.endpoints} workers={args.workers} requests={total} ({load_s:.1f}s)")
         print(f"metrics_bytes={size} series={series} scrape_ms_median={statistics.median(times) * 1000:.1f} "
               f"scrape_ms_p90={times[int(len(times) * 0.9)] * 1000:.1f} rss_kib_after_start={rss_idle} "
               f"rss_kib_after_load_and_scrapes={rss_kib(lb.pid)}")
+        print(f"stats_bytes={extra['/stats'][0]} stats_ms={extra['/stats'][1]:.1f} "
+              f"page_bytes={extra['/'][0]} page_ms={extra['/'][1]:.1f}")
     finally:
         for p in reversed(procs):
             p.terminate()
