@@ -8,7 +8,9 @@ JOBS       ?= $(shell nproc)
 BUILD_DEPS := cmake make g++ pkg-config libboost-dev libboost-program-options-dev \
               libboost-system-dev libyaml-cpp-dev libssl-dev prometheus-cpp-dev \
               libre2-dev libjemalloc-dev libxxhash-dev nlohmann-json3-dev libgtest-dev libgmock-dev
-TEST_DEPS  := python3 curl procps prometheus
+TEST_DEPS  := python3 python3-yaml curl procps prometheus chromium
+# Node only when missing: a machine may have another nodejs build (with its own npm).
+NODE_DEPS  := nodejs npm
 BENCH_DEPS := wrk nginx-light haproxy valgrind
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -31,6 +33,13 @@ deps:
 
 test-deps: deps
 	$(call apt_install,$(TEST_DEPS))
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(NODE_DEPS); \
+	fi
+	@# playwright-core drives Debian's chromium; it downloads no browser.
+	@cmp -s tools/browser/package-lock.json tools/browser/node_modules/.lb-installed || { \
+	  npm ci --prefix tools/browser --no-audit --no-fund && \
+	  cp tools/browser/package-lock.json tools/browser/node_modules/.lb-installed; }
 
 bench-deps: deps
 	$(call apt_install,$(BENCH_DEPS))

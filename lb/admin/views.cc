@@ -16,6 +16,8 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
+#include "lb/admin/endpoint_state.h"
+#include "lb/admin/sums.h"
 #include "lb/config/parse.h"
 
 namespace lb::admin {
@@ -58,38 +60,20 @@ void add_gauge(MetricFamily& f, std::vector<ClientMetric::Label> labels, double 
   f.metric.push_back(std::move(m));
 }
 
-// Sums one status_counters per worker into totals by code.
-template <class Slots, class Get>
-std::vector<std::uint64_t> sum_status(const Slots& slots, Get get) {
-  std::vector<std::uint64_t> by_code(metrics::status_counters::slots, 0);
-  for (unsigned w = 0; w < slots.size(); ++w) {
-    const metrics::status_counters& c = get(slots[w]);
-    for (unsigned code = 0; code < metrics::status_counters::slots; ++code) by_code[code] += c.get(code);
-  }
-  return by_code;
-}
-
 // Sums one histogram per worker; buckets become cumulative, as Prometheus wants.
 template <class Slots, class Get>
 ClientMetric::Histogram sum_histogram(const Slots& slots, Get get) {
-  constexpr std::size_t n = metrics::histogram::bounds.size();
-  std::array<std::uint64_t, n + 1> buckets{};  // non-cumulative; last = +Inf
-  double sum = 0;
-  for (unsigned w = 0; w < slots.size(); ++w) {
-    const metrics::histogram& h = get(slots[w]);
-    for (std::size_t i = 0; i <= n; ++i) buckets[i] += h.bucket(i);
-    sum += h.sum();
-  }
+  const auto h = sum_buckets(slots, get);
   ClientMetric::Histogram out;
   std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    cumulative += buckets[i];
-    out.bucket.push_back({cumulative, metrics::histogram::bounds[i]});
+  for (std::size_t i = 0; i < h.bounds->n; ++i) {
+    cumulative += h.counts[i];
+    out.bucket.push_back({cumulative, h.bounds->v[i]});
   }
-  cumulative += buckets[n];
+  cumulative += h.counts[h.bounds->n];
   // The serializer adds le="+Inf" with sample_count.
   out.sample_count = cumulative;
-  out.sample_sum = sum;
+  out.sample_sum = h.sum;
   return out;
 }
 
@@ -233,6 +217,8 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
   // ---- downstream (listeners, routes) ----
   auto conn_active = family("lb_downstream_connections_active", "Open client connections per listener.",
                             MetricType::Gauge);
+  auto conn_max = family("lb_downstream_connections_max",
+                         "Configured limits.max_connections per listener (all workers).", MetricType::Gauge);
   auto conn_total = family("lb_downstream_connections_total", "Client connections accepted per listener.",
                            MetricType::Counter);
   auto requests = family("lb_http_requests_total",
@@ -277,25 +263,26 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
       total += wstats[w].total.get();
     }
     add_gauge(conn_active, {{"listener", lname}}, static_cast<double>(active));
+    add_gauge(conn_max, {{"listener", lname}}, static_cast<double>(ls.cfg->limits.max_connections));
     add_counter(conn_total, {{"listener", lname}}, static_cast<double>(total));
 
     for (std::size_t r = 0; r < ls.route_stats.size() && r < ls.cfg->routes.size(); ++r) {
       const std::string& rname = ls.cfg->routes[r].name;
       const auto& rstats = ls.route_stats[r]->stats;
-      const auto by_code = sum_status(rstats, [](const upstream::route_worker_stats& s) -> const auto& { return s.responses; });
-      for (unsigned code = 1; code < by_code.size(); ++code) {
-        if (by_code[code] == 0) continue;
-        add_counter(requests, {{"listener", lname}, {"route", rname}, {"code", std::to_string(code)}},
-                    static_cast<double>(by_code[code]));
+      const auto by_slot = sum_status(rstats, [](const upstream::route_worker_stats& s) -> const auto& { return s.responses; });
+      for (std::size_t slot = 1; slot < by_slot.size(); ++slot) {
+        if (by_slot[slot] == 0) continue;
+        add_counter(requests, {{"listener", lname}, {"route", rname}, {"code", code_label(slot)}},
+                    static_cast<double>(by_slot[slot]));
       }
       add_histogram(duration, {{"listener", lname}, {"route", rname}},
                     sum_histogram(rstats, [](const upstream::route_worker_stats& s) -> const auto& { return s.duration; }));
     }
     const auto unrouted = sum_status(wstats, [](const upstream::listener_worker_stats& s) -> const auto& { return s.unrouted; });
-    for (unsigned code = 1; code < unrouted.size(); ++code) {
-      if (unrouted[code] == 0) continue;
-      add_counter(requests, {{"listener", lname}, {"route", ""}, {"code", std::to_string(code)}},
-                  static_cast<double>(unrouted[code]));
+    for (std::size_t slot = 1; slot < unrouted.size(); ++slot) {
+      if (unrouted[slot] == 0) continue;
+      add_counter(requests, {{"listener", lname}, {"route", ""}, {"code", code_label(slot)}},
+                  static_cast<double>(unrouted[slot]));
     }
   }
 
@@ -314,6 +301,8 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
   auto up_healthy = family("lb_upstream_endpoint_healthy",
                            "1 when the endpoint is healthy and not ejected (eligible for picks), else 0.",
                            MetricType::Gauge);
+  auto up_ejections = family("lb_upstream_ejections_total",
+                             "Passive outlier ejections per endpoint.", MetricType::Counter);
   auto up_retries = family("lb_upstream_retries_total", "Requests retried on another endpoint, per pool.",
                            MetricType::Counter);
   for (const auto& ps : snap.pools) {
@@ -321,11 +310,11 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
     for (std::size_t e = 0; e < ps.live.size() && e < ps.labels.size(); ++e) {
       const auto& ep = *ps.live[e];
       const std::string& elabel = ps.labels[e];
-      const auto by_code = sum_status(ep.stats, [](const upstream::endpoint_worker_stats& s) -> const auto& { return s.responses; });
-      for (unsigned code = 0; code < by_code.size(); ++code) {
-        if (by_code[code] == 0) continue;
-        add_counter(up_requests, {{"pool", pname}, {"endpoint", elabel}, {"code", std::to_string(code)}},
-                    static_cast<double>(by_code[code]));
+      const auto by_slot = sum_status(ep.stats, [](const upstream::endpoint_worker_stats& s) -> const auto& { return s.responses; });
+      for (std::size_t slot = 0; slot < by_slot.size(); ++slot) {
+        if (by_slot[slot] == 0) continue;
+        add_counter(up_requests, {{"pool", pname}, {"endpoint", elabel}, {"code", code_label(slot)}},
+                    static_cast<double>(by_slot[slot]));
       }
       std::uint64_t failures = 0;
       for (unsigned w = 0; w < ep.stats.size(); ++w) failures += ep.stats[w].connect_failures.get();
@@ -334,6 +323,8 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
       add_counter(up_connect_failures, {{"pool", pname}, {"endpoint", elabel}}, static_cast<double>(failures));
       const bool usable = ep.usable(now);
       add_gauge(up_healthy, {{"pool", pname}, {"endpoint", elabel}}, usable ? 1 : 0);
+      add_counter(up_ejections, {{"pool", pname}, {"endpoint", elabel}},
+                  static_cast<double>(ep.ejections.load(std::memory_order_relaxed)));
     }
     std::uint64_t retries = 0;
     for (unsigned w = 0; w < ps.stats->stats.size(); ++w) retries += ps.stats->stats[w].retries.get();
@@ -351,9 +342,15 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
   auto last_reload = family("lb_config_last_reload_success_timestamp_seconds",
                             "Unix time of the last successful config load.", MetricType::Gauge);
   add_gauge(last_reload, {}, facts.last_reload_success_unix);
+  auto file_changed = family("lb_config_file_changed_timestamp_seconds",
+                             "Unix time since when the config file holds bytes lb failed to load; 0 while the "
+                             "running config is the file's.",
+                             MetricType::Gauge);
+  add_gauge(file_changed, {}, facts.file_changed_unix);
 
-  for (auto* f : {&conn_active, &conn_total, &requests, &duration, &tls_handshakes, &tls_failures, &up_requests,
-                  &up_duration, &up_conns, &up_connect_failures, &up_healthy, &up_retries, &reloads, &last_reload}) {
+  for (auto* f : {&conn_active, &conn_max, &conn_total, &requests, &duration, &tls_handshakes, &tls_failures,
+                  &up_requests, &up_duration, &up_conns, &up_connect_failures, &up_healthy, &up_ejections,
+                  &up_retries, &reloads, &last_reload, &file_changed}) {
     if (!f->metric.empty()) out.push_back(std::move(*f));
   }
 
@@ -396,42 +393,7 @@ std::string render_pools(const runtime::snapshot& snap) {
   for (const auto& ps : snap.pools) {
     json endpoints = json::array();
     for (std::size_t e = 0; e < ps.live.size(); ++e) {
-      const auto& ep = *ps.live[e];
-      const auto until = ep.ejected_until.load(std::memory_order_relaxed);
-      const bool ejected = until > now;
-      const double until_s =
-          ejected ? std::chrono::duration<double>(upstream::clock::duration(until - now)).count() : 0.0;
-
-      const auto by_code = sum_status(ep.stats, [](const upstream::endpoint_worker_stats& s) -> const auto& { return s.responses; });
-      json requests = json::object();
-      for (unsigned code = 0; code < by_code.size(); ++code) {
-        if (by_code[code] != 0) requests[std::to_string(code)] = by_code[code];
-      }
-      std::uint64_t failures = 0;
-      for (unsigned w = 0; w < ep.stats.size(); ++w) failures += ep.stats[w].connect_failures.get();
-
-      json j;
-      j["address"] = ps.labels[e];
-      j["resolved"] = runtime::endpoint_text(ps.addrs[e]);
-      j["weight"] = ps.weights[e];
-      // What picks use now: the weight ramped by slow_start (0 when not eligible).
-      const auto now_ticks = upstream::ticks(upstream::clock::now());
-      const bool eligible = ep.usable(now_ticks);
-      j["effective_weight"] =
-          eligible ? upstream::effective_weight(ps.weights[e], ep, now_ticks,
-                                                std::chrono::duration_cast<upstream::clock::duration>(ps.cfg->slow_start)) /
-                         100.0
-                   : 0.0;
-      j["healthy"] = ep.healthy.load(std::memory_order_relaxed);
-      j["ejected"] = ejected;
-      j["ejected_until"] = until_s;
-      j["ejections"] = ep.ejections.load(std::memory_order_relaxed);
-      j["consecutive_failures"] = ep.consecutive_failures.load(std::memory_order_relaxed);
-      j["in_flight"] = ep.in_flight.load(std::memory_order_relaxed);
-      j["connections"] = ep.connections.load(std::memory_order_relaxed);
-      j["connect_failures"] = failures;
-      j["requests"] = std::move(requests);
-      endpoints.push_back(std::move(j));
+      endpoints.push_back(endpoint_state(ps, e, now));
     }
     json p;
     p["name"] = ps.cfg->name;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lb/core/time_text.h"
 #include "lb/runtime/snapshot.h"
@@ -17,6 +18,17 @@ namespace lb::admin {
 struct control_facts {
   std::uint64_t reloads_success = 0, reloads_failure = 0;
   double last_reload_success_unix = 0;  // seconds; the startup load counts as the first success
+  // Since when the file holds bytes that failed to load (0: the running config is the file's).
+  double file_changed_unix = 0;
+  double started_unix = 0;
+  unsigned workers = 0;
+  // The last load attempt, successful or not (the status page shows it).
+  struct reload_attempt {
+    bool ok = true;
+    double at_unix = 0;
+    std::string trigger;  // "startup", "SIGHUP", "POST /reload", "file change"
+    std::vector<std::string> errors;
+  } last_reload;
 };
 
 // Thread: control. Prometheus text exposition (prometheus-cpp TextSerializer)

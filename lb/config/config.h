@@ -204,6 +204,13 @@ struct access_log {
   // `format: json` is the only format: one JSON object per request.
 };
 
+// `metrics:` (decode_metrics.cc). Bucket bounds of
+// lb_http_request_duration_seconds, seconds, strictly ascending, 1..24 of them.
+struct metrics {
+  std::vector<double> request_duration_buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                               0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+};
+
 struct config {
   std::string source;          // file the config was read from
   unsigned workers = 0;        // 0 = auto (one per core)
@@ -213,6 +220,7 @@ struct config {
   std::vector<listener> listeners;  // at least one
   std::vector<pool> pools;
   tls_sessions tls;
+  ::lb::config::metrics metrics;
 };
 
 }  // namespace lb::config

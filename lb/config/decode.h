@@ -26,5 +26,8 @@ void decode_pool(reader& r, const field& f, pool& out);
 // Certificate files are checked when the snapshot is built, not here.
 void decode_listener_tls(reader& r, const field& f, listener_tls& out);
 void decode_tls_sessions(reader& r, const field& f, tls_sessions& out);
+// decode_metrics.cc: `metrics:` (histogram bucket bounds, in seconds:
+// positive, strictly ascending, 1 to 24 of them).
+void decode_metrics(reader& r, const field& f, metrics& out);
 
 }  // namespace lb::config::yaml

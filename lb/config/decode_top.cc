@@ -9,7 +9,8 @@ namespace lb::config::yaml {
 namespace {
 
 const schema top_schema{"top level",
-                        {"workers", "drain_timeout", "admin", "access_log", "listeners", "pools", "tls"},
+                        {"workers", "drain_timeout", "admin", "access_log", "listeners", "pools", "tls",
+                         "metrics"},
                         {}};
 const schema admin_schema{"admin", {"listen"}, {}};
 const schema access_log_schema{"access_log", {"path", "format"}, {}};
@@ -49,6 +50,8 @@ void decode_top(reader& r, const YAML::Node& root, config& cfg) {
       for (const auto& item : r.read_list(f, "pool").value_or(std::vector<field>{})) {
         decode_pool(r, item, cfg.pools.emplace_back());
       }
+    } else if (f.key == "metrics") {
+      decode_metrics(r, f, cfg.metrics);
     }
   }
 }

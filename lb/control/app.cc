@@ -14,7 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include "lb/accesslog/access_log.h"
+#include "lb/admin/page.h"
 #include "lb/admin/server.h"
+#include "lb/admin/stats.h"
 #include "lb/admin/views.h"
 #include "lb/config/file_source.h"
 #include "lb/control/file_watch.h"
@@ -96,7 +98,9 @@ class controller {
     registry_->retain_only_used();
     file_digest_ = std::move(first.digest);
     facts_.reloads_success = 1;
-    facts_.last_reload_success_unix = unix_now();
+    facts_.last_reload_success_unix = facts_.started_unix = unix_now();
+    facts_.workers = workers_count_;
+    facts_.last_reload = {true, facts_.started_unix, "startup", {}};
 
     try {
       if (current_->cfg->access_log.type != config::access_log::kind::off)
@@ -150,6 +154,7 @@ class controller {
     schedule_ticket_rotation();
     health_ = std::make_unique<health::checker>(control_);
     health_->update(current_);
+    schedule_stats();
     ready_ = true;
     log::info("ready", {{"workers", std::to_string(workers_count_)}, {"config", path_}});
     control_.run();
@@ -193,7 +198,7 @@ class controller {
     auto parsed = source_.load();
     auto outcome = compile(parsed, path_, current_->version + 1, *registry_, tls_cache_);
     if (!outcome.snap) {
-      ++facts_.reloads_failure;
+      reload_failed(trigger, outcome.errors, parsed.digest);
       for (const auto& e : outcome.errors) log::error("config invalid", {{"trigger", trigger}, {"error", e}});
       log::warn("reload failed: keeping the running config",
                 {{"trigger", trigger}, {"version", std::to_string(current_->version)}});
@@ -220,9 +225,9 @@ class controller {
       if (it != bound_.end() && it->second == l.cfg->listen.str()) continue;
       auto acceptors = bind(l);
       if (acceptors.empty()) {
-        ++facts_.reloads_failure;
         bound_ = bound;  // forget the partial binds; their sockets close with `added`
         r.errors.push_back(path_ + ": cannot bind listener '" + l.cfg->name + "' on " + l.cfg->listen.str());
+        reload_failed(trigger, r.errors, parsed.digest);
         log::warn("reload failed: keeping the running config",
                   {{"trigger", trigger}, {"version", std::to_string(current_->version)}});
         return r;
@@ -248,6 +253,8 @@ class controller {
     if (health_) health_->update(current_);
     ++facts_.reloads_success;
     facts_.last_reload_success_unix = unix_now();
+    facts_.last_reload = {true, facts_.last_reload_success_unix, std::string(trigger), {}};
+    facts_.file_changed_unix = 0;
     log::info("config reloaded", {{"trigger", trigger}, {"version", std::to_string(current_->version)}});
     r.ok = true;
     r.version = current_->version;
@@ -262,6 +269,26 @@ class controller {
       if (ec || draining_) return;
       ticket_keys_.rotate();
       schedule_ticket_rotation();
+    });
+  }
+
+  // Counts a failed load for /metrics and the status page. `digest` is the
+  // source's at this load: when it differs from the running config's, the
+  // running config is older than its file from now (or the earlier failure) on.
+  void reload_failed(std::string_view trigger, const std::vector<std::string>& errors, const std::string& digest) {
+    ++facts_.reloads_failure;
+    facts_.last_reload = {false, unix_now(), std::string(trigger), errors};
+    if (!digest.empty() && digest != file_digest_ && facts_.file_changed_unix == 0)
+      facts_.file_changed_unix = facts_.last_reload.at_unix;
+  }
+
+  // Samples the counters behind /stats and the status page every period.
+  void schedule_stats() {
+    stats_.sample(*current_, unix_now());
+    if (draining_) return;
+    stats_timer_.expires_after(admin::stats_history::period);
+    stats_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) schedule_stats();
     });
   }
 
@@ -355,6 +382,15 @@ class controller {
     admin_->route(bhttp::verb::get, "/pools", [this] {
       return reply{bhttp::status::ok, admin::render_pools(*current_), "application/json"};
     });
+    admin_->route(bhttp::verb::get, "/stats", [this] {
+      return reply{bhttp::status::ok, stats_.render(*current_, facts_, unix_now()).dump(2) + "\n", "application/json"};
+    });
+    for (const char* page : {"/", "/ui"}) {
+      admin_->route(bhttp::verb::get, page, [this] {
+        return reply{bhttp::status::ok, admin::render_page(stats_.render(*current_, facts_, unix_now())),
+                     "text/html; charset=utf-8"};
+      });
+    }
     admin_->route(bhttp::verb::post, "/reload", [this] {
       auto r = reload("POST /reload");
       nlohmann::json body;
@@ -388,6 +424,7 @@ class controller {
     if (watch_) watch_->stop();
     dns_timer_.cancel();
     ticket_timer_.cancel();
+    stats_timer_.cancel();
     ++dns_generation_;
     if (health_) health_->stop();
     for (auto& w : workers_) w->begin_drain();
@@ -406,6 +443,7 @@ class controller {
     drain_timer_.cancel();
     dns_timer_.cancel();
     ticket_timer_.cancel();
+    stats_timer_.cancel();
     ++dns_generation_;
     if (health_) health_->stop();
   }
@@ -420,6 +458,8 @@ class controller {
   asio::steady_timer drain_timer_{control_};
   asio::steady_timer dns_timer_{control_};
   asio::steady_timer ticket_timer_{control_};
+  asio::steady_timer stats_timer_{control_};
+  admin::stats_history stats_;
   tcp::resolver resolver_{control_};
   runtime::dns_cache dns_;
   std::uint64_t dns_generation_ = 0;

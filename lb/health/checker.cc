@@ -184,6 +184,13 @@ void store_healthy(upstream::endpoint_live& live, const std::string& label, bool
 }
 
 void apply(probe& p, const outcome& r) {
+  auto& last = p.live->last_check;
+  last.done = true;
+  last.ok = r.ok;
+  last.reason = r.reason;
+  last.at_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
   if (!r.ok) {
     log::debug("health check failed", {{"pool", p.live->pool}, {"endpoint", p.label}, {"reason", r.reason}});
   }
@@ -229,6 +236,7 @@ void checker::update(std::shared_ptr<const runtime::snapshot> snap) {
         if (!live || next.count(live.get())) continue;
         const auto& label = i < pool.labels.size() ? pool.labels[i] : live->address;
         if (!hc) {
+          live->last_check = {};  // a removed check's last result no longer describes it
           // Nothing but a check marks an endpoint down, so nothing else would bring it back.
           if (!live->healthy.load(std::memory_order_relaxed)) store_healthy(*live, label, true, "no health check");
           continue;

@@ -68,9 +68,10 @@ std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::con
   snap->loaded_at_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
+  const auto buckets = metrics::bucket_bounds::of(cfg->metrics.request_duration_buckets);
   for (const auto& l : cfg->listeners) {
     listener_snapshot ls{&l, router::table(l.routes), registry.listener(l.name), {}, {}, {}};
-    for (const auto& r : l.routes) ls.route_stats.push_back(registry.route(l.name, r.name));
+    for (const auto& r : l.routes) ls.route_stats.push_back(registry.route(l.name, r.name, buckets));
     try {
       ls.path = listener::path_for(l);
     } catch (const std::exception& x) {

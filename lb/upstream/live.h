@@ -54,6 +54,16 @@ class endpoint_live {
 
   metrics::per_worker<endpoint_worker_stats> stats;
 
+  // The last active check, for /pools and the status page. Control thread
+  // only (the checker writes, the admin views read); workers never touch it.
+  struct check_result {
+    bool done = false;  // no check has finished yet
+    bool ok = false;
+    std::string reason;  // "status 200", "connect refused", "timeout", ...
+    std::int64_t at_unix_ms = 0;
+  };
+  check_result last_check;
+
   bool ejected(std::int64_t now) const { return ejected_until.load(std::memory_order_relaxed) > now; }
   // Passes its checks and is not ejected: may take requests (capacity aside).
   bool usable(std::int64_t now) const { return healthy.load(std::memory_order_relaxed) && !ejected(now); }
@@ -78,10 +88,13 @@ struct route_worker_stats {
 
 class route_live {
  public:
-  route_live(std::string l, std::string r, unsigned workers)
-      : listener(std::move(l)), route(std::move(r)), stats(workers) {}
+  route_live(std::string l, std::string r, unsigned workers, std::shared_ptr<const metrics::bucket_bounds> b)
+      : listener(std::move(l)), route(std::move(r)), buckets(std::move(b)), stats(workers) {
+    for (unsigned w = 0; w < stats.size(); ++w) stats[w].duration.use(buckets.get());
+  }
   const std::string listener;
   const std::string route;
+  const std::shared_ptr<const metrics::bucket_bounds> buckets;  // of `duration`, fixed for this object's life
   metrics::per_worker<route_worker_stats> stats;
 };
 
@@ -118,8 +131,15 @@ class live_registry {
   std::shared_ptr<pool_live> pool(const std::string& name) {
     return get(pools_, name, [&] { return std::make_shared<pool_live>(name, workers_); });
   }
-  std::shared_ptr<route_live> route(const std::string& listener, const std::string& route) {
-    return get(routes_, listener + '\n' + route, [&] { return std::make_shared<route_live>(listener, route, workers_); });
+  // New bucket bounds start the route's counters afresh (a histogram's
+  // buckets cannot change under its counts); equal bounds keep them.
+  std::shared_ptr<route_live> route(const std::string& listener, const std::string& route,
+                                    const metrics::bucket_bounds& buckets = metrics::bucket_bounds::defaults()) {
+    auto& slot = routes_[listener + '\n' + route];
+    if (slot && !(*slot->buckets == buckets)) slot.reset();
+    return get(routes_, listener + '\n' + route, [&] {
+      return std::make_shared<route_live>(listener, route, workers_, std::make_shared<const metrics::bucket_bounds>(buckets));
+    });
   }
   std::shared_ptr<listener_live> listener(const std::string& name) {
     return get(listeners_, name, [&] { return std::make_shared<listener_live>(name, workers_); });

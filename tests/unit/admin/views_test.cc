@@ -283,7 +283,9 @@ TEST_F(fixture, output_passes_promtool_check_metrics) {
   endpoint(0, 1).healthy.store(false);
   pool(0).stats[1].response_duration.observe(0.2);
   pool(0).stats[1].retries.add();
-  control_facts facts{1, 0, 1714564800.0};
+  control_facts facts;
+  facts.reloads_success = 1;
+  facts.last_reload_success_unix = 1714564800.0;
 
   int status = 0;
   const auto out = run_promtool(promtool, metrics(facts), status);
