@@ -125,11 +125,12 @@ TEST_F(pair_fixture, cancel_aborts_a_pending_read) {
 }
 
 TEST_F(pair_fixture, release_hands_over_an_open_descriptor_and_adopt_takes_it_back) {
-  const int fd = stream->release();
-  ASSERT_GE(fd, 0);
+  const auto released = stream->release();
+  ASSERT_GE(released.fd, 0);
+  EXPECT_EQ(released.ssl, nullptr);  // a plain stream has no TLS session to hand over
   EXPECT_FALSE(stream->is_open());
-  EXPECT_NE(::fcntl(fd, F_GETFD), -1);  // still open: parking owns it now
-  auto back = socket_stream::adopt(io, fd, asio::ip::make_address("127.0.0.1"));
+  EXPECT_NE(::fcntl(released.fd, F_GETFD), -1);  // still open: parking owns it now
+  auto back = resume_stream(io, released, asio::ip::make_address("127.0.0.1"));
   ASSERT_TRUE(back);
   ASSERT_EQ(::write(peer, "z", 1), 1);
   boost::beast::flat_buffer buf;
