@@ -6,7 +6,9 @@
 #
 # Writes WORKDIR/lb-MODE.yaml (one worker, admin on an ephemeral port, access
 # log off, upstream keep-alive) and execs lb in the foreground; lb logs to
-# stderr. MODE is http (default) or tcp (proxy-bench's l4 mode).
+# stderr. MODE is http (default) or tcp (proxy-bench's l4 mode). With CERT
+# and KEY (proxy-bench's {cert} {key}, for --lb-tls-cmd) the listener
+# terminates TLS with them.
 #
 # Environment: LB_BIN (the binary; default BUILD/lb/lb), LB_BUILD_DIR (default:
 # build/ at the repository root), LB_WORKERS (default 1).
@@ -16,11 +18,11 @@
 # helper process too.
 set -euo pipefail
 
-if [[ $# -lt 3 || $# -gt 4 ]]; then
-	echo "usage: ${0##*/} LISTEN_PORT UPSTREAM_PORT WORKDIR [http|tcp]" >&2
+if [[ $# -lt 3 || $# -gt 6 || $# -eq 5 ]]; then
+	echo "usage: ${0##*/} LISTEN_PORT UPSTREAM_PORT WORKDIR [http|tcp [CERT KEY]]" >&2
 	exit 2
 fi
-listen=$1 upstream=$2 workdir=$3 mode=${4:-http}
+listen=$1 upstream=$2 workdir=$3 mode=${4:-http} cert=${5:-} key=${6:-}
 [[ $listen =~ ^[0-9]+$ && $upstream =~ ^[0-9]+$ ]] || { echo "${0##*/}: ports must be numbers" >&2; exit 2; }
 [[ $mode == http || $mode == tcp ]] || { echo "${0##*/}: mode must be http or tcp" >&2; exit 2; }
 
@@ -31,7 +33,13 @@ lb=${LB_BIN:-${LB_BUILD_DIR:-$root/build}/lb/lb}
 [[ -x $lb ]] || { echo "${0##*/}: lb binary not found at $lb (set LB_BIN or LB_BUILD_DIR)" >&2; exit 1; }
 [[ -d $workdir ]] || { echo "${0##*/}: workdir $workdir does not exist" >&2; exit 1; }
 
-conf=$workdir/lb-$mode.yaml
+conf=$workdir/lb-$mode${cert:+-tls}.yaml
+tls=""
+if [[ -n $cert ]]; then
+	# proxy-bench's tls and h2 modes: terminate TLS with its certificate.
+	tls="
+    tls: { certificates: [ { cert: $cert, key: $key } ] }"
+fi
 if [[ $mode == http ]]; then
 	target="    routes:
       - match: { path_prefix: / }
@@ -47,7 +55,7 @@ admin: { listen: 127.0.0.1:0 }$1
 listeners:
   - name: bench
     listen: 127.0.0.1:$listen
-    protocol: $mode
+    protocol: $mode$tls
 $target
 pools:
   - name: origin

@@ -288,12 +288,12 @@ colour: blue
 )"),
             (std::vector<std::string>{
                 "t.yaml:4:5: unknown key 'lsiten' in listener (expected one of: name, listen, "
-                "protocol, limits, routes)",
+                "protocol, limits, routes, tls)",
                 "t.yaml:6:50: unknown key 'wieght' in pool (expected one of: name, balancer, "
                 "hash_key, endpoints, dns_refresh, connect_timeout, keepalive, "
                 "max_connections_per_endpoint, health_check, outlier, slow_start)",
                 "t.yaml:7:1: unknown key 'colour' in top level (expected one of: workers, "
-                "drain_timeout, admin, access_log, listeners, pools, metrics)",
+                "drain_timeout, admin, access_log, listeners, pools, tls, metrics)",
             }));
 }
 
@@ -473,7 +473,9 @@ TEST(loader, design_keys_not_in_this_build_say_so) {
   EXPECT_EQ(errors_of(R"(listeners:
   - name: web
     listen: 127.0.0.1:8080
-    tls: {}
+    tls:
+      certificates: [{cert: a.crt, key: a.key}]
+      client_ca: ca.pem
     routes:
       - pool: web
   - name: pg
@@ -488,10 +490,10 @@ pools:
     endpoints: [127.0.0.1:9002]
 )"),
             (std::vector<std::string>{
-                "t.yaml:4:5: 'tls' is not supported by this version of lb",
-                "t.yaml:9:15: protocol 'tcp' is not supported by this version of lb",
-                "t.yaml:10:5: 'pool' is not supported by this version of lb",
-                "t.yaml:11:5: 'proxy_protocol' is not supported by this version of lb",
+                "t.yaml:6:7: 'client_ca' is not supported by this version of lb",
+                "t.yaml:11:15: protocol 'tcp' is not supported by this version of lb",
+                "t.yaml:12:5: 'pool' is not supported by this version of lb",
+                "t.yaml:13:5: 'proxy_protocol' is not supported by this version of lb",
             }));
 }
 
@@ -1037,7 +1039,7 @@ pools:
                       R"(t.yaml:1:16: invalid 'drain_timeout': expected a duration like "250ms" or "2s", got "soon")",
                       "t.yaml:5:21: route 'route0' names unknown pool 'nope'",
                       "t.yaml:6:5: unknown key 'bogus' in listener (expected one of: name, "
-                      "listen, protocol, limits, routes)",
+                      "listen, protocol, limits, routes, tls)",
                       "t.yaml:9:17: invalid 'address': an endpoint's port must not be 0",
                   }));
 }
