@@ -4,6 +4,12 @@
 BUILD_DIR  ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
+# -Werror for the Makefile's builds (make test, CI); plain cmake leaves it off.
+WERROR     ?= ON
+CLANG_BUILD_DIR ?= build-clang
+# ccache, when installed, makes the second compiler's tree cheap in CI.
+CCACHE     := $(shell command -v ccache 2>/dev/null)
+CMAKE_LAUNCHER := $(if $(CCACHE),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
 BUILD_DEPS := cmake make g++ pkg-config libboost-dev libboost-program-options-dev \
               libboost-system-dev libyaml-cpp-dev libssl-dev prometheus-cpp-dev \
@@ -12,10 +18,12 @@ TEST_DEPS  := python3 python3-yaml curl procps prometheus chromium
 # Node only when missing: a machine may have another nodejs build (with its own npm).
 NODE_DEPS  := nodejs npm
 BENCH_DEPS := wrk nginx-light haproxy valgrind
+# CI also builds the Release tree with clang (clang 14 on Debian 12).
+CLANG_DEPS := clang
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps test-deps bench-deps run test bench clean
+.PHONY: all build build-clang deps test-deps bench-deps run test bench clean
 
 all: build
 
@@ -45,8 +53,15 @@ bench-deps: deps
 	$(call apt_install,$(BENCH_DEPS))
 
 build: deps
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DLB_WERROR=$(WERROR) $(CMAKE_LAUNCHER)
 	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# The clang Release tree, lb only (run by .ci/run after make test).
+build-clang: deps
+	$(call apt_install,$(CLANG_DEPS))
+	CC=clang CXX=clang++ cmake -S . -B $(CLANG_BUILD_DIR) -DCMAKE_BUILD_TYPE=Release \
+	  -DLB_WERROR=ON -DBUILD_TESTING=OFF $(CMAKE_LAUNCHER)
+	cmake --build $(CLANG_BUILD_DIR) -j $(JOBS) --target lb
 
 run: build
 	tools/demo/run.sh $(BUILD_DIR)
@@ -58,4 +73,4 @@ bench: bench-deps build
 	tools/bench/bench.sh --build-dir $(BUILD_DIR)
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(CLANG_BUILD_DIR)
