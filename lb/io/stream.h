@@ -111,6 +111,12 @@ class stream {
 
 // Sets TCP_NODELAY on `s`; failures are harmless (the option is a latency hint).
 void set_no_delay(stream& s);
+// The same, once per connection: `set` records that it was done.
+inline void set_no_delay_once(stream& s, bool& set) {
+  if (set) return;
+  set_no_delay(s);
+  set = true;
+}
 
 }  // namespace lb::io
 

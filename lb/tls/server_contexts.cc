@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "lb/config/diagnostic.h"
 #include "lb/core/log.h"
 
 namespace lb::tls {
@@ -153,10 +154,6 @@ bool load(const std::string& cert_pem, const std::string& key_pem, const config:
   return true;
 }
 
-std::string at(const config::source_pos& p) {
-  return p.file + ":" + std::to_string(p.line) + ":" + std::to_string(p.column) + ": ";
-}
-
 std::string settings_text(const config::listener_tls& s) {
   return std::to_string(static_cast<int>(s.min_version)) + "|" + s.ciphers;
 }
@@ -181,23 +178,19 @@ ssl_st* server_contexts::new_ssl() const {
   return ssl;
 }
 
-ctx_ptr context_cache::get(const std::vector<const config::tls_certificate*>& certs,
-                           const config::listener_tls& settings, std::string& why) {
+ctx_ptr context_cache::get(const std::vector<const certificate_files*>& certs, const config::listener_tls& settings,
+                           std::string& why) {
   std::string content = settings_text(settings);
-  std::vector<std::pair<std::string, std::string>> pems;
-  for (const auto* c : certs) {
-    std::string cert, key;
-    if (!read_file(c->cert, cert, why) || !read_file(c->key, key, why)) return nullptr;
+  for (const auto* f : certs) {
     // Appended piece by piece: `"|" + std::string&&` meets GCC 12's false
     // -Wrestrict in Release (GCC bug 105651).
     content += '|';
-    content += std::to_string(cert.size());
+    content += std::to_string(f->cert.size());
     content += ':';
-    content += cert;
-    content += std::to_string(key.size());
+    content += f->cert;
+    content += std::to_string(f->key.size());
     content += ':';
-    content += key;
-    pems.emplace_back(std::move(cert), std::move(key));
+    content += f->key;
   }
   unsigned char digest[32];
   EVP_Digest(content.data(), content.size(), digest, nullptr, EVP_sha256(), nullptr);
@@ -230,11 +223,11 @@ ctx_ptr context_cache::get(const std::vector<const config::tls_certificate*>& ce
   SSL_CTX_set_tlsext_servername_callback(c, &on_servername);
   SSL_CTX_set_alpn_select_cb(c, &on_alpn, nullptr);
   keys_.attach(c);
-  for (std::size_t i = 0; i < certs.size(); ++i) {
+  for (const auto* f : certs) {
     loaded l;
-    if (!load(pems[i].first, pems[i].second, *certs[i], l, why)) return nullptr;
+    if (!load(f->cert, f->key, *f->cfg, l, why)) return nullptr;
     if (SSL_CTX_use_cert_and_key(c, l.leaf, l.key, l.chain, 1) != 1) {
-      why = "cannot use '" + certs[i]->cert + "': " + openssl_error();
+      why = "cannot use '" + f->cfg->cert + "': " + openssl_error();
       return nullptr;
     }
   }
@@ -251,24 +244,30 @@ std::shared_ptr<const server_contexts> build_server_contexts(const config::liste
                                                              std::vector<std::string>& errors) {
   std::shared_ptr<server_contexts> sc(new server_contexts(cfg));
   for (const auto& p : cfg.alpn) sc->alpn_wire_.append(1, static_cast<char>(p.size())).append(p);
+  // Each file is read once here; the cache keys contexts by these bytes.
+  std::vector<certificate_files> files(cfg.certificates.size());
+  bool ok = true;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const auto& c = cfg.certificates[i];
+    std::string why;
+    files[i].cfg = &c;
+    if (!read_file(c.cert, files[i].cert, why) || !read_file(c.key, files[i].key, why)) {
+      errors.push_back(config::diagnostic::at(c.pos, why).str());
+      ok = false;
+    }
+  }
+  if (!ok) return nullptr;
   // Group certificates by the names they serve: an ECDSA and an RSA
   // certificate for the same names go into one context.
-  std::map<std::vector<std::string>, std::vector<const config::tls_certificate*>> groups;
+  std::map<std::vector<std::string>, std::vector<const certificate_files*>> groups;
   std::vector<std::vector<std::string>> order;  // first appearance, so the first certificate stays the default
-  bool ok = true;
-  for (const auto& c : cfg.certificates) {
-    std::string pem, why;
-    if (!read_file(c.cert, pem, why)) {
-      errors.push_back(at(c.pos) + why);
-      ok = false;
-      continue;
-    }
-    BIO* b = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  for (const auto& f : files) {
+    BIO* b = BIO_new_mem_buf(f.cert.data(), static_cast<int>(f.cert.size()));
     X509* x = PEM_read_bio_X509(b, nullptr, nullptr, nullptr);
     BIO_free(b);
     ERR_clear_error();
     if (!x) {
-      errors.push_back(at(c.pos) + "'" + c.cert + "' holds no PEM certificate");
+      errors.push_back(config::diagnostic::at(f.cfg->pos, "'" + f.cfg->cert + "' holds no PEM certificate").str());
       ok = false;
       continue;
     }
@@ -276,14 +275,14 @@ std::shared_ptr<const server_contexts> build_server_contexts(const config::liste
     X509_free(x);
     auto& g = groups[names];
     if (g.empty()) order.push_back(names);
-    g.push_back(&c);
+    g.push_back(&f);
   }
   if (!ok) return nullptr;
   for (const auto& names : order) {
     std::string why;
     auto ctx = cache.get(groups[names], cfg, why);
     if (!ctx) {
-      errors.push_back(at(groups[names].front()->pos) + why);
+      errors.push_back(config::diagnostic::at(groups[names].front()->cfg->pos, why).str());
       ok = false;
       continue;
     }

@@ -26,6 +26,13 @@ using ctx_ptr = std::shared_ptr<ssl_ctx_st>;
 
 class context_cache;
 
+// One `certificates` item with its files' bytes, read once per build.
+struct certificate_files {
+  const config::tls_certificate* cfg = nullptr;
+  std::string cert;
+  std::string key;
+};
+
 class server_contexts {
  public:
   // Thread: any. The context for `server_name` (empty: none sent), or null
@@ -60,7 +67,7 @@ class context_cache {
   explicit context_cache(ticket_keys& keys) : keys_(keys) {}
   // A context for these files and settings: the cached one when nothing
   // changed, else a new one. On failure returns null and sets `why`.
-  ctx_ptr get(const std::vector<const config::tls_certificate*>& certs, const config::listener_tls& settings,
+  ctx_ptr get(const std::vector<const certificate_files*>& certs, const config::listener_tls& settings,
               std::string& why);
   // Forgets contexts no snapshot holds any more (after a build).
   void trim();

@@ -172,11 +172,7 @@ class connection final : public runtime::session_base, public std::enable_shared
   // off (so the tail of a response is not held back waiting for an ACK); a
   // connection that closes after its response flushes it with the FIN, and
   // one request per connection saves the syscall.
-  void keep_alive_nodelay() {
-    if (conn_.nodelay) return;
-    io::set_no_delay(*client_);
-    conn_.nodelay = true;
-  }
+  void keep_alive_nodelay() { io::set_no_delay_once(*client_, conn_.nodelay); }
 
   // close() sends the FIN after any unsent data by itself: a shutdown first
   // would only cost a syscall per connection.
@@ -395,13 +391,13 @@ class connection final : public runtime::session_base, public std::enable_shared
       else keep_client = false;
     }
     if (!response_ok) {
-      drop(up);
+      drop_upstream(ex_, up);
       co_return false;  // mid-response failure: the client cannot be told with a status any more
     }
     if (upgraded) {
       co_await tcp::pump_both(worker_, {*client_, client_buf_}, {*up->stream, up->buf},
                               {*this, ex_.deadline, lim.idle_timeout}, shared_from_this());
-      drop(up);
+      drop_upstream(ex_, up);
       co_return false;
     }
     fwd.in_flight.reset();
@@ -410,16 +406,9 @@ class connection final : public runtime::session_base, public std::enable_shared
       ex_.upstream = nullptr;
       wpool.idle.release(std::move(up));
     } else {
-      drop(up);
+      drop_upstream(ex_, up);
     }
     co_return keep_client && req_done;
-  }
-
-  void drop(connpool::upstream_ptr& up) {
-    if (!up) return;
-    up->stream->close();
-    up.reset();
-    ex_.upstream = nullptr;
   }
 
   runtime::worker& worker_;

@@ -31,14 +31,14 @@ forward_result local(local_status s, std::string_view reason, bool body_failed =
   return r;
 }
 
-void drop(forward_context& ctx, connpool::upstream_ptr& up) {
+}  // namespace
+
+void drop_upstream(exchange& ex, connpool::upstream_ptr& up) {
   if (!up) return;
   up->stream->close();
   up.reset();
-  ctx.ex.upstream = nullptr;
+  ex.upstream = nullptr;
 }
-
-}  // namespace
 
 awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_snapshot& pool,
                                   upstream::worker_pool& wpool, const config::route& route, std::uint64_t hash,
@@ -126,7 +126,7 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
       sent = !co_await up->stream->write(bufs);
     }
     if (!sent) {
-      drop(ctx, up);
+      drop_upstream(ex, up);
       in_flight.reset();
       if (reused && rq.replayable && stale_retries++ < max_stale_retries) {
         reconnect_to = ep;  // the idle connection died under us: not the request's fault
@@ -163,7 +163,7 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
     // The upload failed on the client's side: that decides the answer.
     if (rq.streamed && rq.streamed->done() && rq.streamed->result() != relay_result::ok &&
         rq.streamed->result() != relay_result::out_error) {
-      drop(ctx, up);
+      drop_upstream(ex, up);
       switch (rq.streamed->result()) {
         case relay_result::in_malformed: co_return local(local_status::bad_request, "malformed_body", true);
         case relay_result::in_too_large: co_return local(local_status::payload_too_large, "body_too_large", true);
@@ -180,7 +180,7 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
       const bool nothing_received = hr == head_result::closed;
       const bool timed_out = hr == head_result::timed_out;
       if (rq.streamed) co_await rq.streamed->finish(true);
-      drop(ctx, up);
+      drop_upstream(ex, up);
       in_flight.reset();
       pool.live[ep]->stats[worker_id].responses.add(0);
       if (nothing_received && reused && rq.replayable && stale_retries++ < max_stale_retries) {
@@ -204,7 +204,7 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
         retry_safe && !(rq.streamed && rq.streamed->running())) {
       tried.set(ep);
       if (may_retry(true)) {
-        drop(ctx, up);
+        drop_upstream(ex, up);
         in_flight.reset();
         continue;
       }

@@ -109,6 +109,9 @@ struct forward_context {
   exchange& ex;
 };
 
+// Thread: worker. Closes `up` (when set) and forgets it, in the exchange too.
+void drop_upstream(exchange& ex, connpool::upstream_ptr& up);
+
 // Thread: worker. Forwards `rq` to `pool` for `route`, parsing the response
 // head into `res` (built with `alloc`). `hash`: the request's key for hash
 // balancers. Retries follow the route's policy and the worker's retry budget:

@@ -16,10 +16,7 @@ awaitable<void> upload::start(const connpool::upstream_ptr& up) {
   if (p_.send_continue) {
     // The client waits for this before sending its body.
     p_.owner.arm(p_.ex.deadline, p_.client_timeout);
-    if (!p_.nodelay) {
-      io::set_no_delay(p_.client);
-      p_.nodelay = true;
-    }
+    io::set_no_delay_once(p_.client, p_.nodelay);
     const auto wire = local_response(local_status::continue_, true);
     if (!co_await p_.client.write(asio::buffer(wire))) p_.ex.bytes_out += wire.size();
   }

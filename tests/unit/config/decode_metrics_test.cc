@@ -6,25 +6,13 @@
 #include <vector>
 
 #include "lb/config/loader.h"
+#include "load_helpers.h"
 
 namespace lb::config {
 namespace {
 
-const std::string minimal = R"(listeners:
-  - name: web
-    listen: 127.0.0.1:8080
-    routes:
-      - pool: web
-pools:
-  - name: web
-    endpoints: [127.0.0.1:9001]
-)";
-
-std::vector<std::string> errors_of(const std::string& yaml) {
-  std::vector<std::string> out;
-  for (const auto& e : load_string(yaml, "t.yaml").errors) out.push_back(e.str());
-  return out;
-}
+using test_support::errors_of;
+using test_support::minimal;
 
 TEST(decode_metrics, buckets_default_to_half_a_millisecond_through_ten_seconds) {
   const auto r = load_string(minimal, "t.yaml");

@@ -6,18 +6,12 @@
 #include <fstream>
 #include <string>
 
+#include "load_helpers.h"
+
 namespace lb::config {
 namespace {
 
-const std::string minimal = R"(listeners:
-  - name: web
-    listen: 127.0.0.1:8080
-    routes:
-      - pool: web
-pools:
-  - name: web
-    endpoints: [127.0.0.1:9001]
-)";
+using test_support::minimal;
 
 // A file under the test's temp dir, removed again at the end of the test.
 class temp_file {

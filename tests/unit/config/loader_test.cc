@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lb/config/file_source.h"
+#include "load_helpers.h"
 
 namespace lb::config {
 namespace {
@@ -18,24 +19,8 @@ namespace {
 using namespace std::chrono_literals;
 using headers = std::vector<std::pair<std::string, std::string>>;
 
-std::vector<std::string> errors_of(const std::string& yaml) {
-  const auto r = load_string(yaml, "t.yaml");
-  std::vector<std::string> out;
-  for (const auto& e : r.errors) out.push_back(e.str());
-  EXPECT_EQ(r.cfg == nullptr, !r.errors.empty()) << "cfg is set only when valid";
-  return out;
-}
-
-// The smallest valid config; error tests append to or edit it.
-const std::string minimal = R"(listeners:
-  - name: web
-    listen: 127.0.0.1:8080
-    routes:
-      - pool: web
-pools:
-  - name: web
-    endpoints: [127.0.0.1:9001]
-)";
+using test_support::errors_of;
+using test_support::minimal;
 
 // The shipped files, read the way lb reads them.
 load_result load_file(const std::string& path) { return file_source(path).load(); }
