@@ -71,7 +71,7 @@ class HelmChart(unittest.TestCase):
             with self.subTest(values=name):
                 if values:
                     r = ship.run(["node", ship.validator(), "--values", os.path.join(CHART, "values.schema.json"),
-                                  ship.write_temp(values)], check=False)
+                                  os.path.join(CHART, "values.yaml"), ship.write_temp(values)], check=False)
                     self.assertEqual(r.returncode, 0, r.stderr)
                 out = self.render(values).stdout
                 r = ship.validate_manifests(ship.write_temp(out))
@@ -120,7 +120,7 @@ class HelmChart(unittest.TestCase):
         self.assertEqual(pod["containers"][0]["securityContext"]["capabilities"],
                          {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]})
         self.assertEqual(pod["securityContext"]["sysctls"], [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "80"}])
-        self.assertNotIn("podAntiAffinity", pod.get("affinity", {}))  # a DaemonSet has one pod per node anyway
+        self.assertNotIn("affinity", pod)  # a DaemonSet has one pod per node anyway
         svc = by_kind(objs, "Service")["spec"]
         self.assertEqual(svc["externalTrafficPolicy"], "Local")
         self.assertEqual(svc["ports"][0], {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP",
@@ -164,11 +164,12 @@ config:
 
     def test_unknown_value_fails_the_schema(self):
         path = ship.write_temp("replicas: 3\nservice: { type: ClusterIP, exposeAdmin: yes }\n")
-        r = ship.run(["node", ship.validator(), "--values", os.path.join(CHART, "values.schema.json"), path], check=False)
+        r = ship.run(["node", ship.validator(), "--values", os.path.join(CHART, "values.schema.json"),
+                      os.path.join(CHART, "values.yaml"), path], check=False)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("'replicas'", r.stderr)
         r = ship.run(["node", ship.validator(), "--values", os.path.join(CHART, "values.schema.json"),
-                      ship.write_temp("kind: StatefulSet\n")], check=False)
+                      os.path.join(CHART, "values.yaml"), ship.write_temp("kind: StatefulSet\n")], check=False)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("/kind", r.stderr)
 

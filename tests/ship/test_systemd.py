@@ -98,7 +98,15 @@ class Systemd(unittest.TestCase):
         unit = os.path.join(self.tmp, "lb.service")
         with open(unit, "w") as f:
             f.write(text)
-        r = ship.run(["systemd-analyze", "verify", unit], check=False)
+        # Documentation=man:lb(1) is checked too: the man page the package
+        # ships, made from the README.
+        man1 = os.path.join(self.tmp, "man/man1")
+        os.makedirs(man1)
+        with open(os.path.join(man1, "lb.1"), "w") as f:
+            f.write(ship.run([sys.executable, os.path.join(ship.REPO, "tools/package/readme2man.py"),
+                              os.path.join(ship.REPO, "README.md"), "0"]).stdout)
+        r = ship.run(["systemd-analyze", "verify", unit], check=False,
+                     env=dict(os.environ, MANPATH=os.path.join(self.tmp, "man") + ":"))
         problems = [l for l in (r.stdout + r.stderr).splitlines() if "lb.service" in l]
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(problems, [])

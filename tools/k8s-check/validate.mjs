@@ -4,7 +4,9 @@
 // helm checks it):
 //
 //   node validate.mjs manifests.yaml...                 every object must validate
-//   node validate.mjs --values values.schema.json v.yaml  values must validate
+//   node validate.mjs --values values.schema.json values.yaml [override.yaml...]
+//       the chart's values deep-merged with the overrides (as helm merges
+//       them) must validate
 //
 // kubernetes-models checks field types, required fields and enums; it lets
 // unknown fields through, so the tests also compare rendered objects with
@@ -48,17 +50,27 @@ async function manifests(files) {
   if (!process.exitCode) console.log(`${count} objects valid`);
 }
 
+// Helm's merge: maps merge, anything else replaces, null deletes.
+function merge(dst, src) {
+  for (const [k, v] of Object.entries(src ?? {})) {
+    if (v === null) delete dst[k];
+    else if (v && typeof v === "object" && !Array.isArray(v) && dst[k] && typeof dst[k] === "object" && !Array.isArray(dst[k]))
+      merge(dst[k], v);
+    else dst[k] = v;
+  }
+  return dst;
+}
+
 function values(schemaFile, files) {
   const ajv = new Ajv({ allErrors: true, strict: false });
   const validate = ajv.compile(JSON.parse(readFileSync(schemaFile, "utf8")));
-  for (const file of files) {
-    const v = parse(readFileSync(file, "utf8")) ?? {};
-    if (!validate(v)) {
-      for (const e of validate.errors)
-        fail(`${file}: values${e.instancePath || ""} ${e.message}${e.params?.additionalProperty ? ` '${e.params.additionalProperty}'` : ""}`);
-    } else {
-      console.log(`${file}: values valid`);
-    }
+  const merged = files.reduce((acc, f) => merge(acc, parse(readFileSync(f, "utf8")) ?? {}), {});
+  const name = files[files.length - 1];
+  if (!validate(merged)) {
+    for (const e of validate.errors)
+      fail(`${name}: values${e.instancePath || ""} ${e.message}${e.params?.additionalProperty ? ` '${e.params.additionalProperty}'` : ""}`);
+  } else {
+    console.log(`${name}: values valid`);
   }
 }
 
