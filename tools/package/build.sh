@@ -24,10 +24,14 @@ cat > "$stage/usr/share/doc/lb/copyright" <<'COPY'
 lb: see the project's repository for license terms.
 COPY
 
-# Shared-library dependencies, from the packages that own what lb links.
-deps=$(ldd "$stage/usr/bin/lb" | awk '/=> \// {print $3}' | xargs -r realpath | xargs -r dpkg -S 2>/dev/null \
-       | cut -d: -f1 | sort -u | grep -v '^libc6$' \
-       | while read -r p; do printf '%s (>= %s), ' "$p" "$(dpkg-query -W -f='${Version}' "$p" | sed 's/-[^-]*$//')"; done)
+# Shared-library dependencies with the minimum versions the libraries'
+# symbols files give (dpkg-shlibdeps, from dpkg-dev), not the versions that
+# happen to be on the build machine.
+shl="$out/shlibdeps"
+rm -rf "$shl" && mkdir -p "$shl/debian"
+printf 'Source: lb\n\nPackage: lb\nArchitecture: any\n' > "$shl/debian/control"
+deps=$(cd "$shl" && dpkg-shlibdeps -O "$stage/usr/bin/lb" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+[ -n "$deps" ] || { echo "package: dpkg-shlibdeps found no dependencies (apt-get install dpkg-dev)" >&2; exit 1; }
 installed_kb=$(du -sk "$stage" --exclude=DEBIAN | cut -f1)
 cat > "$stage/DEBIAN/control" <<CONTROL
 Package: lb
@@ -35,7 +39,7 @@ Version: $version
 Architecture: $arch
 Maintainer: lb developers <lb@localhost>
 Installed-Size: $installed_kb
-Depends: ${deps}libc6
+Depends: ${deps}
 Section: net
 Priority: optional
 Description: Layer-4/7 load balancer
