@@ -212,9 +212,9 @@ def ensure_base(engine, build_dir):
 
 # ------------------------------------------------------------------ build --
 
-def build_image(engine, base, tag, werror):
+def build_image(engine, base, tag, werror, no_cache=False):
     args = ["build", "--network", "host", "--build-arg", f"BASE={base}", "-f", os.path.join(REPO, "docker/Dockerfile"),
-            "-t", tag]
+            "-t", tag] + (["--no-cache"] if no_cache else [])
     if werror:
         args += ["--build-arg", "LB_WERROR=ON"]
     t0 = time.monotonic()
@@ -463,6 +463,7 @@ def main():
     ap.add_argument("--tag", default="lb:local")
     ap.add_argument("--backend", help="lb-backend binary (default: BUILD/tools/backend/lb-backend)")
     ap.add_argument("--werror", action="store_true", help="build with -Werror (CI)")
+    ap.add_argument("--no-cache", action="store_true", help="rebuild every layer (to time a cold build)")
     ap.add_argument("--keep-engine", action="store_true", help="leave a dockerd this run started running")
     a = ap.parse_args()
     build_dir = os.path.abspath(a.build_dir)
@@ -492,7 +493,7 @@ def main():
         base = ensure_base(engine, build_dir)
         log(f"base image: {base}")
         if a.step in ("build", "all"):
-            figures["build_s"], figures["size_bytes"] = build_image(engine, base, a.tag, a.werror)
+            figures["build_s"], figures["size_bytes"] = build_image(engine, base, a.tag, a.werror, a.no_cache)
         if a.step in ("check", "all"):
             if not os.access(backend, os.X_OK):
                 raise Fail(f"no lb-backend at {backend} (build the tree first)")
