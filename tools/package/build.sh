@@ -19,7 +19,7 @@ DESTDIR="$stage" cmake --install "$build" --prefix /usr >/dev/null
 strip --strip-unneeded "$stage/usr/bin/lb"
 mkdir -p "$stage/usr/share/man/man1"
 python3 "$src/tools/package/readme2man.py" "$src/README.md" "$version" | gzip -9n > "$stage/usr/share/man/man1/lb.1.gz"
-gzip -9n "$stage/usr/share/doc/lb/"*.md
+find "$stage/usr/share/doc/lb" -name "*.md" -exec gzip -9n {} +
 cat > "$stage/usr/share/doc/lb/copyright" <<'COPY'
 lb: see the project's repository for license terms.
 COPY
