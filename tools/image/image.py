@@ -142,6 +142,12 @@ class Engine:
             self.proc.wait()
         log(f"stopped dockerd pid {self.pid}")
         self.pid = None
+        # dockerd leaves its default network namespace bind-mounted under the
+        # exec root; unmounted so `make clean` can remove the build tree.
+        with open("/proc/self/mounts") as f:
+            mounts = [line.split()[1] for line in f]
+        for m in sorted((m for m in mounts if m.startswith(self.state + "/")), reverse=True):
+            subprocess.run(["umount", m], stderr=subprocess.DEVNULL)
 
     def has_image(self, ref):
         return self.run("image", "inspect", ref, check=False).returncode == 0
