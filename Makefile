@@ -1,6 +1,8 @@
 # Two commands do everything on a fresh Debian 12 machine:
 #   make run   build, start three demo backends and lb in front of them
-#   make test  build and run every test (unit + integration) with CTest
+#   make test  build and run every test (unit, integration, and the shipping
+#              checks: container image built and run, Helm chart, kustomize,
+#              systemd unit, Debian package) with CTest
 BUILD_DIR  ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
@@ -14,7 +16,9 @@ CMAKE_LAUNCHER := $(if $(CCACHE),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 BUILD_DEPS := cmake make g++ pkg-config libboost-dev libboost-program-options-dev \
               libboost-system-dev libyaml-cpp-dev libssl-dev prometheus-cpp-dev \
               libre2-dev libjemalloc-dev libxxhash-dev nlohmann-json3-dev libgtest-dev libgmock-dev
-TEST_DEPS  := python3 python3-yaml curl procps prometheus chromium
+TEST_DEPS  := python3 python3-yaml curl procps prometheus chromium \
+              docker.io debootstrap golang-go golang-github-masterminds-sprig-dev \
+              golang-k8s-sigs-yaml-dev logrotate systemd dpkg-dev iproute2
 # Node only when missing: a machine may have another nodejs build (with its own npm).
 NODE_DEPS  := nodejs npm
 BENCH_DEPS := wrk nginx-light haproxy valgrind
@@ -48,6 +52,9 @@ test-deps: deps
 	@cmp -s tools/browser/package-lock.json tools/browser/node_modules/.lb-installed || { \
 	  npm ci --prefix tools/browser --no-audit --no-fund && \
 	  cp tools/browser/package-lock.json tools/browser/node_modules/.lb-installed; }
+	@# kubectl (for `kubectl kustomize`) only when missing: Debian's is old but renders.
+	@command -v kubectl >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends kubernetes-client; }
 
 bench-deps: deps
 	$(call apt_install,$(BENCH_DEPS))
@@ -66,8 +73,10 @@ build-clang: deps
 run: build
 	tools/demo/run.sh $(BUILD_DIR)
 
+# -j2: the long shipping tests (image build, package) overlap the
+# integration tests, which mostly wait on sockets.
 test: test-deps build
-	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 1800 -j 2
 
 bench: bench-deps build
 	tools/bench/bench.sh --build-dir $(BUILD_DIR)

@@ -1,4 +1,4 @@
-// lb: command line (DESIGN.md "Command line"): run, --check, --version.
+// lb: command line (DESIGN.md "Command line"): run, --check, --probe, --version.
 
 #include <filesystem>
 #include <iostream>
@@ -9,6 +9,7 @@
 
 #include "lb/config/file_source.h"
 #include "lb/control/app.h"
+#include "lb/control/probe.h"
 #include "lb/core/log.h"
 #include "lb/core/version.h"
 
@@ -24,10 +25,12 @@ std::string default_config() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  po::options_description opts("Usage: lb [--config FILE] [--check] [--version]\nOptions");
+  po::options_description opts("Usage: lb [--config FILE] [--check [--no-resolve]] [--probe URL] [--version]\nOptions");
   opts.add_options()
       ("config,c", po::value<std::string>(), "config file (default: config/lb.yaml if present, else /etc/lb/lb.yaml)")
       ("check,t", "validate the config, print each error as FILE:LINE:COL: message, and exit (0 valid, 1 invalid)")
+      ("no-resolve", "with --check: do not resolve endpoint hostnames (check a config away from its network)")
+      ("probe", po::value<std::string>(), "GET URL (http://HOST:PORT/PATH) and exit 0 on a 2xx answer within 2 s, else 1: a HEALTHCHECK without curl")
       ("log-level", po::value<std::string>()->default_value("info"), "debug | info | warn | error")
       ("version,v", "print version and build information")
       ("help,h", "print this help");
@@ -49,6 +52,7 @@ int main(int argc, char** argv) {
               << ")\n";
     return 0;
   }
+  if (vm.count("probe")) return lb::control::probe(vm["probe"].as<std::string>(), std::chrono::seconds(2));
   const auto& level = vm["log-level"].as<std::string>();
   if (level == "debug") lb::log::set_min_level(lb::log::level::debug);
   else if (level == "warn") lb::log::set_min_level(lb::log::level::warn);
@@ -61,7 +65,7 @@ int main(int argc, char** argv) {
   const std::string path = vm.count("config") ? vm["config"].as<std::string>() : default_config();
   if (vm.count("check")) {
     lb::config::file_source source(path);
-    return lb::control::check(source);
+    return lb::control::check(source, !vm.count("no-resolve"));
   }
   return lb::control::run(path);
 }

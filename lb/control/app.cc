@@ -20,6 +20,7 @@
 #include "lb/admin/views.h"
 #include "lb/config/file_source.h"
 #include "lb/control/file_watch.h"
+#include "lb/control/sd_notify.h"
 #include "lb/health/checker.h"
 #include "lb/core/log.h"
 #include "lb/core/version.h"
@@ -50,8 +51,9 @@ struct load_outcome {
 
 // Thread: control. Resolve and compile a loaded config into a snapshot.
 load_outcome compile(const config::load_result& r, const std::string& path, std::uint64_t version,
-                     upstream::live_registry& registry, tls::context_cache& tls) {
+                     upstream::live_registry& registry, tls::context_cache& tls, runtime::dns_cache seed = {}) {
   load_outcome out;
+  out.dns = std::move(seed);
   for (const auto& d : r.errors) out.errors.push_back(d.str());
   if (!r.ok()) return out;
   std::vector<std::string> errors;
@@ -157,6 +159,8 @@ class controller {
     schedule_stats();
     ready_ = true;
     log::info("ready", {{"workers", std::to_string(workers_count_)}, {"config", path_}});
+    // systemd Type=notify: the unit is "started" once every listener is bound.
+    if (!sd_notify("READY=1\nSTATUS=serving")) log::warn("sd_notify failed: NOTIFY_SOCKET unreachable");
     control_.run();
     for (auto& w : workers_) w->join();
     if (log_sink_) log_sink_->close();
@@ -428,6 +432,7 @@ class controller {
     ++dns_generation_;
     if (health_) health_->stop();
     for (auto& w : workers_) w->begin_drain();
+    sd_notify("STOPPING=1\nSTATUS=draining");
     drain_timer_.expires_after(timeout);
     drain_timer_.async_wait([this](boost::system::error_code e) {
       if (e) return;
@@ -482,11 +487,20 @@ class controller {
 
 }  // namespace
 
-int check(config::config_source& source) {
+int check(config::config_source& source, bool resolve) {
   upstream::live_registry registry(1);
   tls::ticket_keys keys;
   tls::context_cache cache(keys);
-  const auto outcome = compile(source.load(), source.describe(), 1, registry, cache);
+  const auto loaded = source.load();
+  // --no-resolve: hostnames count as resolved (to a documentation address),
+  // for checking a config away from the network it will run in (a Helm
+  // chart's Service names at render time).
+  runtime::dns_cache seed;
+  if (!resolve && loaded.cfg)
+    for (const auto& p : loaded.cfg->pools)
+      for (const auto& e : p.endpoints)
+        if (e.addr.is_hostname) seed[e.addr.str()] = {tcp::endpoint(asio::ip::make_address("192.0.2.1"), e.addr.port)};
+  const auto outcome = compile(loaded, source.describe(), 1, registry, cache, std::move(seed));
   for (const auto& e : outcome.errors) std::cerr << e << '\n';
   if (!outcome.snap) return 1;
   std::cout << source.describe() << ": configuration is valid\n";

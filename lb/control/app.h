@@ -15,7 +15,8 @@ int run(const std::string& path);
 
 // Thread: main. `lb --check`: loads `source` and compiles it as a reload
 // would, prints each error as FILE:LINE:COL: message on stderr. Returns 0
-// when valid, 1 otherwise.
-int check(config::config_source& source);
+// when valid, 1 otherwise. `resolve` false takes every hostname endpoint as
+// resolvable (`--no-resolve`).
+int check(config::config_source& source, bool resolve = true);
 
 }  // namespace lb::control

@@ -33,14 +33,68 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
-{{/* The rendered lb.yaml. */}}
-{{- define "lb.config" -}}
-{{- $admin := required "config.admin.listen is required (probes and metrics use it)" (dig "admin" "listen" "" .Values.config) }}
-{{- if not (hasSuffix (printf ":%v" .Values.ports.admin) $admin) }}
-{{- fail (printf "config.admin.listen (%s) must use ports.admin (%v)" $admin .Values.ports.admin) }}
+{{/* The port of a "host:port" or "[v6]:port" address. */}}
+{{- define "lb.port" -}}
+{{- regexFind "[0-9]+$" . | atoi }}
 {{- end }}
-{{- if hasPrefix "127." $admin }}
+
+{{/* The admin port, from config.admin.listen (probes and metrics use it). */}}
+{{- define "lb.adminPort" -}}
+{{- $admin := required "config.admin.listen is required (probes and metrics use it)" (dig "admin" "listen" "" .Values.config) }}
+{{- if or (hasPrefix "127." $admin) (hasPrefix "[::1]" $admin) (hasPrefix "localhost" $admin) }}
 {{- fail "config.admin.listen is on loopback: the kubelet's probes and Prometheus cannot reach it; use 0.0.0.0" }}
 {{- end }}
+{{- include "lb.port" $admin }}
+{{- end }}
+
+{{/*
+Container ports as a JSON list of {name, port}: one per listener, named after
+it (a port name is at most 15 lowercase characters), then admin.
+*/}}
+{{- define "lb.ports" -}}
+{{- $ports := list }}
+{{- range (required "config.listeners is required" .Values.config.listeners) }}
+{{- $name := .name | lower | replace "_" "-" | trunc 15 | trimSuffix "-" }}
+{{- $ports = append $ports (dict "name" $name "listener" .name "port" (include "lb.port" .listen | atoi)) }}
+{{- end }}
+{{- $ports = append $ports (dict "name" "admin" "listener" "" "port" (include "lb.adminPort" . | atoi)) }}
+{{- toJson $ports }}
+{{- end }}
+
+{{/* The lowest port lb binds (decides NET_BIND_SERVICE). */}}
+{{- define "lb.lowestPort" -}}
+{{- $low := 65536 }}
+{{- range (include "lb.ports" . | fromJsonArray) }}
+{{- $low = min $low (int .port) }}
+{{- end }}
+{{- $low }}
+{{- end }}
+
+{{/* A duration string (250ms, 20s, 5m, 1h) in whole seconds, rounded up. */}}
+{{- define "lb.seconds" -}}
+{{- $d := toString . }}
+{{- if not (regexMatch "^[0-9]+(ms|s|m|h)$" $d) }}
+{{- fail (printf "config.drain_timeout %q is not a duration like 20s" $d) }}
+{{- end }}
+{{- $n := regexFind "^[0-9]+" $d | atoi }}
+{{- if hasSuffix "ms" $d }}{{ div (add $n 999) 1000 }}
+{{- else if hasSuffix "s" $d }}{{ $n }}
+{{- else if hasSuffix "m" $d }}{{ mul $n 60 }}
+{{- else }}{{ mul $n 3600 }}
+{{- end }}
+{{- end }}
+
+{{/* preStop sleep + drain_timeout (lb's default 30s) + 5 s to exit. */}}
+{{- define "lb.gracePeriod" -}}
+{{- if kindIs "invalid" .Values.terminationGracePeriodSeconds }}
+{{- add .Values.preStopSleepSeconds (include "lb.seconds" (default "30s" .Values.config.drain_timeout) | atoi) 5 }}
+{{- else }}
+{{- .Values.terminationGracePeriodSeconds }}
+{{- end }}
+{{- end }}
+
+{{/* The rendered lb.yaml. */}}
+{{- define "lb.config" -}}
+{{- $_ := include "lb.adminPort" . }}
 {{- toYaml .Values.config }}
 {{- end }}
