@@ -111,6 +111,10 @@ class stream {
 
 // Sets TCP_NODELAY on `s`; failures are harmless (the option is a latency hint).
 void set_no_delay(stream& s);
+// Closes `s` abortively: SO_LINGER 0 makes the kernel send an RST, not a FIN,
+// so a peer learns that the flow broke rather than ended (a TCP proxy passing
+// a reset on). Queued unsent bytes are dropped.
+void abort(stream& s);
 
 }  // namespace lb::io
 
