@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstring>
 #include <optional>
 #include <string_view>
 
@@ -24,9 +25,9 @@ using asio::awaitable;
 
 namespace {
 
-// Full reads in a row after which a direction is taken for bulk and moves to
-// splice(): a request/response flow rarely fills 64 KiB twice, a transfer does
-// at once.
+// Full 64 KiB blocks in a row after which a direction is taken for bulk and
+// moves to splice(): a request/response flow rarely fills 64 KiB twice, a
+// transfer does at once.
 constexpr int full_reads_to_splice = 2;
 
 struct flow {
@@ -42,6 +43,9 @@ struct direction {
   int d;  // 0: a -> b, 1: b -> a
   bool check_proxy;  // the first bytes are yet to be checked for a PROXY signature
   bool may_splice;
+  // Where a plain socket's reads wait: small enough to keep per quiet flow,
+  // large enough for a request/response message whole.
+  char small[2048];
 
   void moved(std::size_t n) {
     f.t.owner.arm(f.t.deadline, f.t.idle);
@@ -80,41 +84,68 @@ std::optional<bool> proxy_signature(direction& dir, std::string_view seen) {
   return s == proxy::signature::yes;
 }
 
-// A plain socket: wait for readiness with no buffer held, borrow a block only
-// while bytes are in hand. Returns `bulk` when the direction should splice.
+// A plain socket. Waiting is a queued read into the direction's small inline
+// buffer (Asio's registration stays as it is; a readiness wait would cost an
+// epoll_ctl each time), so a quiet flow holds no block. A read that fills the
+// small buffer means more is waiting: a block is borrowed and the socket
+// drained through it. Returns `bulk` when the direction should splice.
 awaitable<outcome> copy_plain(direction& dir, io::socket_stream& from, io::stream& to) {
   auto& pool = dir.f.w.buffers();
-  std::optional<runtime::borrowed_block<runtime::buffer_pool>> block;
-  std::size_t have = 0;  // bytes in `block` not yet written (only a partial PROXY signature waits)
+  std::size_t have = 0;  // bytes in `small` not yet written (only a partial PROXY signature waits)
   int full_reads = 0;
   for (;;) {
     if (!from.is_open() || !to.is_open()) co_return outcome::aborted;
-    if (!block) block.emplace(pool);
-    const auto n = ::recv(from.native_handle(), block->get() + have, block->size() - have, 0);
-    if (n > 0) {
-      have += static_cast<std::size_t>(n);
-      const auto refuse = proxy_signature(dir, std::string_view(block->get(), have));
-      if (!refuse) continue;
-      if (*refuse) co_return outcome::refused;
+    std::size_t n = 0;
+    const auto ec = co_await from.read_some(asio::buffer(dir.small + have, sizeof dir.small - have), n);
+    have += n;
+    if (n != 0) {
+      const auto refuse = proxy_signature(dir, std::string_view(dir.small, have));
+      if (refuse && *refuse) co_return outcome::refused;
+      if (!refuse && !ec) continue;
+    }
+    if (have != 0 && (have < sizeof dir.small || ec)) {
       dir.moved(have);
-      const bool full = have == block->size();
-      if (const auto ec = co_await to.write(asio::buffer(block->get(), have))) co_return write_failure(ec);
+      if (const auto wec = co_await to.write(asio::buffer(dir.small, have))) co_return write_failure(wec);
       have = 0;
+      full_reads = 0;
+    }
+    if (ec == asio::error::eof) co_return outcome::eof;
+    if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) co_return outcome::aborted;
+    if (ec) co_return outcome::from_error;
+    if (have == 0) continue;
+
+    runtime::borrowed_block block(pool);
+    std::memcpy(block.get(), dir.small, have);
+    std::size_t fill = have;
+    have = 0;
+    for (;;) {
+      bool eof = false, drained = false;
+      while (fill < block.size()) {
+        const auto r = ::recv(from.native_handle(), block.get() + fill, block.size() - fill, 0);
+        if (r > 0) {
+          fill += static_cast<std::size_t>(r);
+        } else if (r == 0) {
+          eof = true;
+          break;
+        } else if (errno == EAGAIN) {
+          drained = true;
+          break;
+        } else if (errno != EINTR) {
+          co_return outcome::from_error;
+        }
+      }
+      const bool full = fill == block.size();
+      if (fill != 0) {
+        dir.moved(fill);
+        if (const auto wec = co_await to.write(asio::buffer(block.get(), fill))) co_return write_failure(wec);
+        fill = 0;
+      }
+      if (eof) co_return outcome::eof;
       full_reads = full ? full_reads + 1 : 0;
       if (full_reads >= full_reads_to_splice && dir.may_splice) co_return outcome::bulk;
-      continue;
+      if (drained) break;  // back to the queued read, with the block returned
+      if (!from.is_open() || !to.is_open()) co_return outcome::aborted;
     }
-    if (n == 0) {
-      if (have != 0) {  // a few bytes that looked like a signature, then FIN: pass them on
-        dir.moved(have);
-        if (const auto ec = co_await to.write(asio::buffer(block->get(), have))) co_return write_failure(ec);
-      }
-      co_return outcome::eof;
-    }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) co_return outcome::from_error;
-    if (have == 0) block.reset();  // a quiet flow holds no buffer
-    if (co_await from.wait(io::socket_stream::wait_type::read)) co_return outcome::aborted;
   }
 }
 
@@ -148,7 +179,7 @@ void abort_stream(io::stream& s) {
 // One direction: `from` to `to`, starting with what was read already; then
 // what its ending means for the other side.
 awaitable<void> pump_one(flow& f, int d, pump_end from, io::stream& to) {
-  direction dir{f, d, d == 0 && f.o.refuse_proxy_header, f.o.splice};
+  direction dir{f, d, d == 0 && f.o.refuse_proxy_header, f.o.splice, {}};
   outcome end = outcome::eof;
   if (from.pending.size() != 0) {
     dir.check_proxy = false;  // already read by a plane that has looked at it

@@ -288,10 +288,10 @@ colour: blue
 )"),
             (std::vector<std::string>{
                 "t.yaml:4:5: unknown key 'lsiten' in listener (expected one of: name, listen, "
-                "protocol, limits, routes, tls)",
+                "protocol, limits, routes, tls, pool, accept_proxy_protocol, splice)",
                 "t.yaml:6:50: unknown key 'wieght' in pool (expected one of: name, balancer, "
                 "hash_key, endpoints, dns_refresh, connect_timeout, keepalive, "
-                "max_connections_per_endpoint, health_check, outlier, slow_start)",
+                "max_connections_per_endpoint, health_check, outlier, slow_start, proxy_protocol)",
                 "t.yaml:7:1: unknown key 'colour' in top level (expected one of: workers, "
                 "drain_timeout, admin, access_log, listeners, pools, tls, metrics)",
             }));
@@ -478,22 +478,12 @@ TEST(loader, design_keys_not_in_this_build_say_so) {
       client_ca: ca.pem
     routes:
       - pool: web
-  - name: pg
-    listen: 127.0.0.1:5432
-    protocol: tcp
-    pool: pg
-    proxy_protocol: v2
 pools:
   - name: web
     endpoints: [127.0.0.1:9001]
-  - name: pg
-    endpoints: [127.0.0.1:9002]
 )"),
             (std::vector<std::string>{
                 "t.yaml:6:7: 'client_ca' is not supported by this version of lb",
-                "t.yaml:11:15: protocol 'tcp' is not supported by this version of lb",
-                "t.yaml:12:5: 'pool' is not supported by this version of lb",
-                "t.yaml:13:5: 'proxy_protocol' is not supported by this version of lb",
             }));
 }
 
@@ -905,7 +895,7 @@ TEST(loader, unknown_protocol) {
 pools: [{name: web, endpoints: [127.0.0.1:9001]}]
 )"),
             (std::vector<std::string>{
-                "t.yaml:2:51: unknown protocol 'udp' (expected one of: http)"}));
+                "t.yaml:2:51: unknown protocol 'udp' (expected one of: http, tcp)"}));
 }
 
 TEST(loader, missing_required_keys_point_at_the_map) {
