@@ -47,27 +47,29 @@ boost::asio::awaitable<bool> accept_stage(runtime::worker& w, const runtime::lis
 
   listener::stage_guard guard(w, std::move(c.ticket), *plain, cfg.timeout);
   char buf[max_header_size];
+  std::size_t have = 0;  // header bytes taken from the socket so far
   auto h = std::make_shared<header>();
-  // Peek until the header is whole, then take exactly its bytes: the plane
-  // reads the rest through its own stream (a TLS stage next, or the pump).
+  // Peek at what has arrived: while the header is incomplete every byte of
+  // it is the header's, so take it (and wait with the socket drained, which
+  // is when a readiness wait is armed right); once it is complete take exactly
+  // its bytes, so the plane reads the rest through its own stream.
   for (;;) {
-    const auto n = ::recv(plain->native_handle(), buf, sizeof buf, MSG_PEEK);
+    const auto n = ::recv(plain->native_handle(), buf + have, sizeof buf - have, MSG_PEEK);
     if (n == 0) co_return fail(upstream::proxy_failure::closed);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno != EAGAIN) co_return fail(upstream::proxy_failure::closed);
     if (n > 0) {
-      const auto r = parse(std::string_view(buf, static_cast<std::size_t>(n)), *h);
+      const auto r = parse(std::string_view(buf, have + static_cast<std::size_t>(n)), *h);
       if (r.status == parse_status::malformed) co_return fail(upstream::proxy_failure::malformed);
-      if (r.status == parse_status::complete) {
-        if (::recv(plain->native_handle(), buf, r.length, 0) != static_cast<ssize_t>(r.length))
-          co_return fail(upstream::proxy_failure::closed);
-        break;
-      }
+      const std::size_t take = r.status == parse_status::complete ? r.length - have : static_cast<std::size_t>(n);
+      if (::recv(plain->native_handle(), buf + have, take, 0) != static_cast<ssize_t>(take))
+        co_return fail(upstream::proxy_failure::closed);
+      have += take;
+      if (r.status == parse_status::complete) break;
       // A prefix that fills the buffer can only be an over-long header.
-      if (static_cast<std::size_t>(n) == sizeof buf) co_return fail(upstream::proxy_failure::malformed);
+      if (have == sizeof buf) co_return fail(upstream::proxy_failure::malformed);
+      continue;  // read on until EAGAIN before waiting
     }
-    // Peeked bytes stay in the socket: the next edge comes with new bytes only,
-    // which is all that can complete the header.
     if (co_await plain->wait(io::socket_stream::wait_type::read))
       co_return fail(guard.timed_out ? upstream::proxy_failure::timeout : upstream::proxy_failure::closed);
   }

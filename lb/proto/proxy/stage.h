@@ -17,10 +17,10 @@ namespace lb::proto::proxy {
 bool trusted(const std::vector<config::cidr>& blocks, const boost::asio::ip::address& a);
 
 // Thread: owning worker. A listener::stage_fn. A trusted peer's header is
-// read exactly (peeked, then consumed to its end: no byte after it is taken
-// from the plane) within accept_proxy_protocol.timeout; a malformed, truncated
-// or late one drops the connection. Other peers pass untouched: a TCP plane
-// refuses one that sends a header, an HTTP plane answers it 400.
+// read exactly (what is peeked is taken only up to the header's end: no byte
+// after it is taken from the plane) within accept_proxy_protocol.timeout; a
+// malformed, truncated or late one drops the connection. Other peers pass
+// untouched: a TCP plane refuses one that sends a header, an HTTP plane a 400.
 boost::asio::awaitable<bool> accept_stage(runtime::worker& w, const runtime::listener_snapshot& ls,
                                           listener::accepted_connection& c);
 

@@ -90,6 +90,18 @@ def read_exact(s, n):
     return out
 
 
+def closed_by_peer(s, timeout=5.0):
+    """True once the peer has closed `s` without sending a byte: a FIN, or an RST
+    (lb closing with unread bytes still in its socket sends one)."""
+    s.settimeout(timeout)
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
 def reset(s):
     """Closes `s` with an RST."""
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -143,6 +143,27 @@ class FlowTest(TcpCase):
             s.close()
 
 
+class BulkResetTest(TcpCase):
+    def test_clients_vanishing_mid_bulk_on_both_paths(self):
+        # A client that resets while lb splices (or copies) a large echo into
+        # it: lb passes the reset on and lives (a splice() into the dead
+        # socket must not raise a fatal SIGPIPE).
+        e = self.echo()
+        for splice in ("auto", "off"):
+            lb = self.tcp_lb([e.endpoint()], listener_extra={"splice": splice})
+            for _ in range(5):
+                s = support.connect(lb.port)
+                s.sendall(b"z" * (8 << 20))
+                support.read_exact(s, 1 << 20)
+                support.reset(s)
+            self.assertTrue(self.wait_ended(lb, "client_reset", 5))
+            s = support.connect(lb.port)
+            s.sendall(b"alive")
+            self.assertEqual(support.read_exact(s, 5), b"alive")
+            s.close()
+            self.assert_alive(lb)
+
+
 class AccountingTest(TcpCase):
     def test_access_log_line_and_byte_counters(self):
         e = self.echo()
@@ -173,7 +194,7 @@ class AccountingTest(TcpCase):
         self.assertEqual(harness.metric_value(samples, "lb_tcp_sessions_active", listener="t"), 0)
 
     def test_active_gauge_counts_open_flows(self):
-        e = self.echo("hold")
+        e = self.echo()
         lb = self.tcp_lb([e.endpoint()])
         held = [support.connect(lb.port) for _ in range(3)]
         for s in held:

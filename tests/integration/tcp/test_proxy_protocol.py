@@ -78,8 +78,9 @@ class AcceptTest(HaproxyCase):
         line = f"PROXY TCP4 127.0.0.5 127.0.0.1 {s.getsockname()[1]} {hp}\r\n".encode()
         self.assertEqual(support.read_exact(s, len(line) + 7), line + b"payload")
         s.close()
-        rec = harness.wait_until(lambda: next((r for r in harness.access_records(lb) if r["listener"] == "t"), None))
-        self.assertEqual(rec["client"], "127.0.0.5")
+        # (The first line is the start-up probe's, through HAProxy from 127.0.0.1.)
+        rec = harness.wait_until(lambda: next((r for r in harness.access_records(lb) if r["bytes_in"] == 7), None))
+        self.assertEqual(rec["client"], "127.0.0.5", harness.access_records(lb))
 
     def test_http_listener_uses_the_named_client(self):
         b = self.backend("a")
@@ -108,8 +109,7 @@ class BadHeaderTest(HaproxyCase):
         lb = self.lb_trusting("10.0.0.0/8")
         s = support.connect(lb.port)
         s.sendall(b"PROXY TCP4 10.9.9.9 127.0.0.1 1 2\r\nsecret")
-        s.settimeout(5)
-        self.assertEqual(support.read_all(s), b"")
+        self.assertTrue(support.closed_by_peer(s))
         self.assertTrue(harness.wait_until(lambda: harness.metric_value(
             harness.metrics(lb), "lb_tcp_sessions_total", listener="t", ended="proxy_refused") == 1))
         # Nothing reached the upstream.
@@ -123,14 +123,12 @@ class BadHeaderTest(HaproxyCase):
         lb = self.lb_trusting("127.0.0.1")
         s = support.connect(lb.port)
         s.sendall(b"PROXY TCP4 nonsense here\r\nGET /")
-        s.settimeout(5)
-        self.assertEqual(support.read_all(s), b"")
+        self.assertTrue(support.closed_by_peer(s))
         self.assertTrue(harness.wait_until(lambda: self.failures(lb, "malformed") == 1))
         # A trusted peer that sends no header at all is malformed too.
         s = support.connect(lb.port)
         s.sendall(b"GET / HTTP/1.1\r\n\r\n")
-        s.settimeout(5)
-        self.assertEqual(support.read_all(s), b"")
+        self.assertTrue(support.closed_by_peer(s))
         self.assertTrue(harness.wait_until(lambda: self.failures(lb, "malformed") == 2))
         self.assertEqual(self.e.events(), [])
 
@@ -139,15 +137,13 @@ class BadHeaderTest(HaproxyCase):
         slow = support.connect(lb.port)
         slow.sendall(b"PROXY TCP4 1.2.3.4")
         t0 = time.monotonic()
-        slow.settimeout(5)
-        self.assertEqual(support.read_all(slow), b"")
+        self.assertTrue(support.closed_by_peer(slow))
         self.assertLess(time.monotonic() - t0, 3)
         self.assertTrue(harness.wait_until(lambda: self.failures(lb, "timeout") == 1))
         cut = support.connect(lb.port)
         cut.sendall(b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c\x01\x02")
         cut.shutdown(socket.SHUT_WR)
-        cut.settimeout(5)
-        self.assertEqual(support.read_all(cut), b"")
+        self.assertTrue(support.closed_by_peer(cut))
         self.assertTrue(harness.wait_until(lambda: self.failures(lb, "closed") == 1))
         self.assertEqual(self.e.events(), [])
 

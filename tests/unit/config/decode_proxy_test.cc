@@ -66,12 +66,12 @@ TEST(tcp_listener, defaults) {
 
 TEST(tcp_listener, needs_a_known_pool_and_no_routes) {
   EXPECT_EQ(errors_of("listeners: [{name: pg, listen: 127.0.0.1:5432, protocol: tcp}]\n" + pools),
-            (std::vector<std::string>{"t.yaml:1:13: missing 'pool' in tcp listener"}));
+            (std::vector<std::string>{"t.yaml:1:13: missing required key 'pool' in tcp listener"}));
   EXPECT_EQ(errors_of("listeners: [{name: pg, listen: 127.0.0.1:5432, protocol: tcp, pool: nope}]\n" + pools),
-            (std::vector<std::string>{"t.yaml:1:68: listener 'pg' names unknown pool 'nope'"}));
+            (std::vector<std::string>{"t.yaml:1:69: listener 'pg' names unknown pool 'nope'"}));
   EXPECT_EQ(errors_of("listeners: [{name: pg, listen: 127.0.0.1:5432, protocol: tcp, pool: pg, routes: [{pool: pg}]}]\n" +
                       pools),
-            (std::vector<std::string>{"t.yaml:1:72: a tcp listener takes 'pool', not 'routes'"}));
+            (std::vector<std::string>{"t.yaml:1:73: a tcp listener takes 'pool', not 'routes'"}));
 }
 
 TEST(tcp_listener, tcp_keys_on_an_http_listener_are_errors) {
@@ -86,7 +86,7 @@ TEST(tcp_listener, tcp_keys_on_an_http_listener_are_errors) {
             (std::vector<std::string>{
                 "t.yaml:4:5: 'pool' applies only to 'protocol: tcp' listeners",
                 "t.yaml:5:5: 'splice' applies only to 'protocol: tcp' listeners",
-                "t.yaml:6:33: 'half_close_timeout' applies only to 'protocol: tcp' listeners",
+                "t.yaml:6:35: 'half_close_timeout' applies only to 'protocol: tcp' listeners",
             }));
 }
 
@@ -112,7 +112,7 @@ TEST(accept_proxy, bad_blocks_and_missing_from) {
                 "10.0.0.0/8, with no host bits set)",
                 "t.yaml:6:75: invalid address block '::1/129' (expected an IP address or CIDR such as "
                 "10.0.0.0/8, with no host bits set)",
-                "t.yaml:11:28: missing 'from' in accept_proxy_protocol",
+                "t.yaml:11:28: missing required key 'from' in accept_proxy_protocol",
             }));
 }
 
@@ -124,7 +124,7 @@ TEST(proxy_protocol, pool_versions_and_http_routes_refused) {
   EXPECT_EQ(r.cfg->pools[0].proxy_protocol, proxy_version::v2);
   EXPECT_EQ(errors_of("listeners: [{name: pg, listen: 127.0.0.1:5432, protocol: tcp, pool: pg}]\n"
                       "pools: [{name: pg, endpoints: [127.0.0.1:9002], proxy_protocol: v3}]\n"),
-            (std::vector<std::string>{"t.yaml:2:66: unknown proxy_protocol 'v3' (expected one of: v1, v2)"}));
+            (std::vector<std::string>{"t.yaml:2:65: unknown proxy_protocol 'v3' (expected one of: v1, v2)"}));
   EXPECT_EQ(errors_of("listeners: [{name: web, listen: 127.0.0.1:8080, routes: [{pool: pg}]}]\n"
                       "pools: [{name: pg, endpoints: [127.0.0.1:9002], proxy_protocol: v1}]\n"),
             (std::vector<std::string>{"t.yaml:1:65: route 'route0' sends HTTP to pool 'pg', which has "

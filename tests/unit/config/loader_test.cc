@@ -1029,7 +1029,7 @@ pools:
                       R"(t.yaml:1:16: invalid 'drain_timeout': expected a duration like "250ms" or "2s", got "soon")",
                       "t.yaml:5:21: route 'route0' names unknown pool 'nope'",
                       "t.yaml:6:5: unknown key 'bogus' in listener (expected one of: name, "
-                      "listen, protocol, limits, routes, tls)",
+                      "listen, protocol, limits, routes, tls, pool, accept_proxy_protocol, splice)",
                       "t.yaml:9:17: invalid 'address': an endpoint's port must not be 0",
                   }));
 }
