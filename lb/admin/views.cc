@@ -1,5 +1,7 @@
 #include "lb/admin/views.h"
 
+#include <arpa/inet.h>
+
 #include "lb/upstream/selection.h"
 
 #include <algorithm>
@@ -145,19 +147,36 @@ json route_json(const config::route& r) {
   return j;
 }
 
+std::string cidr_text(const config::cidr& c) {
+  char text[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(c.v6 ? AF_INET6 : AF_INET, c.bytes.data(), text, sizeof text);
+  return std::string(text) + "/" + std::to_string(c.prefix);
+}
+
 json listener_json(const config::listener& l) {
   json routes = json::array();
   for (const auto& r : l.routes) routes.push_back(route_json(r));
   json j;
   j["name"] = l.name;
   j["listen"] = l.listen.str();
-  j["protocol"] = "http";  // the only protocol this build has
+  const bool tcp = l.proto == config::protocol::tcp;
+  j["protocol"] = tcp ? "tcp" : "http";
   j["limits"] = {{"max_connections", l.limits.max_connections},
                  {"header_timeout", dur(l.limits.header_timeout)},
                  {"idle_timeout", dur(l.limits.idle_timeout)},
                  {"max_header_bytes", l.limits.max_header_bytes},
                  {"max_body_bytes", l.limits.max_body_bytes}};
   j["routes"] = std::move(routes);
+  if (tcp) {
+    j["limits"]["half_close_timeout"] = dur(l.limits.half_close_timeout);
+    j["pool"] = l.pool;
+    j["splice"] = l.splice ? "auto" : "off";
+  }
+  if (l.accept_proxy) {
+    json from = json::array();
+    for (const auto& c : l.accept_proxy->from) from.push_back(cidr_text(c));
+    j["accept_proxy_protocol"] = {{"from", std::move(from)}, {"timeout", dur(l.accept_proxy->timeout)}};
+  }
   return j;
 }
 
@@ -201,7 +220,71 @@ json pool_json(const config::pool& p) {
     j["outlier"] = nullptr;
   }
   j["slow_start"] = dur(p.slow_start);
+  j["proxy_protocol"] = p.proxy_protocol == config::proxy_version::v1   ? json("v1")
+                        : p.proxy_protocol == config::proxy_version::v2 ? json("v2")
+                                                                        : json(nullptr);
   return j;
+}
+
+// Per-worker counters summed: `get(stats)` of every worker's slot.
+template <class Slots, class Get>
+double sum_workers(const Slots& slots, Get get) {
+  std::uint64_t n = 0;
+  for (unsigned w = 0; w < slots.size(); ++w) n += get(slots[w]).get();
+  return static_cast<double>(n);
+}
+
+// lb_tcp_*, lb_upstream_tcp_bytes_total and lb_proxy_protocol_failures_total:
+// families only for what the config has (TCP listeners, PROXY readers).
+std::vector<MetricFamily> tcp_families(const runtime::snapshot& snap) {
+  auto bytes = family("lb_tcp_bytes_total",
+                      "Bytes of TCP sessions per listener: rx received from clients, tx sent to them.",
+                      MetricType::Counter);
+  auto sessions = family("lb_tcp_sessions_total",
+                         "Ended TCP sessions per listener, by how they ended (closed, client_reset, upstream_reset, "
+                         "idle_timeout, half_close_timeout, drained, no_endpoint, connect_failed, proxy_refused).",
+                         MetricType::Counter);
+  auto active = family("lb_tcp_sessions_active", "Open TCP sessions per listener.", MetricType::Gauge);
+  auto up_bytes = family("lb_upstream_tcp_bytes_total",
+                         "Bytes of TCP sessions per endpoint: rx received from the endpoint, tx sent to it.",
+                         MetricType::Counter);
+  auto proxy = family("lb_proxy_protocol_failures_total",
+                      "PROXY headers from trusted peers that failed per listener, by reason (malformed, timeout, "
+                      "closed); the connection was dropped.",
+                      MetricType::Counter);
+  std::vector<bool> tcp_pool(snap.pools.size());
+  for (const auto& ls : snap.listeners) {
+    const auto& l = *ls.cfg;
+    const auto& st = ls.live->stats;
+    if (l.accept_proxy) {
+      for (std::size_t r = 0; r < static_cast<std::size_t>(upstream::proxy_failure::count); ++r)
+        add_counter(proxy, {{"listener", l.name}, {"reason", upstream::proxy_failure_names[r]}},
+                    sum_workers(st, [r](const auto& s) -> const auto& { return s.proxy_failures[r]; }));
+    }
+    if (l.proto != config::protocol::tcp) continue;
+    if (l.pool_index < tcp_pool.size()) tcp_pool[l.pool_index] = true;
+    for (int d = 0; d < 2; ++d)
+      add_counter(bytes, {{"listener", l.name}, {"direction", d == 0 ? "rx" : "tx"}},
+                  sum_workers(st, [d](const auto& s) -> const auto& { return s.tcp_bytes[d]; }));
+    for (std::size_t e = 0; e < static_cast<std::size_t>(upstream::tcp_end::count); ++e)
+      add_counter(sessions, {{"listener", l.name}, {"ended", upstream::tcp_end_names[e]}},
+                  sum_workers(st, [e](const auto& s) -> const auto& { return s.tcp_ended[e]; }));
+    std::int64_t open = 0;
+    for (unsigned w = 0; w < st.size(); ++w) open += st[w].tcp_active.get();
+    add_gauge(active, {{"listener", l.name}}, static_cast<double>(open));
+  }
+  for (std::size_t p = 0; p < snap.pools.size(); ++p) {
+    if (!tcp_pool[p]) continue;
+    const auto& ps = snap.pools[p];
+    for (std::size_t e = 0; e < ps.live.size() && e < ps.labels.size(); ++e)
+      for (int d = 0; d < 2; ++d)
+        add_counter(up_bytes, {{"pool", ps.cfg->name}, {"endpoint", ps.labels[e]}, {"direction", d == 0 ? "rx" : "tx"}},
+                    sum_workers(ps.live[e]->stats, [d](const auto& s) -> const auto& { return s.tcp_bytes[d]; }));
+  }
+  std::vector<MetricFamily> out;
+  for (auto* f : {&bytes, &sessions, &active, &up_bytes, &proxy})
+    if (!f->metric.empty()) out.push_back(std::move(*f));
+  return out;
 }
 
 }  // namespace
@@ -353,6 +436,7 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
                   &up_retries, &reloads, &last_reload, &file_changed}) {
     if (!f->metric.empty()) out.push_back(std::move(*f));
   }
+  for (auto& f : tcp_families(snap)) out.push_back(std::move(f));
 
   std::ostringstream os;
   prometheus::TextSerializer{}.Serialize(os, out);

@@ -3,6 +3,7 @@
 // Plain data, immutable once loaded; the data plane compiles it further
 // (router tables, balancers) when it builds a snapshot.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -89,6 +90,9 @@ struct outlier {
   std::uint32_t max_ejected_percent = 50;  // 0..100
 };
 
+// PROXY protocol versions (HAProxy's proxy-protocol.txt).
+enum class proxy_version { none, v1, v2 };
+
 struct pool {
   std::string name;  // empty: the source could not read one (and reported it)
   balancer_kind balancer = balancer_kind::round_robin;
@@ -102,7 +106,11 @@ struct pool {
   std::optional<::lb::config::health_check> health_check;  // absent = no active checks
   std::optional<::lb::config::outlier> outlier;            // absent = no passive ejection
   duration slow_start = duration::zero();                  // 0 = off
+  // `proxy_protocol: v1|v2`: a PROXY header ahead of every upstream connection
+  // (TCP listeners only: a pooled HTTP connection carries many clients).
+  proxy_version proxy_protocol = proxy_version::none;
   source_pos name_pos;
+  source_pos proxy_protocol_pos;
 };
 
 // Host match forms: `api.example.com` (exact, case-insensitive), `*.example.com`
@@ -150,9 +158,31 @@ struct limits {
   duration idle_timeout = std::chrono::seconds(60);
   std::uint32_t max_header_bytes = 16384;
   std::uint64_t max_body_bytes = 0;  // 0 = unlimited (streamed)
+  // TCP listeners: a flow one side has half-closed is closed this long after,
+  // if the other side never finishes (a FIN_WAIT_2 that never ends).
+  duration half_close_timeout = std::chrono::seconds(60);
 };
 
-enum class protocol { http };
+// A TCP listener's idle_timeout when none is given: flows are long-lived
+// (databases, message queues) and often quiet for minutes.
+inline constexpr duration tcp_default_idle_timeout = std::chrono::hours(1);
+
+enum class protocol { http, tcp };
+
+// An address block: `10.0.0.0/8`, `2001:db8::/32`, or one address (`/32`, `/128`).
+struct cidr {
+  std::array<std::uint8_t, 16> bytes{};  // network byte order; IPv4 in the first 4
+  bool v6 = false;
+  std::uint8_t prefix = 0;  // bits
+};
+
+// `accept_proxy_protocol:` on a listener: PROXY v1/v2 headers are read from
+// peers in `from` (trusted load balancers in front); a connection from
+// elsewhere that starts with one is refused.
+struct accept_proxy {
+  std::vector<cidr> from;
+  duration timeout = std::chrono::seconds(5);  // the whole header must arrive within this
+};
 
 // One certificate chain and its key (PEM files). The names it serves come
 // from the certificate itself (subjectAltName DNS names, else its CN).
@@ -188,6 +218,14 @@ struct listener {
   ::lb::config::limits limits;
   std::vector<route> routes;  // first match wins
   std::optional<listener_tls> tls;
+  // TCP listeners: the pool every flow goes to.
+  std::string pool;
+  std::size_t pool_index = 0;  // into config::pools, set by cross_check()
+  source_pos pool_pos;
+  std::optional<::lb::config::accept_proxy> accept_proxy;
+  // TCP listeners: move bulk flows with splice() through a pipe (zero copy);
+  // `splice: off` keeps every flow on the buffered path.
+  bool splice = true;
   source_pos name_pos;
   source_pos listen_pos;
 };

@@ -53,14 +53,29 @@ void resolve_pools(config& cfg, std::vector<diagnostic>& out) {
     if (!cfg.pools[i].name.empty()) index.emplace(cfg.pools[i].name, i);
   }
   for (auto& l : cfg.listeners) {
+    if (l.proto == protocol::tcp && !l.pool.empty()) {
+      const auto it = index.find(l.pool);
+      if (it == index.end()) {
+        out.push_back(diagnostic::at(l.pool_pos, "listener '" + l.name + "' names unknown pool '" + l.pool + "'"));
+      } else {
+        l.pool_index = it->second;
+      }
+    }
     for (auto& r : l.routes) {
       if (r.pool.empty()) continue;
       const auto it = index.find(r.pool);
       if (it == index.end()) {
         out.push_back(diagnostic::at(
             r.pool_pos, "route '" + r.name + "' names unknown pool '" + r.pool + "'"));
-      } else {
-        r.pool_index = it->second;
+        continue;
+      }
+      r.pool_index = it->second;
+      // An HTTP upstream connection is pooled and serves many clients: one
+      // PROXY header at its start would name the first of them for all.
+      const auto& p = cfg.pools[it->second];
+      if (p.proxy_protocol != proxy_version::none) {
+        out.push_back(diagnostic::at(r.pool_pos, "route '" + r.name + "' sends HTTP to pool '" + p.name +
+                                                     "', which has 'proxy_protocol' (only tcp listeners may use it)"));
       }
     }
   }

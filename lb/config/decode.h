@@ -18,6 +18,11 @@ void decode_top(reader& r, const YAML::Node& root, config& out);
 // retries, set_headers). Records the positions cross_check() reports at.
 void decode_listener(reader& r, const field& f, listener& out);
 
+// decode_proxy.cc: `accept_proxy_protocol:` on a listener (trusted CIDRs,
+// header timeout) and a pool's `proxy_protocol: v1|v2`.
+void decode_accept_proxy(reader& r, const field& f, accept_proxy& out);
+void decode_proxy_version(reader& r, const field& f, pool& out);
+
 // decode_pool.cc: one pool with its balancer, endpoints, keepalive, health
 // check and outlier detection. Records the position of its name.
 void decode_pool(reader& r, const field& f, pool& out);

@@ -12,11 +12,13 @@ namespace lb::config::yaml {
 namespace {
 
 const schema listener_schema{"listener",
-                             {"name", "listen", "protocol", "limits", "routes", "tls"},
-                             {"proxy_protocol", "pool"}};
+                             {"name", "listen", "protocol", "limits", "routes", "tls", "pool",
+                              "accept_proxy_protocol", "splice"},
+                             {}};
 const schema limits_schema{
     "limits",
-    {"max_connections", "header_timeout", "idle_timeout", "max_header_bytes", "max_body_bytes"},
+    {"max_connections", "header_timeout", "idle_timeout", "max_header_bytes", "max_body_bytes",
+     "half_close_timeout"},
     {}};
 const schema route_schema{"route", {"name", "match", "pool", "timeout", "retries", "set_headers"},
                           {}};
@@ -26,7 +28,8 @@ const schema match_schema{"match",
                           {}};
 
 void read_protocol(reader& r, const field& f, listener& out);
-void read_limits(reader& r, const field& f, limits& out);
+// Returns whether `idle_timeout` was given (a TCP listener's default differs).
+bool read_limits(reader& r, const field& f, limits& out);
 void read_route(reader& r, const field& f, std::size_t index, route& out);
 void read_retries(reader& r, const field& f, retry_policy& out);
 void read_retry_on(reader& r, const field& f, retry_policy& out);
@@ -42,6 +45,7 @@ void decode_listener(reader& r, const field& f, listener& out) {
   if (!m) return;
   r.require(*m, "name", "listener");
   r.require(*m, "listen", "listener");
+  bool idle_given = false;
   for (const auto& item : m->items) {
     if (item.key == "name") {
       if (auto n = r.read_name(item, "listener")) {
@@ -56,9 +60,21 @@ void decode_listener(reader& r, const field& f, listener& out) {
     } else if (item.key == "protocol") {
       read_protocol(r, item, out);
     } else if (item.key == "limits") {
-      read_limits(r, item, out.limits);
+      idle_given = read_limits(r, item, out.limits);
     } else if (item.key == "tls") {
       decode_listener_tls(r, item, out.tls.emplace());
+    } else if (item.key == "pool") {
+      if (auto p = r.read_string(item)) {
+        out.pool = *p;
+        out.pool_pos = r.pos(item);
+      }
+    } else if (item.key == "accept_proxy_protocol") {
+      decode_accept_proxy(r, item, out.accept_proxy.emplace());
+    } else if (item.key == "splice") {
+      if (auto v = r.read_string(item)) {
+        if (*v == "auto" || *v == "off") out.splice = *v == "auto";
+        else r.error(item, "invalid 'splice': expected 'auto' or 'off', got " + describe(item.value));
+      }
     } else if (item.key == "routes") {
       const auto routes = r.read_list(item, "route");
       for (std::size_t i = 0; routes && i < routes->size(); ++i) {
@@ -66,11 +82,22 @@ void decode_listener(reader& r, const field& f, listener& out) {
       }
     }
   }
-  // A tcp listener has no routes; its own error already says why it is refused.
   const auto* proto = m->get("protocol");
-  if (!proto || !proto->value.IsScalar() || proto->value.Scalar() != "tcp") {
+  const bool tcp = proto && proto->value.IsScalar() && proto->value.Scalar() == "tcp";
+  if (!tcp) {
     r.require(*m, "routes", "listener");
+    // Keys that mean something on a TCP listener only must not pass silently.
+    for (const char* key : {"pool", "splice"})
+      if (const auto* k = m->get(key))
+        r.error(k->key_node.Mark(), "'" + std::string(key) + "' applies only to 'protocol: tcp' listeners");
+    if (const auto* l = m->get("limits"); l && l->value.IsMap() && l->value["half_close_timeout"])
+      r.error(l->value["half_close_timeout"].Mark(), "'half_close_timeout' applies only to 'protocol: tcp' listeners");
+    return;
   }
+  r.require(*m, "pool", "tcp listener");
+  if (const auto* routes = m->get("routes"))
+    r.error(routes->key_node.Mark(), "a tcp listener takes 'pool', not 'routes'");
+  if (!idle_given) out.limits.idle_timeout = tcp_default_idle_timeout;
 }
 
 namespace {
@@ -81,15 +108,15 @@ void read_protocol(reader& r, const field& f, listener& out) {
   if (*p == "http") {
     out.proto = protocol::http;
   } else if (*p == "tcp") {
-    r.error(f, "protocol 'tcp' is not supported by this version of lb");
+    out.proto = protocol::tcp;
   } else {
-    r.error(f, "unknown protocol '" + *p + "' (expected one of: http)");
+    r.error(f, "unknown protocol '" + *p + "' (expected one of: http, tcp)");
   }
 }
 
-void read_limits(reader& r, const field& f, limits& out) {
+bool read_limits(reader& r, const field& f, limits& out) {
   const auto m = r.read_map(f, limits_schema);
-  if (!m) return;
+  if (!m) return false;
   for (const auto& item : m->items) {
     if (item.key == "max_connections") {
       if (auto v = r.read_uint(item, 1, no_max)) out.max_connections = *v;
@@ -103,8 +130,11 @@ void read_limits(reader& r, const field& f, limits& out) {
       }
     } else if (item.key == "max_body_bytes") {
       if (auto v = r.read_uint(item, 0, no_max)) out.max_body_bytes = *v;
+    } else if (item.key == "half_close_timeout") {
+      if (auto d = r.read_duration(item, false)) out.half_close_timeout = *d;
     }
   }
+  return m->get("idle_timeout") != nullptr;
 }
 
 void read_route(reader& r, const field& f, std::size_t index, route& out) {

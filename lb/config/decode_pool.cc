@@ -14,7 +14,7 @@ namespace {
 const schema pool_schema{"pool",
                          {"name", "balancer", "hash_key", "endpoints", "dns_refresh",
                           "connect_timeout", "keepalive", "max_connections_per_endpoint",
-                          "health_check", "outlier", "slow_start"},
+                          "health_check", "outlier", "slow_start", "proxy_protocol"},
                          {}};
 const schema endpoint_schema{"endpoint", {"address", "weight"}, {}};
 const schema keepalive_schema{"keepalive", {"max_idle", "idle_timeout"}, {}};
@@ -71,6 +71,8 @@ void decode_pool(reader& r, const field& f, pool& out) {
       read_outlier(r, item, out.outlier.emplace());
     } else if (item.key == "slow_start") {
       if (auto d = r.read_duration(item, true)) out.slow_start = *d;
+    } else if (item.key == "proxy_protocol") {
+      decode_proxy_version(r, item, out);
     }
   }
   // Other balancers would ignore the key; a config that expects stickiness

@@ -102,6 +102,30 @@ std::optional<address> parse_address(std::string_view s) {
   return out;
 }
 
+std::optional<cidr> parse_cidr(std::string_view s) {
+  const auto slash = s.find('/');
+  const std::string host(s.substr(0, slash));
+  cidr out;
+  if (::inet_pton(AF_INET, host.c_str(), out.bytes.data()) == 1) {
+    out.v6 = false;
+  } else if (::inet_pton(AF_INET6, host.c_str(), out.bytes.data()) == 1) {
+    out.v6 = true;
+  } else {
+    return std::nullopt;
+  }
+  const std::uint64_t width = out.v6 ? 128 : 32;
+  std::uint64_t prefix = width;
+  if (slash != std::string_view::npos) {
+    const auto p = parse_digits(s.substr(slash + 1));
+    if (!p || *p > width) return std::nullopt;
+    prefix = *p;
+  }
+  out.prefix = static_cast<std::uint8_t>(prefix);
+  for (std::size_t bit = prefix; bit < width; ++bit)
+    if (out.bytes[bit / 8] & (0x80 >> (bit % 8))) return std::nullopt;
+  return out;
+}
+
 std::string format_duration(duration d) {
   const auto ms = d.count();
   if (ms == 0) return "0s";

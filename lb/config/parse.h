@@ -24,6 +24,10 @@ std::optional<address> parse_address(std::string_view s);
 // divides it exactly ("90s", "2m", "1500ms", "0s"). For messages and dumps.
 std::string format_duration(duration d);
 
+// "10.0.0.0/8", "2001:db8::/32", or a bare address (the whole width). Host
+// bits past the prefix must be zero, so a typo does not widen the block.
+std::optional<cidr> parse_cidr(std::string_view s);
+
 // An inclusive range of HTTP status codes.
 struct status_range {
   std::uint64_t min = 0;

@@ -22,6 +22,12 @@ void set_no_delay(stream& s) {
   ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+void abort(stream& s) {
+  const ::linger hard{1, 0};
+  ::setsockopt(s.native_handle(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+  s.close();
+}
+
 socket_stream::socket_stream(tcp::socket s) : sock_(std::move(s)) {
   error_code ec;
   sock_.non_blocking(true, ec);

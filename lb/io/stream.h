@@ -117,6 +117,10 @@ inline void set_no_delay_once(stream& s, bool& set) {
   set_no_delay(s);
   set = true;
 }
+// Closes `s` abortively: SO_LINGER 0 makes the kernel send an RST, not a FIN,
+// so a peer learns that the flow broke rather than ended (a TCP proxy passing
+// a reset on). Queued unsent bytes are dropped.
+void abort(stream& s);
 
 }  // namespace lb::io
 

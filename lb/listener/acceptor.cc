@@ -55,7 +55,7 @@ void start_accepting(runtime::worker& w, std::shared_ptr<runtime::worker_listene
       sock.close(ignored);
     } else {
       ls.path.start(w, {runtime::connection_ticket(l.live, w.id()), std::make_unique<io::socket_stream>(std::move(sock)),
-                        l.peer.address(), *index});
+                        l.peer.address(), *index, l.peer.port(), nullptr});
     }
     start_accepting(w, std::move(listener));
   });

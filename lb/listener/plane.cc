@@ -6,6 +6,8 @@
 #include <boost/asio/detached.hpp>
 
 #include "lb/proto/http/connection.h"
+#include "lb/proto/proxy/stage.h"
+#include "lb/proto/tcp/session.h"
 #include "lb/tls/handshake.h"
 #include "lb/runtime/worker.h"
 
@@ -15,7 +17,10 @@ connection_path path_for(const config::listener& l) {
   connection_path p;
   switch (l.proto) {
     case config::protocol::http: p.plane = &proto::http::start_connection; break;
+    case config::protocol::tcp: p.plane = &proto::tcp::start_session; break;
   }
+  // The PROXY header comes first on the wire, ahead of any TLS record.
+  if (l.accept_proxy) p.stages.push_back(&proto::proxy::accept_stage);
   if (l.tls) p.stages.push_back(&tls::handshake_stage);
   if (!p.plane) throw std::invalid_argument("listener '" + l.name + "': no plane for its protocol");
   p.start = p.stages.empty() ? p.plane : &run_stages;

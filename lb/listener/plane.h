@@ -14,20 +14,24 @@
 
 #include "lb/config/config.h"
 #include "lb/io/stream.h"
+#include "lb/proto/proxy/header.h"
 #include "lb/runtime/connection_ticket.h"
 #include "lb/runtime/fwd.h"
 
 namespace lb::listener {
 
 // An accepted client connection on its way to a plane, and what the stages
-// learned of it. The PROXY-protocol stage will replace `peer` with the real
-// client's address; the TLS stage will swap `stream` for a TLS stream and set
-// the server name and the ALPN protocol.
+// learned of it. The PROXY-protocol stage replaces `peer` with the real
+// client's address; the TLS stage swaps `stream` for a TLS stream.
 struct accepted_connection {
   runtime::connection_ticket ticket;
   std::unique_ptr<io::stream> stream;
   boost::asio::ip::address peer;
   std::size_t listener_index = 0;  // in the worker's current snapshot
+  std::uint16_t peer_port = 0;
+  // The PROXY header a trusted peer sent (`peer` and `peer_port` are then the
+  // client's it names); null when none was read.
+  std::shared_ptr<const proto::proxy::header> proxied;
 };
 
 // Thread: owning worker. Takes the connection over (it closes when dropped).

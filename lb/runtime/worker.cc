@@ -1,5 +1,8 @@
 #include "lb/runtime/worker.h"
 
+#include <pthread.h>
+#include <csignal>
+
 #include <boost/asio/post.hpp>
 
 #include "lb/core/log.h"
@@ -103,6 +106,13 @@ void worker::add_listener(std::shared_ptr<upstream::listener_live> live, asio::i
 
 void worker::start(std::function<void()> on_exit) {
   thread_ = std::thread([this, on_exit = std::move(on_exit)] {
+    // splice() into a socket whose peer went away raises SIGPIPE (it has no
+    // MSG_NOSIGNAL, unlike Asio's sendmsg): blocked on this thread, it stays
+    // pending and the call fails with EPIPE instead of killing the process.
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, nullptr);
     for (auto& l : listeners_) listener::start_accepting(*this, l);
     parking_.start();
     arm_sweep();

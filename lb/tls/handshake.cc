@@ -4,41 +4,13 @@
 #include <openssl/ssl.h>
 
 #include "lb/io/tls_stream.h"
-#include "lb/runtime/session_base.h"
+#include "lb/listener/stage_guard.h"
 #include "lb/runtime/worker.h"
 #include "lb/tls/server_contexts.h"
 
 namespace lb::tls {
 
 namespace {
-
-// A connection in its handshake, as the worker sees it: its sweep enforces
-// handshake_timeout and its drain ends the handshake (there is no exchange
-// to finish), with no timer of its own.
-class in_handshake final : public runtime::session_base {
- public:
-  in_handshake(runtime::worker& w, runtime::connection_ticket ticket, io::stream& s, config::duration timeout)
-      : session_base(std::move(ticket)), w_(w), s_(s) {
-    w_.link(this);
-    set_deadline(timeout);
-  }
-  ~in_handshake() override { w_.unlink(this); }
-
-  void on_timeout() override {
-    timed_out = true;
-    s_.cancel();
-  }
-  void on_drain() override { s_.close(); }
-  void on_force_close() override { s_.close(); }
-
-  runtime::connection_ticket give_back() { return std::move(ticket_); }
-
-  bool timed_out = false;
-
- private:
-  runtime::worker& w_;
-  io::stream& s_;
-};
 
 upstream::tls_failure reason_of(unsigned long err, bool timed_out, bool closed) {
   if (timed_out) return upstream::tls_failure::timeout;
@@ -66,7 +38,7 @@ boost::asio::awaitable<bool> handshake_stage(runtime::worker& w, const runtime::
   SSL* ssl = ls.tls->new_ssl();
   if (!ssl) co_return false;
   auto tls = std::make_unique<io::tls_stream>(std::move(raw), ssl);
-  in_handshake guard(w, std::move(c.ticket), *tls, ls.cfg->tls->handshake_timeout);
+  listener::stage_guard guard(w, std::move(c.ticket), *tls, ls.cfg->tls->handshake_timeout);
   const auto ec = co_await tls->handshake();
   c.ticket = guard.give_back();
   if (ec) {

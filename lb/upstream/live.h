@@ -27,6 +27,7 @@ inline std::int64_t ticks(clock::time_point t) { return t.time_since_epoch().cou
 struct endpoint_worker_stats {
   metrics::status_counters responses;   // by upstream status; 0 = no response
   metrics::local_counter connect_failures;
+  metrics::local_counter tcp_bytes[2];  // TCP flows: [0] received from the endpoint, [1] sent to it
 };
 
 class endpoint_live {
@@ -102,6 +103,28 @@ class route_live {
 enum class tls_failure : std::uint8_t { timeout, closed, version, cipher, sni, protocol, count };
 inline constexpr const char* tls_failure_names[] = {"timeout", "closed", "version", "cipher", "sni", "protocol"};
 
+// How a TCP session ended, as lb_tcp_sessions_total's `ended` and the access
+// log's `reason`.
+enum class tcp_end : std::uint8_t {
+  closed,              // both sides finished (FIN both ways)
+  client_reset,        // the client reset (or failed): the upstream got an RST
+  upstream_reset,      // the upstream reset: the client got an RST
+  idle_timeout,        // no byte either way for idle_timeout
+  half_close_timeout,  // one side finished, the other did not within half_close_timeout
+  drained,             // drain_timeout passed while draining (SIGTERM, listener removed)
+  no_endpoint,         // no healthy endpoint to connect to
+  connect_failed,      // every attempt failed or timed out
+  proxy_refused,       // a PROXY header from a peer not trusted to send one
+  count
+};
+inline constexpr const char* tcp_end_names[] = {"closed",         "client_reset",   "upstream_reset",
+                                                "idle_timeout",   "half_close_timeout", "drained",
+                                                "no_endpoint",    "connect_failed", "proxy_refused"};
+
+// Why a PROXY header read from a trusted peer failed (lb_proxy_protocol_failures_total).
+enum class proxy_failure : std::uint8_t { malformed, timeout, closed, count };
+inline constexpr const char* proxy_failure_names[] = {"malformed", "timeout", "closed"};
+
 struct listener_worker_stats {
   metrics::local_gauge active;
   metrics::local_counter total;
@@ -109,6 +132,12 @@ struct listener_worker_stats {
   // Completed TLS handshakes by [version: 0 = 1.2, 1 = 1.3][resumed].
   metrics::local_counter tls_handshakes[2][2];
   metrics::local_counter tls_failures[static_cast<std::size_t>(tls_failure::count)];
+  // TCP listeners: bytes [0] received from clients, [1] sent to them; open
+  // sessions; ended sessions by how.
+  metrics::local_counter tcp_bytes[2];
+  metrics::local_gauge tcp_active;
+  metrics::local_counter tcp_ended[static_cast<std::size_t>(tcp_end::count)];
+  metrics::local_counter proxy_failures[static_cast<std::size_t>(proxy_failure::count)];
 };
 
 class listener_live {

@@ -273,10 +273,10 @@ colour: blue
 )"),
             (std::vector<std::string>{
                 "t.yaml:4:5: unknown key 'lsiten' in listener (expected one of: name, listen, "
-                "protocol, limits, routes, tls)",
+                "protocol, limits, routes, tls, pool, accept_proxy_protocol, splice)",
                 "t.yaml:6:50: unknown key 'wieght' in pool (expected one of: name, balancer, "
                 "hash_key, endpoints, dns_refresh, connect_timeout, keepalive, "
-                "max_connections_per_endpoint, health_check, outlier, slow_start)",
+                "max_connections_per_endpoint, health_check, outlier, slow_start, proxy_protocol)",
                 "t.yaml:7:1: unknown key 'colour' in top level (expected one of: workers, "
                 "drain_timeout, admin, access_log, listeners, pools, tls, metrics)",
             }));
@@ -463,22 +463,12 @@ TEST(loader, design_keys_not_in_this_build_say_so) {
       client_ca: ca.pem
     routes:
       - pool: web
-  - name: pg
-    listen: 127.0.0.1:5432
-    protocol: tcp
-    pool: pg
-    proxy_protocol: v2
 pools:
   - name: web
     endpoints: [127.0.0.1:9001]
-  - name: pg
-    endpoints: [127.0.0.1:9002]
 )"),
             (std::vector<std::string>{
                 "t.yaml:6:7: 'client_ca' is not supported by this version of lb",
-                "t.yaml:11:15: protocol 'tcp' is not supported by this version of lb",
-                "t.yaml:12:5: 'pool' is not supported by this version of lb",
-                "t.yaml:13:5: 'proxy_protocol' is not supported by this version of lb",
             }));
 }
 
@@ -890,7 +880,7 @@ TEST(loader, unknown_protocol) {
 pools: [{name: web, endpoints: [127.0.0.1:9001]}]
 )"),
             (std::vector<std::string>{
-                "t.yaml:2:51: unknown protocol 'udp' (expected one of: http)"}));
+                "t.yaml:2:51: unknown protocol 'udp' (expected one of: http, tcp)"}));
 }
 
 TEST(loader, missing_required_keys_point_at_the_map) {
@@ -1024,7 +1014,7 @@ pools:
                       R"(t.yaml:1:16: invalid 'drain_timeout': expected a duration like "250ms" or "2s", got "soon")",
                       "t.yaml:5:21: route 'route0' names unknown pool 'nope'",
                       "t.yaml:6:5: unknown key 'bogus' in listener (expected one of: name, "
-                      "listen, protocol, limits, routes, tls)",
+                      "listen, protocol, limits, routes, tls, pool, accept_proxy_protocol, splice)",
                       "t.yaml:9:17: invalid 'address': an endpoint's port must not be 0",
                   }));
 }

@@ -1,0 +1,213 @@
+#include "lb/proto/tcp/session.h"
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <string>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+
+#include "lb/accesslog/access_log.h"
+#include "lb/balancer/balancer.h"
+#include "lb/connpool/connector.h"
+#include "lb/core/ip_text.h"
+#include "lb/core/log.h"
+#include "lb/proto/tcp/pump.h"
+#include "lb/proto/tcp/upstream_header.h"
+#include "lb/runtime/worker.h"
+#include "lb/upstream/selection.h"
+
+namespace lb::proto::tcp {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using clock = std::chrono::steady_clock;
+using upstream::tcp_end;
+
+namespace {
+
+class session final : public runtime::session_base, public std::enable_shared_from_this<session> {
+ public:
+  session(runtime::worker& w, listener::accepted_connection&& c)
+      : session_base(std::move(c.ticket)),
+        w_(w),
+        ws_(w.current()),
+        listener_index_(c.listener_index),
+        client_(std::move(c.stream)),
+        peer_(c.peer, c.peer_port),
+        proxied_(std::move(c.proxied)),
+        client_ip_(ip_text(c.peer)) {
+    w_.link(this);
+  }
+  ~session() override { w_.unlink(this); }
+
+  void start() {
+    asio::co_spawn(w_.io(), run(), [self = shared_from_this()](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        log::error("tcp session failed", {{"error", x.what()}});
+      }
+      self->close_both();
+    });
+  }
+
+  void on_timeout() override {
+    if (!expire(connect_, idle_, half_, drain_)) return;
+    if (drain_.fired) ended_ = tcp_end::drained;
+    if (connecting_) {  // connect_timeout (or drain): the connector sees the cancel
+      connecting_->cancel();
+      return;
+    }
+    if (!ended_) ended_ = drain_.fired ? tcp_end::drained : half_.fired ? tcp_end::half_close_timeout : tcp_end::idle_timeout;
+    close_both();
+  }
+
+  void on_drain() override {
+    // A flow has no request boundary to stop at: it runs on until it ends or
+    // drain_timeout passes (that of the config now current).
+    if (draining_) return;
+    draining_ = true;
+    arm(drain_, w_.current()->snap->cfg->drain_timeout);
+  }
+
+  void on_force_close() override {
+    if (!ended_) ended_ = tcp_end::drained;
+    if (connecting_) connecting_->cancel();
+    close_both();
+  }
+
+ private:
+  const runtime::listener_snapshot& lsnap() const { return ws_->snap->listeners[listener_index_]; }
+
+  void close_both() {
+    clear_deadline();
+    client_->close();
+    if (up_) up_->stream->close();
+  }
+
+  awaitable<void> run() {
+    const auto& ls = lsnap();
+    const auto& cfg = *ls.cfg;
+    auto& lstats = ls.live->stats[w_.id()];
+    lstats.tcp_active.add(1);
+    start_ = clock::now();
+    if (w_.access_log()) start_wall_ = std::chrono::system_clock::now();
+    const auto& pool = ws_->snap->pools[cfg.pool_index];
+
+    if (co_await connect(pool)) {
+      auto& ep_stats = pool.live[up_->endpoint]->stats[w_.id()];
+      auto& in_flight = pool.live[up_->endpoint]->in_flight;
+      // A flow is load for least_conn/least_request for as long as it lasts.
+      in_flight.fetch_add(1, std::memory_order_relaxed);
+      io::set_no_delay(*client_);
+      bool sent = true;
+      if (pool.cfg->proxy_protocol != config::proxy_version::none) {
+        header_ = upstream_header(pool.cfg->proxy_protocol, *client_, peer_, proxied_.get());
+        sent = !co_await up_->stream->write(asio::buffer(header_));
+      }
+      if (sent) {
+        pump_options opts;
+        opts.half_close = &half_;
+        opts.half_close_timeout = cfg.limits.half_close_timeout;
+        opts.splice = cfg.splice;
+        opts.refuse_proxy_header = cfg.accept_proxy && !proxied_;
+        opts.counters = {{{&lstats.tcp_bytes[0], &ep_stats.tcp_bytes[1]}, {&ep_stats.tcp_bytes[0], &lstats.tcp_bytes[1]}}};
+        boost::beast::flat_buffer none_a, none_b;
+        report_ = co_await pump_flow(w_, {*client_, none_a}, {*up_->stream, none_b}, {*this, idle_, cfg.limits.idle_timeout},
+                                     opts, shared_from_this());
+        if (!ended_) {
+          ended_ = report_.refused    ? tcp_end::proxy_refused
+                   : report_.reset[0] ? tcp_end::client_reset
+                   : report_.reset[1] ? tcp_end::upstream_reset
+                                      : tcp_end::closed;
+        }
+      } else if (!ended_) {
+        ended_ = tcp_end::upstream_reset;
+      }
+      in_flight.fetch_sub(1, std::memory_order_relaxed);
+    }
+    close_both();
+    finish(ls, pool, lstats);
+  }
+
+  // Picks and connects, trying each endpoint at most once; sets ended_ and
+  // returns false when none could be reached.
+  awaitable<bool> connect(const upstream::pool_snapshot& pool) {
+    auto& wpool = ws_->pools[lsnap().cfg->pool_index];
+    const std::uint64_t hash = config::is_hash_balancer(pool.cfg->balancer) ? balancer::hash_key(client_ip_) : 0;
+    upstream::tried_set tried(pool.addrs.size());
+    for (;;) {
+      const auto picked = upstream::pick(pool, wpool, tried, hash, clock::now());
+      if (picked.result != upstream::pick_result::outcome::picked) {
+        ended_ = tried.any() ? tcp_end::connect_failed : tcp_end::no_endpoint;
+        co_return false;
+      }
+      const auto ep = picked.index;
+      endpoint_label_ = pool.labels[ep];
+      if (++attempts_ > 1) pool.stats->stats[w_.id()].retries.add();
+      arm(connect_, pool.cfg->connect_timeout);
+      up_ = co_await connpool::connect(w_.io(), w_.id(), pool, ep, connecting_, connect_);
+      disarm(connect_);
+      upstream::record(pool, ep, !up_, clock::now());
+      if (up_) co_return true;
+      tried.set(ep);
+      if (draining_ || ended_) {
+        if (!ended_) ended_ = tcp_end::connect_failed;
+        co_return false;
+      }
+    }
+  }
+
+  void finish(const runtime::listener_snapshot& ls, const upstream::pool_snapshot& pool,
+              upstream::listener_worker_stats& lstats) {
+    const auto why = ended_.value_or(tcp_end::closed);
+    lstats.tcp_ended[static_cast<std::size_t>(why)].add();
+    lstats.tcp_active.add(-1);
+    auto* log = w_.access_log();
+    if (!log) return;
+    accesslog::record r;
+    r.start_unix_us = std::chrono::duration_cast<std::chrono::microseconds>(start_wall_.time_since_epoch()).count();
+    r.listener = ls.cfg->name;
+    r.pool = pool.cfg->name;
+    r.endpoint = endpoint_label_;
+    r.client = client_ip_;
+    r.bytes_in = report_.bytes[0];
+    r.bytes_out = report_.bytes[1];
+    r.duration = std::chrono::duration<double>(clock::now() - start_).count();
+    r.reason = upstream::tcp_end_names[static_cast<std::size_t>(why)];
+    r.attempts = attempts_;
+    log->append(r);
+  }
+
+  runtime::worker& w_;
+  // The config the session started with, kept to its end: a reload never
+  // moves an established flow.
+  std::shared_ptr<runtime::worker_snapshot> ws_;
+  std::size_t listener_index_;
+  std::unique_ptr<io::stream> client_;
+  proxy::endpoint peer_;
+  std::shared_ptr<const proxy::header> proxied_;
+  std::string client_ip_;
+  connpool::upstream_ptr up_;
+  io::stream* connecting_ = nullptr;
+  std::string_view endpoint_label_;
+  std::string header_;  // the PROXY header sent upstream
+  std::uint32_t attempts_ = 0;
+  pump_report report_;
+  std::optional<tcp_end> ended_;  // set by whoever ends the flow first
+  bool draining_ = false;
+  clock::time_point start_{};
+  std::chrono::system_clock::time_point start_wall_{};
+  io::deadline connect_, idle_, half_, drain_;
+};
+
+}  // namespace
+
+void start_session(runtime::worker& w, listener::accepted_connection&& c) {
+  std::make_shared<session>(w, std::move(c))->start();
+}
+
+}  // namespace lb::proto::tcp
