@@ -88,8 +88,12 @@ void decode_listener(reader& r, const field& f, listener& out) {
     r.require(*m, "routes", "listener");
     // Keys that mean something on a TCP listener only must not pass silently.
     for (const char* key : {"pool", "splice"})
-      if (const auto* k = m->get(key))
-        r.error(k->key_node.Mark(), "'" + std::string(key) + "' applies only to 'protocol: tcp' listeners");
+      if (const auto* k = m->get(key)) {
+        // Built by appending: g++ 12 -O3 warns falsely (-Wrestrict) on "lit" + std::string&&.
+        std::string message = "'";
+        message.append(key).append("' applies only to 'protocol: tcp' listeners");
+        r.error(k->key_node.Mark(), message);
+      }
     if (const auto* l = m->get("limits"); l && l->value.IsMap() && l->value["half_close_timeout"])
       r.error(l->value["half_close_timeout"].Mark(), "'half_close_timeout' applies only to 'protocol: tcp' listeners");
     return;
