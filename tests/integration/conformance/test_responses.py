@@ -134,7 +134,6 @@ class ResponseConformanceTest(harness.LbTestCase):
 
     def test_truncated_body_not_completed(self):
         # RFC 9112 §8: an incomplete response MUST NOT be passed on as complete.
-        c, _ = None, None
         self.up.answer = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok"
         c = self.client(self.lb_.port, timeout=5)
         c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
