@@ -34,6 +34,11 @@ class server {
   // Throws boost::system::system_error when the address cannot be bound.
   boost::asio::ip::tcp::endpoint listen(const boost::asio::ip::tcp::endpoint& ep);
 
+  // Thread: control. The bearer token every request but GET and HEAD must
+  // carry (`Authorization: Bearer TOKEN`); empty = none required. Also on
+  // reload (a new token file content applies to the next request).
+  void set_token(std::string token);
+
   // Thread: control. Stops accepting and closes open admin connections.
   void stop();
 

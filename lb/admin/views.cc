@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -118,9 +119,19 @@ const char* path_key(config::path_match::kind k) {
   return "path_prefix";
 }
 
-json header_map(const std::vector<std::pair<std::string, std::string>>& headers) {
+// Header values that carry credentials (a route may set an upstream's
+// Authorization): /config shows that they are set, not what they are.
+bool secret_header(std::string_view name) {
+  std::string n(name);
+  for (auto& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string_view word : {"authorization", "cookie", "token", "secret", "key", "password", "auth"})
+    if (n.find(word) != std::string::npos) return true;
+  return false;
+}
+
+json header_map(const std::vector<std::pair<std::string, std::string>>& headers, bool redact = false) {
   json out = json::object();
-  for (const auto& [name, value] : headers) out[name] = value;
+  for (const auto& [name, value] : headers) out[name] = redact && secret_header(name) ? "<redacted>" : value;
   return out;
 }
 
@@ -143,7 +154,7 @@ json route_json(const config::route& r) {
   j["pool"] = r.pool;
   j["timeout"] = dur(r.timeout);
   j["retries"] = {{"attempts", r.retries.attempts}, {"on", std::move(on)}, {"budget_percent", r.retries.budget_percent}};
-  j["set_headers"] = header_map(r.set_headers);
+  j["set_headers"] = header_map(r.set_headers, true);
   return j;
 }
 
@@ -166,6 +177,12 @@ json listener_json(const config::listener& l) {
                  {"idle_timeout", dur(l.limits.idle_timeout)},
                  {"max_header_bytes", l.limits.max_header_bytes},
                  {"max_body_bytes", l.limits.max_body_bytes}};
+  if (!tcp) {
+    j["limits"]["max_headers"] = l.limits.max_headers;
+    j["limits"]["max_header_line_bytes"] = l.limits.max_header_line_bytes;
+    j["limits"]["max_requests_per_connection"] = l.limits.max_requests_per_connection;
+    j["limits"]["lingering_timeout"] = dur(l.limits.lingering_timeout);
+  }
   j["routes"] = std::move(routes);
   if (tcp) {
     j["limits"]["half_close_timeout"] = dur(l.limits.half_close_timeout);
@@ -465,6 +482,8 @@ std::string render_config(const runtime::snapshot& snap) {
   j["workers"] = c.workers == 0 ? json("auto") : json(c.workers);
   j["drain_timeout"] = dur(c.drain_timeout);
   j["admin"] = {{"listen", c.admin.listen ? json(c.admin.listen->str()) : json(nullptr)}};
+  // The file's path is shown, its content (the token) never.
+  if (!c.admin.token_file.empty()) j["admin"]["token_file"] = c.admin.token_file;
   j["access_log"] = std::move(access_log);
   j["listeners"] = std::move(listeners);
   j["pools"] = std::move(pools);

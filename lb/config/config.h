@@ -158,6 +158,14 @@ struct limits {
   duration idle_timeout = std::chrono::seconds(60);
   std::uint32_t max_header_bytes = 16384;
   std::uint64_t max_body_bytes = 0;  // 0 = unlimited (streamed)
+  std::uint32_t max_headers = 100;   // header field lines in a request head (431 past it)
+  std::uint32_t max_header_line_bytes = 8192;  // one line of a request head (414 for the request line, else 431)
+  std::uint64_t max_requests_per_connection = 0;  // 0 = unlimited; the last response says Connection: close
+  // After an error answer sent while the client may still be sending (400,
+  // 413, 431, an early upstream answer), its input is read and dropped for at
+  // most this long before the close, so it reads the answer instead of an
+  // RST (nginx's lingering_close). 0 = close at once.
+  duration lingering_timeout = std::chrono::seconds(5);
   // TCP listeners: a flow one side has half-closed is closed this long after,
   // if the other side never finishes (a FIN_WAIT_2 that never ends).
   duration half_close_timeout = std::chrono::seconds(60);
@@ -233,6 +241,12 @@ struct listener {
 struct admin {
   std::optional<address> listen;  // absent = no admin server
   source_pos listen_pos;
+  // `token_file:` a bearer token (the file's first line) that POST /reload
+  // and other mutating endpoints require; mandatory when `listen` is not a
+  // loopback address. `token` is the file's content, never shown.
+  std::string token_file;
+  std::string token;
+  source_pos token_file_pos;
 };
 
 struct access_log {

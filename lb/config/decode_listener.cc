@@ -18,7 +18,8 @@ const schema listener_schema{"listener",
 const schema limits_schema{
     "limits",
     {"max_connections", "header_timeout", "idle_timeout", "max_header_bytes", "max_body_bytes",
-     "half_close_timeout"},
+     "half_close_timeout", "max_headers", "max_header_line_bytes", "max_requests_per_connection",
+     "lingering_timeout"},
     {}};
 const schema route_schema{"route", {"name", "match", "pool", "timeout", "retries", "set_headers"},
                           {}};
@@ -136,6 +137,14 @@ bool read_limits(reader& r, const field& f, limits& out) {
       if (auto v = r.read_uint(item, 0, no_max)) out.max_body_bytes = *v;
     } else if (item.key == "half_close_timeout") {
       if (auto d = r.read_duration(item, false)) out.half_close_timeout = *d;
+    } else if (item.key == "max_headers") {
+      if (auto v = r.read_uint(item, 1, 10000)) out.max_headers = static_cast<std::uint32_t>(*v);
+    } else if (item.key == "max_header_line_bytes") {
+      if (auto v = r.read_uint(item, 256, 1048576)) out.max_header_line_bytes = static_cast<std::uint32_t>(*v);
+    } else if (item.key == "max_requests_per_connection") {
+      if (auto v = r.read_uint(item, 0, no_max)) out.max_requests_per_connection = *v;
+    } else if (item.key == "lingering_timeout") {
+      if (auto d = r.read_duration(item, true)) out.lingering_timeout = *d;
     }
   }
   return m->get("idle_timeout") != nullptr;

@@ -1,7 +1,11 @@
 #include "lb/config/decode.h"
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
+
+#include <boost/asio/ip/address.hpp>
 
 #include "lb/config/parse.h"
 
@@ -12,11 +16,20 @@ const schema top_schema{"top level",
                         {"workers", "drain_timeout", "admin", "access_log", "listeners", "pools", "tls",
                          "metrics"},
                         {}};
-const schema admin_schema{"admin", {"listen"}, {}};
+const schema admin_schema{"admin", {"listen", "token_file"}, {}};
 const schema access_log_schema{"access_log", {"path", "format"}, {}};
 
 void read_workers(reader& r, const field& f, config& cfg);
 void read_admin(reader& r, const field& f, admin& out);
+
+bool is_loopback(const std::string& host) {
+  boost::system::error_code ec;
+  const auto a = boost::asio::ip::make_address(host, ec);
+  if (ec) return false;
+  if (a.is_v4()) return a.to_v4().is_loopback();
+  const auto v6 = a.to_v6();
+  return v6.is_loopback() || (v6.is_v4_mapped() && boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).is_loopback());
+}
 void read_access_log(reader& r, const field& f, access_log& out);
 
 }  // namespace
@@ -82,6 +95,31 @@ void read_admin(reader& r, const field& f, admin& out) {
   if (const auto* l = m->get("listen")) {
     out.listen = r.read_address(*l, address_use::listen);
     out.listen_pos = r.pos(*l);
+  }
+  if (const auto* t = m->get("token_file")) {
+    const auto v = r.read_string(*t);
+    if (!v) return;
+    out.token_file_pos = r.pos(*t);
+    std::filesystem::path p(*v);
+    if (p.is_relative() && !out.token_file_pos.file.empty())
+      p = std::filesystem::path(out.token_file_pos.file).parent_path() / p;
+    out.token_file = p.lexically_normal().string();
+    std::ifstream in(out.token_file);
+    std::string token;
+    if (!in || !std::getline(in, token)) {
+      r.error(*t, "cannot read admin token file '" + out.token_file + "'");
+      return;
+    }
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) token.pop_back();
+    // A short token is guessable within the admin rate limit's patience.
+    if (token.size() < 16 || token.find_first_of(" \t") != std::string::npos) {
+      r.error(*t, "admin token in '" + out.token_file + "' must be one line of at least 16 characters without spaces");
+      return;
+    }
+    out.token = std::move(token);
+  } else if (out.listen && !is_loopback(out.listen->host)) {
+    // Anyone who can reach a non-loopback admin port could reload lb.
+    r.error(f, "'admin.listen' " + out.listen->str() + " is not a loopback address: 'token_file' is required");
   }
 }
 

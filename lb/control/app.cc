@@ -126,6 +126,7 @@ class controller {
 
     admin_ = std::make_unique<admin::server>(control_);
     add_admin_routes();
+    admin_->set_token(current_->cfg->admin.token);
     if (const auto& a = current_->cfg->admin.listen) {
       try {
         auto ep = admin_->listen(to_endpoint(*a));
@@ -250,6 +251,7 @@ class controller {
 
     for (unsigned w = 0; w < workers_count_; ++w) workers_[w]->apply(outcome.snap, std::move(added[w]));
     current_ = outcome.snap;
+    if (admin_) admin_->set_token(current_->cfg->admin.token);
     dns_ = std::move(outcome.dns);
     registry_->retain_only_used();
     file_digest_ = std::move(parsed.digest);

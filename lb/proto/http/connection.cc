@@ -1,6 +1,8 @@
 #include "lb/proto/http/connection.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -36,6 +38,27 @@ namespace {
 // First read of a request head (nginx: client_header_buffer_size 1k); larger
 // heads grow the buffer up to max_header_bytes.
 constexpr std::size_t read_chunk = 1024;
+// Reads while lingering: input is dropped, so big bites and few syscalls.
+constexpr std::size_t linger_chunk = 16 * 1024;
+
+// The line-level limits of a request head (whose size is already within
+// max_header_bytes): a request line over max_header_line_bytes is a target
+// too long (414); any other line over it, or more than max_headers field
+// lines, is 431. One memchr per line.
+std::optional<local_status> head_shape_limit(std::string_view head, const config::limits& lim) {
+  std::size_t lines = 0;
+  for (std::size_t pos = 0; pos < head.size();) {
+    const void* lf = std::memchr(head.data() + pos, '\n', head.size() - pos);
+    const std::size_t end = lf ? static_cast<std::size_t>(static_cast<const char*>(lf) - head.data()) : head.size();
+    const std::size_t len = end - pos;
+    if (len > lim.max_header_line_bytes)
+      return lines == 0 ? local_status::uri_too_long : local_status::header_too_large;
+    if (len > 1) ++lines;  // not the final empty line
+    pos = end + 1;
+  }
+  if (lines > lim.max_headers + 1) return local_status::header_too_large;
+  return std::nullopt;
+}
 
 class connection final : public runtime::session_base, public std::enable_shared_from_this<connection> {
  public:
@@ -165,7 +188,23 @@ class connection final : public runtime::session_base, public std::enable_shared
       ++conn_.exchanges;
       if (!co_await exchange()) break;
     }
+    if (linger_) co_await linger();
     close();
+  }
+
+  // Lingering close: the answer is out, but the client may still be sending
+  // a body nobody will read. Closing now with unread input would send an RST
+  // that can destroy the answer in flight; instead send the FIN and drop
+  // input until the client closes or lingering_timeout runs out.
+  awaitable<void> linger() {
+    const auto t = listener().limits.lingering_timeout;
+    if (t.count() <= 0 || !client_->is_open()) co_return;
+    client_->shutdown_send();
+    arm(t);
+    for (;;) {
+      client_buf_.clear();
+      if (co_await client_->read(client_buf_, linger_chunk, false)) break;
+    }
   }
 
   // Like nginx's tcp_nodelay: only a connection that stays open needs Nagle
@@ -225,6 +264,7 @@ class connection final : public runtime::session_base, public std::enable_shared
     ex_.status = static_cast<unsigned>(s);
     ex_.reason = reason;
     const bool keep = request_done && !draining_ && !closes_connection(s) && ex_.keep_alive;
+    linger_ = !request_done;
     co_await write_local(s, keep);
     co_return keep;
   }
@@ -235,6 +275,7 @@ class connection final : public runtime::session_base, public std::enable_shared
   // it ends. Returns whether to read another request.
   awaitable<bool> exchange() {
     ex_.begin();
+    linger_ = false;
     const auto& lim = listener().limits;
     std::size_t head_len = 0;
     // Usually the whole head came with the first read: no coroutine to await.
@@ -252,17 +293,34 @@ class connection final : public runtime::session_base, public std::enable_shared
           (hr == head_result::timed_out && client_buf_.size() == 0))
         co_return false;
       // Every other head error closes the connection after its answer.
-      const auto s = hr == head_result::timed_out ? local_status::request_timeout
+      // A request line that alone passes a limit is a target too long to
+      // parse: 414 (RFC 9112 §3), not 431.
+      bool line_too_long = false;
+      if (hr == head_result::too_large) {
+        const auto* b = static_cast<const char*>(client_buf_.data().data());
+        const auto* lf = static_cast<const char*>(std::memchr(b, '\n', client_buf_.size()));
+        line_too_long = !lf || static_cast<std::size_t>(lf - b) >= std::min<std::size_t>(lim.max_header_bytes,
+                                                                                          lim.max_header_line_bytes);
+      }
+      const auto s = hr == head_result::timed_out   ? local_status::request_timeout
                      : hr == head_result::malformed ? local_status::bad_request
+                     : line_too_long                ? local_status::uri_too_long
                                                     : local_status::header_too_large;
       const std::string_view why = hr == head_result::timed_out   ? "header_timeout"
                                    : hr == head_result::malformed ? "malformed_request"
+                                   : line_too_long                ? "uri_too_long"
                                                                   : "header_too_large";
       co_await reply(s, why, false);
       account(ex_, worker_, *ws_, listener_index_, client_ip_);
       co_return false;
     }
     ex_.bytes_in += head_len;
+    if (const auto s = head_shape_limit(std::string_view(static_cast<const char*>(client_buf_.data().data()), head_len),
+                                        lim)) {
+      co_await reply(*s, *s == local_status::uri_too_long ? "uri_too_long" : "header_too_large", false);
+      account(ex_, worker_, *ws_, listener_index_, client_ip_);
+      co_return false;
+    }
 
     // The fields of both heads live in one arena block for this exchange.
     runtime::borrowed_block block(worker_.arenas());
@@ -292,7 +350,17 @@ class connection final : public runtime::session_base, public std::enable_shared
     ex_.method = msg.method_string();
     ex_.target = msg.target();
     ex_.keep_alive = msg.keep_alive();
-    if (!acceptable(msg, req.chunked())) co_return co_await reply(local_status::bad_request, "malformed_request", false);
+    if (lim.max_requests_per_connection && conn_.exchanges >= lim.max_requests_per_connection) ex_.keep_alive = false;
+    switch (check_request(msg, req.chunked())) {
+      case request_check::ok: break;
+      case request_check::bad: co_return co_await reply(local_status::bad_request, "malformed_request", false);
+      case request_check::not_implemented:
+        co_return co_await reply(local_status::not_implemented, "not_implemented", false);
+    }
+    if (answer_max_forwards_here(msg))
+      co_return co_await reply(msg.method() == bhttp::verb::options ? local_status::ok
+                                                                    : local_status::method_not_allowed,
+                               "max_forwards", req.is_done());
 
     // Route.
     const router::header_source headers{&msg, [](const void* ctx, std::string_view name) -> std::optional<std::string_view> {
@@ -328,7 +396,9 @@ class connection final : public runtime::session_base, public std::enable_shared
     if (has_body && !body_buffered) {
       streamed.emplace(upload::params{*client_, client_buf_, req, req_framing, up_head_, lim.idle_timeout,
                                       route.timeout, *this, worker_, ex_,
-                                      beast::iequals(msg[bhttp::field::expect], "100-continue") &&
+                                      // Never a 1xx to an HTTP/1.0 client (RFC 9110 §15.2).
+                                      client_version == 11 &&
+                                          beast::iequals(msg[bhttp::field::expect], "100-continue") &&
                                           client_buf_.size() == 0,
                                       conn_.nodelay, shared_from_this()});
     }
@@ -357,8 +427,10 @@ class connection final : public runtime::session_base, public std::enable_shared
     const auto& rmsg = res->get();
     ex_.status = rmsg.result_int();
     const bool upgraded = upgrade && rmsg.result() == bhttp::status::switching_protocols;
-    const framing res_framing =
-        response_framing({res->chunked(), res->content_length().has_value(), res->is_done()}, client_version, upgraded);
+    // 1xx and 204 carry no framing fields at all (RFC 9110 §8.6, RFC 9112 §6.1).
+    const bool no_content = ex_.status == 204 || ex_.status < 200;
+    const framing res_framing = response_framing(
+        {res->chunked(), res->content_length().has_value() && !no_content, res->is_done()}, client_version, upgraded);
     // Keep-alive is decided now, for the head; an upload still running must
     // finish before the connection can be reused (checked below).
     const bool uploading = streamed && streamed->running() && !streamed->done();
@@ -390,6 +462,7 @@ class connection final : public runtime::session_base, public std::enable_shared
       if (streamed->result() == relay_result::ok) req_done = true;
       else keep_client = false;
     }
+    linger_ = !req_done && !upgraded;
     if (!response_ok) {
       drop_upstream(ex_, up);
       co_return false;  // mid-response failure: the client cannot be told with a status any more
@@ -424,6 +497,7 @@ class connection final : public runtime::session_base, public std::enable_shared
   std::string up_head_;   // the request head sent upstream (kept for retries)
   struct exchange ex_;    // the exchange in progress (one at a time on HTTP/1)
   bool draining_ = false;
+  bool linger_ = false;  // the last answer went out before the request was read whole
   bool idle_swept_ = false;
   bool waiting_ = false;         // between requests, no byte of the next one read yet
   bool parked_ = false;          // idle: hand the connection to the parking lot once the coroutine ends

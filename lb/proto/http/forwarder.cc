@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "lb/connpool/connector.h"
+#include "lb/proto/http/request_policy.h"
 #include "lb/runtime/worker.h"
 #include "lb/upstream/selection.h"
 
@@ -151,7 +152,7 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
       io::error_code ec;
       const auto used = res->put(asio::buffer(up->buf.data().data(), head_len), ec);
       up->buf.consume(used);
-      if (ec || !res->is_header_done()) {
+      if (ec || !res->is_header_done() || !response_acceptable(res->get(), res->chunked())) {
         hr = head_result::malformed;
         break;
       }

@@ -10,14 +10,19 @@ namespace {
 struct canned {
   local_status status;
   std::string_view reason;
+  std::string_view extra = {};  // more header lines, each ending in CRLF
 };
 
-constexpr std::array<canned, 8> table{{
+constexpr std::array<canned, 12> table{{
+    {local_status::ok, "OK", "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n"},
     {local_status::bad_request, "Bad Request"},
     {local_status::not_found, "Not Found"},
+    {local_status::method_not_allowed, "Method Not Allowed", "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n"},
     {local_status::request_timeout, "Request Timeout"},
     {local_status::payload_too_large, "Payload Too Large"},
+    {local_status::uri_too_long, "URI Too Long"},
     {local_status::header_too_large, "Request Header Fields Too Large"},
+    {local_status::not_implemented, "Not Implemented"},
     {local_status::bad_gateway, "Bad Gateway"},
     {local_status::service_unavailable, "Service Unavailable"},
     {local_status::gateway_timeout, "Gateway Timeout"},
@@ -27,7 +32,8 @@ std::string build(const canned& c, bool keep_alive) {
   const std::string code = std::to_string(static_cast<int>(c.status));
   const std::string body = code + " " + std::string(c.reason) + "\n";
   return "HTTP/1.1 " + code + " " + std::string(c.reason) +
-         "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n" + std::string(c.extra) +
+         "Content-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
          (keep_alive ? "\r\n" : "\r\nConnection: close\r\n") + "\r\n" + body;
 }
 
@@ -54,7 +60,9 @@ bool closes_connection(local_status s) {
     case local_status::bad_request:
     case local_status::request_timeout:
     case local_status::payload_too_large:
-    case local_status::header_too_large: return true;
+    case local_status::uri_too_long:
+    case local_status::header_too_large:
+    case local_status::not_implemented: return true;
     default: return false;
   }
 }

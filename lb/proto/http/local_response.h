@@ -7,11 +7,15 @@
 namespace lb::proto::http {
 
 enum class local_status {
+  ok = 200,  // OPTIONS with Max-Forwards: 0, answered as the final recipient
   bad_request = 400,
   not_found = 404,
+  method_not_allowed = 405,  // TRACE with Max-Forwards: 0 (lb reflects nothing)
   request_timeout = 408,
   payload_too_large = 413,
+  uri_too_long = 414,
   header_too_large = 431,
+  not_implemented = 501,
   bad_gateway = 502,
   service_unavailable = 503,
   gateway_timeout = 504,

@@ -1,5 +1,8 @@
 #include "lb/proto/http/request_policy.h"
 
+#include <cctype>
+#include <string>
+
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
 
@@ -7,16 +10,111 @@ namespace lb::proto::http {
 
 namespace bhttp = boost::beast::http;
 
-bool acceptable(const request_message& msg, bool chunked) {
-  if (msg.version() != 10 && msg.version() != 11) return false;
+namespace {
+
+using boost::beast::iequals;
+
+// Transfer-Encoding over all its fields: exactly one coding, `chunked`, is
+// forwardable; chunked last after other codings would relabel what lb never
+// decoded; anything else leaves the length unknown.
+request_check transfer_coding(const fields& f, bool chunked) {
+  std::size_t codings = 0, chunked_seen = 0;
+  bool last_chunked = false;
+  for (auto [it, end] = f.equal_range(bhttp::field::transfer_encoding); it != end; ++it) {
+    bool any = false;
+    for (auto c : bhttp::token_list(it->value())) {
+      any = true;
+      ++codings;
+      last_chunked = iequals(c, "chunked");
+      chunked_seen += last_chunked;
+    }
+    if (!any) return request_check::bad;  // empty, or not a token list
+  }
+  if (codings == 0) return request_check::ok;
+  if (!last_chunked || chunked_seen != 1 || !chunked) return request_check::bad;
+  return codings == 1 ? request_check::ok : request_check::not_implemented;
+}
+
+// One Content-Length field of one value: RFC 9110 §8.6 lets a recipient fold
+// equal repeats; lb refuses them instead.
+bool single_length(const fields& f) {
+  const auto n = f.count(bhttp::field::content_length);
+  return n == 0 || (n == 1 && f[bhttp::field::content_length].find(',') == std::string_view::npos);
+}
+
+bool all_digits(std::string_view v) {
+  if (v.empty()) return false;
+  for (char c : v)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+bool reg_name_char(unsigned char c) {
+  // unreserved / sub-delims / pct-encoded's '%' (RFC 3986 §3.2.2); not ','
+  // or ';' either, which no real name holds and list syntax would split on.
+  return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '%' || c == '!' || c == '$' ||
+         c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' || c == '+' || c == '=';
+}
+
+}  // namespace
+
+bool valid_host(std::string_view v) {
+  std::string_view host = v;
+  std::string_view port;
+  if (!v.empty() && v[0] == '[') {
+    const auto close = v.find(']');
+    if (close == std::string_view::npos) return false;
+    for (char c : v.substr(1, close - 1))
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
+    if (close == 1) return false;
+    const auto rest = v.substr(close + 1);
+    if (rest.empty()) return true;
+    if (rest[0] != ':') return false;
+    port = rest.substr(1);
+    return all_digits(port) && port.size() <= 5 && std::stoul(std::string(port)) <= 65535;
+  }
+  if (const auto colon = v.find(':'); colon != std::string_view::npos) {
+    host = v.substr(0, colon);
+    port = v.substr(colon + 1);
+    if (!all_digits(port) || port.size() > 5 || std::stoul(std::string(port)) > 65535) return false;
+  }
+  for (char c : host)
+    if (!reg_name_char(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+request_check check_request(const request_message& msg, bool chunked) {
+  if (msg.version() != 10 && msg.version() != 11) return request_check::bad;
+  if (msg.method() == bhttp::verb::connect) return request_check::not_implemented;
   const auto target = msg.target();
   if (target.empty() || (target[0] != '/' && !(target == "*" && msg.method() == bhttp::verb::options)))
-    return false;
-  if (msg.method() == bhttp::verb::connect) return false;
+    return request_check::bad;
   const auto hosts = msg.count(bhttp::field::host);
-  if (hosts > 1 || (hosts == 0 && msg.version() == 11)) return false;
-  if (msg.count(bhttp::field::transfer_encoding) != 0 && !chunked) return false;
-  return true;
+  if (hosts > 1 || (hosts == 0 && msg.version() == 11)) return request_check::bad;
+  if (hosts == 1 && !valid_host(msg[bhttp::field::host])) return request_check::bad;
+  if (!single_length(msg)) return request_check::bad;
+  // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
+  if (msg.version() == 10 && msg.count(bhttp::field::transfer_encoding) != 0) return request_check::bad;
+  if (const auto te = transfer_coding(msg, chunked); te != request_check::ok) return te;
+  if (msg.method() == bhttp::verb::options || msg.method() == bhttp::verb::trace) {
+    const auto n = msg.count(bhttp::field::max_forwards);
+    if (n > 1 || (n == 1 && !all_digits(msg[bhttp::field::max_forwards]))) return request_check::bad;
+  }
+  return request_check::ok;
+}
+
+bool response_acceptable(const response_message& msg, bool chunked) {
+  if (msg.version() != 10 && msg.version() != 11) return false;
+  if (msg.result_int() < 100 || msg.result_int() > 599) return false;
+  if (!single_length(msg)) return false;
+  if (msg.count(bhttp::field::transfer_encoding) == 0) return true;
+  return msg.version() == 11 && transfer_coding(msg, chunked) == request_check::ok;
+}
+
+bool answer_max_forwards_here(const request_message& msg) {
+  if (msg.method() != bhttp::verb::options && msg.method() != bhttp::verb::trace) return false;
+  const auto mf = msg.find(bhttp::field::max_forwards);
+  return mf != msg.end() && mf->value().find_first_not_of('0') == std::string_view::npos;
 }
 
 bool is_idempotent(bhttp::verb v) {

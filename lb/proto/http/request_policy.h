@@ -5,6 +5,7 @@
 // client connection stays open. No I/O, so each is unit-tested alone.
 
 #include <cstdint>
+#include <string_view>
 
 #include <boost/beast/http/verb.hpp>
 
@@ -13,11 +14,33 @@
 
 namespace lb::proto::http {
 
+// What lb does with a request Beast parsed (docs/http-conformance.md).
+enum class request_check {
+  ok,
+  bad,              // 400 and close: ambiguous or invalid, never forwarded
+  not_implemented,  // 501 and close: CONNECT, or a transfer coding lb would have to relabel
+};
+
 // Thread: any. Whether a request Beast parsed may be forwarded: HTTP/1.0 or
-// 1.1, an origin-form target (or `OPTIONS *`), not CONNECT, exactly one Host
-// (none allowed for 1.0), and no Transfer-Encoding that was not decoded as
-// chunked (the body length would be ambiguous between hops).
-bool acceptable(const request_message& msg, bool chunked);
+// 1.1, an origin-form target (or `OPTIONS *`), not CONNECT, exactly one valid
+// Host (none allowed for 1.0), one Content-Length of one value, a
+// Transfer-Encoding (1.1 only) that is exactly `chunked` (decoded, so the
+// length is never ambiguous between hops), and a numeric Max-Forwards.
+request_check check_request(const request_message& msg, bool chunked);
+
+// Thread: any. A Host field value: uri-host [":" port] (RFC 9110 §7.2,
+// RFC 3986 §3.2.2); empty is valid.
+bool valid_host(std::string_view v);
+
+// Thread: any. Whether a response head from an upstream may be relayed:
+// HTTP/1.0 or 1.1, a status from 100 to 599, one Content-Length of one value,
+// and a Transfer-Encoding (1.1 only) that is exactly `chunked`. Anything else
+// is a 502 (RFC 9112 §6.3).
+bool response_acceptable(const response_message& msg, bool chunked);
+
+// Thread: any. OPTIONS and TRACE with `Max-Forwards: 0` are answered by lb
+// itself (RFC 9110 §7.6.2).
+bool answer_max_forwards_here(const request_message& msg);
 
 // Thread: any. RFC 9110 §9.2.2 idempotent methods: a failed attempt may be
 // repeated on another endpoint.

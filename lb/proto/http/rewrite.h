@@ -5,6 +5,7 @@
 // parsed message is never mutated, so no field-set rebalancing per request.
 
 #include <charconv>
+#include <system_error>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -85,6 +86,17 @@ inline void append_field(std::string& out, std::string_view name, std::string_vi
   out.append(name).append(": ").append(value).append("\r\n");
 }
 
+// Max-Forwards minus one; the value was checked to be all digits, and one
+// too long for 64 bits is clamped to the largest lb forwards.
+inline void append_decremented(std::string& out, std::string_view value) {
+  std::uint64_t n = 0;
+  const auto r = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (r.ec != std::errc{}) n = 1u << 20;
+  char buf[24];
+  const auto* end = std::to_chars(buf, buf + sizeof buf, n == 0 ? 0 : n - 1).ptr;
+  out.append("Max-Forwards: ").append(buf, static_cast<std::size_t>(end - buf)).append("\r\n");
+}
+
 inline void append_framing(std::string& out, framing f, std::uint64_t length) {
   if (f == framing::length) {
     char buf[24];
@@ -109,6 +121,10 @@ void write_request_head(std::string& out, const boost::beast::http::header<true,
   using boost::beast::iequals;
   using boost::beast::http::field;
   const detail::connection_tokens<Fields> tokens(h);
+  // RFC 9110 §7.6.2: OPTIONS and TRACE count their hops (zero is answered
+  // by lb before this).
+  const bool decrements_max_forwards =
+      h.method() == boost::beast::http::verb::options || h.method() == boost::beast::http::verb::trace;
   out.append(h.method_string()).append(" ").append(h.target()).append(" HTTP/1.1\r\n");
   bool has_xff = false;
   for (const auto& v : h) {
@@ -124,6 +140,10 @@ void write_request_head(std::string& out, const boost::beast::http::header<true,
     bool replaced = false;
     for (const auto& [set_name, set_value] : route.set_headers) replaced |= iequals(name, set_name);
     if (replaced) continue;
+    if (v.name() == field::max_forwards && decrements_max_forwards) {
+      detail::append_decremented(out, v.value());
+      continue;
+    }
     detail::append_field(out, name, v.value());
   }
   // Several X-Forwarded-For fields form one list; the client joins its end.
@@ -133,6 +153,8 @@ void write_request_head(std::string& out, const boost::beast::http::header<true,
   out.append(client_ip).append("\r\n");
   detail::append_field(out, "X-Real-IP", client_ip);
   detail::append_field(out, "X-Forwarded-Proto", forwarded_proto);
+  // A gateway MUST add itself to Via (RFC 9110 §7.6.3), after any received.
+  detail::append_field(out, "Via", h.version() == 10 ? "1.0 lb" : "1.1 lb");
   for (const auto& [set_name, set_value] : route.set_headers) detail::append_field(out, set_name, set_value);
   detail::append_framing(out, f, length);
   if (upgrade) out.append("Connection: upgrade\r\n");

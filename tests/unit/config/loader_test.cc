@@ -983,6 +983,35 @@ pools: [{name: web, endpoints: [127.0.0.1:9001]}]
             }));
 }
 
+TEST(loader, hardening_limits) {
+  EXPECT_EQ(errors_of(R"(listeners:
+  - name: web
+    listen: 127.0.0.1:8080
+    limits:
+      max_headers: 0
+      max_header_line_bytes: 100
+      lingering_timeout: -1s
+    routes: [{pool: web}]
+pools: [{name: web, endpoints: [127.0.0.1:9001]}]
+)").size(),
+            3u);
+  EXPECT_TRUE(errors_of(R"(listeners:
+  - name: web
+    listen: 127.0.0.1:8080
+    limits: {max_headers: 50, max_header_line_bytes: 4096, max_requests_per_connection: 10, lingering_timeout: 0s}
+    routes: [{pool: web}]
+pools: [{name: web, endpoints: [127.0.0.1:9001]}]
+)").empty());
+}
+
+TEST(loader, admin_off_loopback_needs_a_token_file) {
+  EXPECT_EQ(errors_of("admin: {listen: 0.0.0.0:9901}\n" + minimal),
+            (std::vector<std::string>{"t.yaml:1:8: 'admin.listen' 0.0.0.0:9901 is not a loopback address: "
+                                      "'token_file' is required"}));
+  EXPECT_TRUE(errors_of("admin: {listen: 127.0.0.2:9901}\n" + minimal).empty());
+  EXPECT_TRUE(errors_of("admin: {listen: \"[::1]:9901\"}\n" + minimal).empty());
+}
+
 TEST(loader, yaml_syntax_error_at_its_mark) {
   EXPECT_EQ(errors_of("listeners: [\n  {name: a\n"),
             (std::vector<std::string>{"t.yaml:3:1: YAML syntax error: end of map flow not found"}));

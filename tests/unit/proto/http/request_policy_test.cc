@@ -16,7 +16,7 @@ using test_support::parsed_request;
 bool acceptable_head(const std::string& head) {
   parsed_request r(head);
   EXPECT_TRUE(r.header_done) << head;
-  return acceptable(r.msg(), r.p.chunked());
+  return check_request(r.msg(), r.p.chunked()) == request_check::ok;
 }
 
 TEST(request_policy, accepts_origin_form_requests_with_one_host) {
@@ -30,10 +30,27 @@ TEST(request_policy, refuses_what_a_proxy_must_not_forward) {
   EXPECT_FALSE(acceptable_head("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"));    // two
   EXPECT_FALSE(acceptable_head("GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n"));       // absolute form
   EXPECT_FALSE(acceptable_head("GET * HTTP/1.1\r\nHost: x\r\n\r\n"));               // * is OPTIONS only
-  EXPECT_FALSE(acceptable_head("CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n"));
   // A Transfer-Encoding not decoded as chunked: the length is ambiguous.
   EXPECT_FALSE(acceptable_head("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"));
   EXPECT_TRUE(acceptable_head("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"));
+}
+
+TEST(request_policy, host_values) {
+  for (const char* ok : {"", "example.com", "example.com:8080", "[::1]:80", "[2001:db8::1]", "127.0.0.1", "a_b~c%41"})
+    EXPECT_TRUE(valid_host(ok)) << ok;
+  for (const char* bad : {"a b", "x/y", "u@x", "[::1", "[]", "x:port", "x:80:80", "x,y", "x:", "x:99999", "[::1]x"})
+    EXPECT_FALSE(valid_host(bad)) << bad;
+}
+
+TEST(request_policy, transfer_codings_lb_would_relabel_are_501) {
+  parsed_request r("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+  EXPECT_EQ(check_request(r.msg(), r.p.chunked()), request_check::not_implemented);
+  parsed_request twice("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n");
+  EXPECT_EQ(check_request(twice.msg(), twice.p.chunked()), request_check::bad);
+  parsed_request old("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n");
+  EXPECT_EQ(check_request(old.msg(), old.p.chunked()), request_check::bad);
+  parsed_request connect("CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n");
+  EXPECT_EQ(check_request(connect.msg(), connect.p.chunked()), request_check::not_implemented);
 }
 
 TEST(request_policy, idempotent_methods) {

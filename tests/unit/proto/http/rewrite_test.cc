@@ -32,7 +32,7 @@ TEST(rewrite, request_keeps_host_and_adds_forwarding_fields) {
   h.set(bhttp::field::user_agent, "t");
   EXPECT_EQ(request_head(h),
             "GET /a?b=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\n"
-            "X-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: http\r\n\r\n");
+            "X-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: http\r\nVia: 1.1 lb\r\n\r\n");
 }
 
 TEST(rewrite, request_forwarded_proto_is_the_listeners_scheme) {
@@ -46,7 +46,7 @@ TEST(rewrite, request_forwarded_proto_is_the_listeners_scheme) {
   write_request_head(out, h, framing::none, 0, "192.0.2.7", "https", false, route_with());
   EXPECT_EQ(out,
             "GET / HTTP/1.1\r\nHost: example.com\r\n"
-            "X-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: https\r\n\r\n");
+            "X-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: https\r\nVia: 1.1 lb\r\n\r\n");
 }
 
 TEST(rewrite, request_appends_client_to_every_forwarded_for) {
