@@ -45,9 +45,9 @@ pools:
   - { name: plain, endpoints: ["127.0.0.1:$PLAIN"], keepalive: { max_idle: 64 } }
   - { name: tls, endpoints: ["127.0.0.1:$TLS"], keepalive: { max_idle: 64 }, tls: { ca: "$D/o.crt" } }
 YAML
-"$LB" --check "$D/lb.yaml" >/dev/null
-taskset -c 1 "$LB" "$D/lb.yaml" 2>"$D/lb.log" & LBPID=$!; PIDS+=($LBPID)
-sleep 1
+"$LB" --check --config "$D/lb.yaml" >/dev/null
+taskset -c 1 "$LB" --config "$D/lb.yaml" 2>"$D/lb.log" & LBPID=$!; PIDS+=($LBPID)
+for _ in $(seq 1 50); do grep -q "msg=ready" "$D/lb.log" 2>/dev/null && break; sleep 0.1; done; grep -q "msg=ready" "$D/lb.log" || { cat "$D/lb.log"; exit 1; }
 cpu() { awk '{print $14 + $15}' "/proc/$LBPID/stat"; }
 hz=$(getconf CLK_TCK)
 run() {  # port -> "requests us_per_request"
@@ -58,7 +58,7 @@ run() {  # port -> "requests us_per_request"
 	reqs=$(awk '/requests in/ {print $1}' <<<"$out")
 	echo "$reqs $(awk -v t=$((after - before)) -v r="$reqs" -v hz="$hz" 'BEGIN {printf "%.1f", t * 1e6 / hz / r}')"
 }
-run "$L1" >/dev/null; run "$L2" >/dev/null  # warm-up: connections open, sessions made
+echo "ports plain=$PLAIN tls=$TLS lb=$L1,$L2" >&2; grep -E "bound|error" "$D/lb.log" >&2; run "$L1" >/dev/null; run "$L2" >/dev/null  # warm-up: connections open, sessions made
 printf '%-6s %-10s %-12s %s\n' round upstream requests "lb us/req"
 for r in $(seq 1 "$ROUNDS"); do
 	read -r n us <<<"$(run "$L1")"; printf '%-6s %-10s %-12s %s\n' "$r" plain "$n" "$us"
