@@ -58,7 +58,7 @@ run() {  # port -> "requests us_per_request"
 	reqs=$(awk '/requests in/ {print $1}' <<<"$out")
 	echo "$reqs $(awk -v t=$((after - before)) -v r="$reqs" -v hz="$hz" 'BEGIN {printf "%.1f", t * 1e6 / hz / r}')"
 }
-echo "ports plain=$PLAIN tls=$TLS lb=$L1,$L2" >&2; grep -E "bound|error" "$D/lb.log" >&2; run "$L1" >/dev/null; run "$L2" >/dev/null  # warm-up: connections open, sessions made
+run "$L1" >/dev/null; run "$L2" >/dev/null  # warm-up: connections open, sessions made
 printf '%-6s %-10s %-12s %s\n' round upstream requests "lb us/req"
 for r in $(seq 1 "$ROUNDS"); do
 	read -r n us <<<"$(run "$L1")"; printf '%-6s %-10s %-12s %s\n' "$r" plain "$n" "$us"
