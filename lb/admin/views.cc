@@ -405,8 +405,19 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
                              "Passive outlier ejections per endpoint.", MetricType::Counter);
   auto up_retries = family("lb_upstream_retries_total", "Requests retried on another endpoint, per pool.",
                            MetricType::Counter);
+  auto up_tls = family("lb_upstream_tls_handshakes_total",
+                        "Upstream TLS handshakes per pool by result: full, resumed, verify_failed (the endpoint's "
+                        "certificate was refused), failed.",
+                        MetricType::Counter);
   for (const auto& ps : snap.pools) {
     const std::string& pname = ps.cfg->name;
+    if (ps.tls) {
+      for (std::size_t k = 0; k < static_cast<std::size_t>(upstream::tls_outcome::count); ++k) {
+        std::uint64_t n = 0;
+        for (unsigned w = 0; w < ps.stats->stats.size(); ++w) n += ps.stats->stats[w].tls_handshakes[k].get();
+        add_counter(up_tls, {{"pool", pname}, {"result", upstream::tls_outcome_names[k]}}, static_cast<double>(n));
+      }
+    }
     for (std::size_t e = 0; e < ps.live.size() && e < ps.labels.size(); ++e) {
       const auto& ep = *ps.live[e];
       const std::string& elabel = ps.labels[e];
@@ -450,7 +461,7 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
 
   for (auto* f : {&conn_active, &conn_max, &conn_total, &requests, &duration, &tls_handshakes, &tls_failures,
                   &up_requests, &up_duration, &up_conns, &up_connect_failures, &up_healthy, &up_ejections,
-                  &up_retries, &reloads, &last_reload, &file_changed}) {
+                  &up_retries, &up_tls, &reloads, &last_reload, &file_changed}) {
     if (!f->metric.empty()) out.push_back(std::move(*f));
   }
   for (auto& f : tcp_families(snap)) out.push_back(std::move(f));

@@ -93,6 +93,20 @@ struct outlier {
 // PROXY protocol versions (HAProxy's proxy-protocol.txt).
 enum class proxy_version { none, v1, v2 };
 
+enum class tls_version;  // defined with the listener's `tls:` below; 0 = TLS 1.2
+
+// A pool's `tls:` (or `tls: true`): lb speaks TLS to its endpoints.
+struct pool_tls {
+  std::string ca;           // PEM bundle to verify against; empty = the system store
+  std::string sni;          // empty: the endpoint's hostname (none for an IP literal)
+  bool verify = true;       // chain and name checked; off only by `verify: false`
+  std::string client_cert;  // PEM chain presented when the endpoint asks (with client_key)
+  std::string client_key;
+  tls_version min_version{};  // TLS 1.2
+  source_pos pos;             // of `tls` itself
+  source_pos ca_pos, client_cert_pos, client_key_pos;
+};
+
 struct pool {
   std::string name;  // empty: the source could not read one (and reported it)
   balancer_kind balancer = balancer_kind::round_robin;
@@ -109,6 +123,7 @@ struct pool {
   // `proxy_protocol: v1|v2`: a PROXY header ahead of every upstream connection
   // (TCP listeners only: a pooled HTTP connection carries many clients).
   proxy_version proxy_protocol = proxy_version::none;
+  std::optional<pool_tls> tls;  // absent: plain TCP to the endpoints
   source_pos name_pos;
   source_pos proxy_protocol_pos;
 };

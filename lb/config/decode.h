@@ -27,6 +27,10 @@ void decode_proxy_version(reader& r, const field& f, pool& out);
 // check and outlier detection. Records the position of its name.
 void decode_pool(reader& r, const field& f, pool& out);
 
+// decode_pool_tls.cc: a pool's `tls:` (`true`, or a map: ca, sni, verify,
+// client_cert, client_key, min_version); file contents are checked later.
+void decode_pool_tls(reader& r, const field& f, pool& out);
+
 // decode_tls.cc: a listener's `tls:` and the top-level `tls:` (ticket keys).
 // Certificate files are checked when the snapshot is built, not here.
 void decode_listener_tls(reader& r, const field& f, listener_tls& out);

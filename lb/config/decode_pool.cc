@@ -14,7 +14,7 @@ namespace {
 const schema pool_schema{"pool",
                          {"name", "balancer", "hash_key", "endpoints", "dns_refresh",
                           "connect_timeout", "keepalive", "max_connections_per_endpoint",
-                          "health_check", "outlier", "slow_start", "proxy_protocol"},
+                          "health_check", "outlier", "slow_start", "proxy_protocol", "tls"},
                          {}};
 const schema endpoint_schema{"endpoint", {"address", "weight"}, {}};
 const schema keepalive_schema{"keepalive", {"max_idle", "idle_timeout"}, {}};
@@ -73,6 +73,8 @@ void decode_pool(reader& r, const field& f, pool& out) {
       if (auto d = r.read_duration(item, true)) out.slow_start = *d;
     } else if (item.key == "proxy_protocol") {
       decode_proxy_version(r, item, out);
+    } else if (item.key == "tls") {
+      decode_pool_tls(r, item, out);
     }
   }
   // Other balancers would ignore the key; a config that expects stickiness

@@ -17,6 +17,10 @@
 #include "lb/io/stream.h"
 #include "lb/upstream/live.h"
 
+namespace lb::tls {
+class session_slot;
+}
+
 namespace lb::connpool {
 
 // An open upstream connection. It counts itself in its endpoint's live
@@ -30,6 +34,9 @@ struct upstream_conn {
   upstream_conn(const upstream_conn&) = delete;
   upstream_conn& operator=(const upstream_conn&) = delete;
 
+  // TLS: where new sessions of this connection go; declared before `stream`
+  // so it outlives the SSL that points at it.
+  std::shared_ptr<tls::session_slot> session;
   std::unique_ptr<io::stream> stream;  // never null
   boost::beast::flat_buffer buf;  // bytes read from the upstream, not yet parsed
   std::size_t endpoint;            // index in the pool snapshot it was opened for

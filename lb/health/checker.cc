@@ -20,6 +20,8 @@
 
 #include "lb/core/log.h"
 #include "lb/health/threshold.h"
+#include "lb/io/tls_stream.h"
+#include "lb/tls/client_context.h"
 
 namespace lb::health {
 
@@ -43,8 +45,10 @@ struct check_io {
   void close() {
     error_code ignored;
     sock.close(ignored);
+    if (tls) tls->close();
   }
   tcp::socket sock;
+  std::unique_ptr<io::tls_stream> tls;  // a TLS pool's check: takes over `sock` once connected
   asio::steady_timer deadline;
   bool timed_out = false;
 };
@@ -74,6 +78,10 @@ struct probe {
   // Replaced by update(); a check copies them when it starts.
   tcp::endpoint addr;
   config::health_check hc;
+  // A TLS pool: checks speak TLS as requests do (no resumption: one check
+  // an interval costs little and tests the full handshake).
+  std::shared_ptr<const tls::client_context> tls;
+  std::string host;  // the endpoint's configured host: SNI and verified name
 
   threshold_state state;
   asio::steady_timer wait;         // until the next check
@@ -113,11 +121,58 @@ std::string connect_reason(const error_code& ec) {
   return "connect failed: " + ec.message();
 }
 
+// Over TLS: the handshake, then (http) the request and a response head read
+// through the stream; the same outcomes as in the clear.
+asio::awaitable<outcome> exchange_tls(check_io& io, const tls::client_context& ctx, const std::string& tls_host,
+                                      const config::health_check& hc, const std::string& req) {
+  ssl_st* ssl = ctx.new_ssl(tls_host, nullptr);
+  if (!ssl) co_return outcome{false, "tls setup failed"};
+  io.tls = std::make_unique<io::tls_stream>(std::make_unique<io::socket_stream>(std::move(io.sock)), ssl);
+  if (co_await io.tls->handshake()) {
+    const auto why = tls::classify_failure(ssl);
+    io.close();
+    co_return outcome{false, std::string(why.reason)};
+  }
+  if (hc.type == config::health_check::kind::tcp) {
+    io.close();
+    co_return outcome{true, "tls handshake done"};
+  }
+  if (co_await io.tls->write(asio::buffer(req))) co_return outcome{false, "send failed"};
+  beast::flat_buffer buf(max_head_bytes);
+  bhttp::response_parser<bhttp::empty_body> parser;
+  parser.header_limit(max_head_bytes);
+  parser.skip(true);
+  error_code ec;
+  while (!parser.is_header_done()) {
+    if (buf.size() >= max_head_bytes) co_return outcome{false, "response head too large"};
+    if (const auto rec = co_await io.tls->read(buf, max_head_bytes - buf.size(), false)) {
+      io.close();
+      co_return outcome{false, rec == asio::error::eof ? "closed before response" : "read failed: " + rec.message()};
+    }
+    buf.consume(parser.put(buf.data(), ec));
+    if (ec == bhttp::error::need_more) ec = {};
+    if (ec) {
+      io.close();
+      co_return outcome{false, "invalid response: " + ec.message()};
+    }
+  }
+  io.close();
+  const unsigned status = parser.get().result_int();
+  const bool ok = status >= hc.expect_status_min && status <= hc.expect_status_max;
+  co_return outcome{ok, "status " + std::to_string(status)};
+}
+
 // Connect and, for http, one request/response head. The caller bounds it in time.
-asio::awaitable<outcome> exchange(check_io& io, tcp::endpoint addr, config::health_check hc, std::string host) {
+asio::awaitable<outcome> exchange(check_io& io, tcp::endpoint addr, config::health_check hc, std::string host,
+                                  std::shared_ptr<const tls::client_context> tls, std::string tls_host) {
   error_code ec;
   co_await io.sock.async_connect(addr, redirect_error(use_awaitable, ec));
   if (ec) co_return outcome{false, connect_reason(ec)};
+  if (tls) {
+    const std::string req = "GET " + hc.path + " HTTP/1.1\r\nHost: " + host +
+                            "\r\nUser-Agent: lb-health-check\r\nConnection: close\r\n\r\n";
+    co_return co_await exchange_tls(io, *tls, tls_host, hc, req);
+  }
   if (hc.type == config::health_check::kind::tcp) {
     io.close();
     co_return outcome{true, "connected"};
@@ -167,7 +222,7 @@ asio::awaitable<outcome> check_once(std::shared_ptr<probe> p) {
   // Computed outside the co_await: GCC 12 mishandles temporaries of a
   // conditional expression inside a co_await operand.
   std::string host = hc.host.empty() ? p->label.substr(0, p->label.find('@')) : hc.host;
-  auto r = co_await exchange(*io, addr, hc, std::move(host));
+  auto r = co_await exchange(*io, addr, hc, std::move(host), p->tls, p->host);
   io->deadline.cancel();
   if (!r.ok && io->timed_out) r.reason = "timeout";
   co_return r;
@@ -244,6 +299,8 @@ void checker::update(std::shared_ptr<const runtime::snapshot> snap) {
         auto it = probes_.find(live.get());
         if (it == probes_.end()) {
           auto p = std::make_shared<probe>(io_, live, label, pool.addrs[i], *hc, rng_());
+          p->tls = pool.tls;
+          p->host = i < pool.hosts.size() ? pool.hosts[i] : std::string();
           if (!live->healthy.load(std::memory_order_relaxed)) store_healthy(*live, label, true, "check started");
           asio::co_spawn(io_, run(p), [p](std::exception_ptr e) {
             if (!e) return;
@@ -267,6 +324,8 @@ void checker::update(std::shared_ptr<const runtime::snapshot> snap) {
         }
         p->addr = pool.addrs[i];
         p->hc = *hc;
+        p->tls = pool.tls;
+        p->host = i < pool.hosts.size() ? pool.hosts[i] : std::string();
         if (hc->interval < old_interval) {
           // Only while waiting: a check in flight reschedules itself with the new interval.
           const auto sooner = p->next_after(steady::now());

@@ -140,6 +140,24 @@ void tls_stream::shutdown_send() {
 
 bool tls_stream::has_buffered_input() const { return SSL_has_pending(ssl_) == 1; }
 
+void tls_stream::wait_readable(std::function<void(error_code)> h) {
+  raw_->wait_readable([this, h = std::move(h)](error_code ec) mutable {
+    if (ec || !ssl_) return h(ec);
+    // SSL_peek processes whatever records arrived without taking any data.
+    char b;
+    std::size_t n = 0;
+    ERR_clear_error();
+    const int r = SSL_peek_ex(ssl_, &b, 1, &n);
+    if (r != 1 && SSL_get_error(ssl_, r) == SSL_ERROR_WANT_READ) {
+      ERR_clear_error();
+      wait_readable(std::move(h));
+      return;
+    }
+    ERR_clear_error();
+    h(ec);  // data, close_notify, EOF or an error: the connection is not idle any more
+  });
+}
+
 released tls_stream::release() {
   auto r = raw_->release();
   if (r.fd < 0) return {};

@@ -35,7 +35,11 @@ class tls_stream final : public stream {
   int native_handle() override { return raw_->native_handle(); }
   bool has_buffered_input() const override;
   released release() override;
-  void wait_readable(std::function<void(error_code)> h) override { raw_->wait_readable(std::move(h)); }
+  // Records that carry no application data (a TLS 1.3 NewSessionTicket or
+  // KeyUpdate reaching an idle pooled connection) are consumed and the wait
+  // goes on: only data, an end or an error completes it. The stream must
+  // outlive the wait (the idle pool's handler owns the connection).
+  void wait_readable(std::function<void(error_code)> h) override;
 
  private:
   // Waits for what the last SSL call asked for; an error for any other outcome.

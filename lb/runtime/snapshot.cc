@@ -103,10 +103,12 @@ std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::con
         ps.addrs.push_back(ep);
         ps.labels.push_back(label);
         ps.weights.push_back(e.weight);
+        ps.hosts.push_back(e.addr.host);
         ps.live.push_back(registry.endpoint(p.name, label));
       }
     }
     if (ps.addrs.empty()) errors.push_back("pool '" + p.name + "': no endpoint address");
+    if (p.tls) ps.tls = tls::build_client_context(*p.tls, errors);
     try {
       ps.balancer = std::make_shared<const balancer::balancer_snapshot>(p.balancer, ps.weights, ps.labels);
     } catch (const std::exception& x) {

@@ -17,6 +17,9 @@ namespace {
 // connection: no timer re-arming per request, no per-connection timer memory.
 // Timeouts therefore fire up to one tick late.
 constexpr auto sweep_interval = std::chrono::milliseconds(100);
+// What a pool's connections depend on beyond the endpoint: empty for plain TCP.
+std::string_view tls_identity(const pool_snapshot& p) { return p.tls ? std::string_view(p.tls->identity()) : ""; }
+
 }  // namespace
 
 worker::worker(unsigned id, std::shared_ptr<const snapshot> snap, std::shared_ptr<accesslog::sink> log)
@@ -36,19 +39,25 @@ std::shared_ptr<worker_snapshot> worker::derive(std::shared_ptr<const snapshot> 
 void worker::apply(std::shared_ptr<const snapshot> snap, std::vector<worker_listener> added) {
   asio::post(io_, [this, snap = std::move(snap), added = std::move(added)]() mutable {
     auto next = derive(snap);
-    // Idle connections to an endpoint that stays (same live object) move over.
+    // Idle connections to an endpoint that stays (same live object) move
+    // over, and with them its TLS session, when the TLS identity (settings
+    // and file contents; none for plain TCP) is the same: a plain connection
+    // never serves a TLS pool, nor one verified against another CA.
     const auto& prev = *current_;
     for (std::size_t np = 0; np < snap->pools.size(); ++np) {
       for (std::size_t op = 0; op < prev.snap->pools.size(); ++op) {
         const auto& o = prev.snap->pools[op];
         const auto& n = snap->pools[np];
+        if (tls_identity(o) != tls_identity(n)) continue;
         for (std::size_t ne = 0; ne < n.live.size(); ++ne)
           for (std::size_t oe = 0; oe < o.live.size(); ++oe)
-            if (n.live[ne] == o.live[oe] && n.addrs[ne] == o.addrs[oe])
+            if (n.live[ne] == o.live[oe] && n.addrs[ne] == o.addrs[oe]) {
               while (auto c = current_->pools[op].idle.acquire(oe)) {
                 c->endpoint = ne;
                 next->pools[np].idle.release(std::move(c));
               }
+              if (n.tls) next->pools[np].sessions[ne]->copy_from(*current_->pools[op].sessions[oe]);
+            }
       }
     }
     for (auto& p : current_->pools) p.idle.close_all();

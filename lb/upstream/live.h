@@ -70,8 +70,13 @@ class endpoint_live {
   bool usable(std::int64_t now) const { return healthy.load(std::memory_order_relaxed) && !ejected(now); }
 };
 
+// Upstream TLS handshakes by outcome (lb_upstream_tls_handshakes_total).
+enum class tls_outcome : std::uint8_t { full, resumed, verify_failed, failed, count };
+inline constexpr const char* tls_outcome_names[] = {"full", "resumed", "verify_failed", "failed"};
+
 struct pool_worker_stats {
   metrics::local_counter retries;
+  metrics::local_counter tls_handshakes[static_cast<std::size_t>(tls_outcome::count)];
   metrics::histogram response_duration;  // request sent -> response head received
 };
 

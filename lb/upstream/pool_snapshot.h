@@ -12,6 +12,7 @@
 
 #include "lb/balancer/balancer.h"
 #include "lb/config/config.h"
+#include "lb/tls/client_context.h"
 #include "lb/upstream/live.h"
 
 namespace lb::upstream {
@@ -26,6 +27,10 @@ struct pool_snapshot {
   std::vector<std::shared_ptr<endpoint_live>> live;  // parallel to addrs
   std::shared_ptr<pool_live> stats;
   std::shared_ptr<const balancer::balancer_snapshot> balancer;
+  // Upstream TLS (`tls:` on the pool): null for plain TCP. `hosts` is each
+  // endpoint's configured host (parallel to addrs), its SNI and verified name.
+  std::shared_ptr<const tls::client_context> tls;
+  std::vector<std::string> hosts;
 };
 
 }  // namespace lb::upstream

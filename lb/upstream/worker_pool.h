@@ -21,7 +21,10 @@ struct worker_pool {
       : balancer(p.balancer->make(worker_id + 1)),
         idle(p.addrs.size(), p.cfg->keepalive.max_idle, p.cfg->keepalive.idle_timeout),
         weights(p.addrs.size()),
-        loads(p.addrs.size()) {}
+        loads(p.addrs.size()) {
+    if (p.tls)
+      for (std::size_t i = 0; i < p.addrs.size(); ++i) sessions.push_back(std::make_shared<tls::session_slot>());
+  }
 
   std::unique_ptr<balancer::balancer> balancer;
   connpool::idle_pool idle;
@@ -30,6 +33,9 @@ struct worker_pool {
   // Retry budget (Finagle's RetryBudget): each request deposits
   // budget_percent/100 of a token, each retry withdraws one.
   double retry_tokens = 10;
+  // TLS pools: the session to resume per endpoint (parallel to addrs). Shared
+  // with the connections that fill it, which may outlive this snapshot.
+  std::vector<std::shared_ptr<tls::session_slot>> sessions;
 };
 
 }  // namespace lb::upstream

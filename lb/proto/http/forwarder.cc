@@ -101,13 +101,14 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
     ++ex.attempts;
     if (!up) {
       ctx.owner.arm(ex.deadline, pool.cfg->connect_timeout);
-      up = co_await connpool::connect(ctx.worker.io(), worker_id, pool, ep, ex.upstream, ex.deadline);
+      std::string_view failure;
+      up = co_await connpool::connect(ctx.worker.io(), worker_id, pool, wpool, ep, ex.upstream, ex.deadline, failure);
       if (!up) {
         // Nothing reached the upstream: always safe to try another endpoint.
         upstream::record(pool, ep, true, clock::now());
         tried.set(ep);
         if (policy.on_connect_failure && may_retry(false)) continue;
-        co_return local(local_status::bad_gateway, ex.deadline.fired ? "connect_timeout" : "connect_failed");
+        co_return local(local_status::bad_gateway, failure);
       }
       now = clock::now();
     }

@@ -97,35 +97,30 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     if (w_.access_log()) start_wall_ = std::chrono::system_clock::now();
     const auto& pool = ws_->snap->pools[cfg.pool_index];
 
+    // The PROXY header goes ahead of everything, a TLS handshake included,
+    // so the connector writes it.
+    if (pool.cfg->proxy_protocol != config::proxy_version::none)
+      header_ = upstream_header(pool.cfg->proxy_protocol, *client_, peer_, proxied_.get());
     if (co_await connect(pool)) {
       auto& ep_stats = pool.live[up_->endpoint]->stats[w_.id()];
       auto& in_flight = pool.live[up_->endpoint]->in_flight;
       // A flow is load for least_conn/least_request for as long as it lasts.
       in_flight.fetch_add(1, std::memory_order_relaxed);
       io::set_no_delay(*client_);
-      bool sent = true;
-      if (pool.cfg->proxy_protocol != config::proxy_version::none) {
-        header_ = upstream_header(pool.cfg->proxy_protocol, *client_, peer_, proxied_.get());
-        sent = !co_await up_->stream->write(asio::buffer(header_));
-      }
-      if (sent) {
-        pump_options opts;
-        opts.half_close = &half_;
-        opts.half_close_timeout = cfg.limits.half_close_timeout;
-        opts.splice = cfg.splice;
-        opts.refuse_proxy_header = cfg.accept_proxy && !proxied_;
-        opts.counters = {{{&lstats.tcp_bytes[0], &ep_stats.tcp_bytes[1]}, {&ep_stats.tcp_bytes[0], &lstats.tcp_bytes[1]}}};
-        boost::beast::flat_buffer none_a, none_b;
-        report_ = co_await pump_flow(w_, {*client_, none_a}, {*up_->stream, none_b}, {*this, idle_, cfg.limits.idle_timeout},
-                                     opts, shared_from_this());
-        if (!ended_) {
-          ended_ = report_.refused    ? tcp_end::proxy_refused
-                   : report_.reset[0] ? tcp_end::client_reset
-                   : report_.reset[1] ? tcp_end::upstream_reset
-                                      : tcp_end::closed;
-        }
-      } else if (!ended_) {
-        ended_ = tcp_end::upstream_reset;
+      pump_options opts;
+      opts.half_close = &half_;
+      opts.half_close_timeout = cfg.limits.half_close_timeout;
+      opts.splice = cfg.splice;
+      opts.refuse_proxy_header = cfg.accept_proxy && !proxied_;
+      opts.counters = {{{&lstats.tcp_bytes[0], &ep_stats.tcp_bytes[1]}, {&ep_stats.tcp_bytes[0], &lstats.tcp_bytes[1]}}};
+      boost::beast::flat_buffer none_a, none_b;
+      report_ = co_await pump_flow(w_, {*client_, none_a}, {*up_->stream, none_b}, {*this, idle_, cfg.limits.idle_timeout},
+                                   opts, shared_from_this());
+      if (!ended_) {
+        ended_ = report_.refused    ? tcp_end::proxy_refused
+                 : report_.reset[0] ? tcp_end::client_reset
+                 : report_.reset[1] ? tcp_end::upstream_reset
+                                    : tcp_end::closed;
       }
       in_flight.fetch_sub(1, std::memory_order_relaxed);
     }
@@ -149,7 +144,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       endpoint_label_ = pool.labels[ep];
       if (++attempts_ > 1) pool.stats->stats[w_.id()].retries.add();
       arm(connect_, pool.cfg->connect_timeout);
-      up_ = co_await connpool::connect(w_.io(), w_.id(), pool, ep, connecting_, connect_);
+      up_ = co_await connpool::connect(w_.io(), w_.id(), pool, wpool, ep, connecting_, connect_, failure_, header_);
       disarm(connect_);
       upstream::record(pool, ep, !up_, clock::now());
       if (up_) co_return true;
@@ -178,6 +173,8 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     r.bytes_out = report_.bytes[1];
     r.duration = std::chrono::duration<double>(clock::now() - start_).count();
     r.reason = upstream::tcp_end_names[static_cast<std::size_t>(why)];
+    // A refused upstream certificate says why in the log (the metric keeps connect_failed).
+    if (why == tcp_end::connect_failed && failure_.rfind("upstream_tls", 0) == 0) r.reason = failure_;
     r.attempts = attempts_;
     log->append(r);
   }
@@ -195,6 +192,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   io::stream* connecting_ = nullptr;
   std::string_view endpoint_label_;
   std::string header_;  // the PROXY header sent upstream
+  std::string_view failure_;  // why the last connect attempt failed (static text)
   std::uint32_t attempts_ = 0;
   pump_report report_;
   std::optional<tcp_end> ended_;  // set by whoever ends the flow first

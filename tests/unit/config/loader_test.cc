@@ -276,7 +276,7 @@ colour: blue
                 "protocol, limits, routes, tls, pool, accept_proxy_protocol, splice)",
                 "t.yaml:6:50: unknown key 'wieght' in pool (expected one of: name, balancer, "
                 "hash_key, endpoints, dns_refresh, connect_timeout, keepalive, "
-                "max_connections_per_endpoint, health_check, outlier, slow_start, proxy_protocol)",
+                "max_connections_per_endpoint, health_check, outlier, slow_start, proxy_protocol, tls)",
                 "t.yaml:7:1: unknown key 'colour' in top level (expected one of: workers, "
                 "drain_timeout, admin, access_log, listeners, pools, tls, metrics)",
             }));
