@@ -119,14 +119,15 @@ namespace {
 void read_versions(reader& r, const field& f, listener& out) {
   const auto list = r.read_list(f, "protocol");
   if (!list) return;
-  bool h1 = false, h2 = false;
+  bool h1 = false, h2 = false, bad = false;
   for (std::size_t i = 0; i < list->size(); ++i) {
     const auto v = r.read_string((*list)[i]);
     if (!v) continue;
     if (*v == "h1") h1 = true;
     else if (*v == "h2") h2 = true;
-    else r.error((*list)[i], "unknown HTTP version '" + *v + "' (expected one of: h1, h2)");
+    else bad = true, r.error((*list)[i], "unknown HTTP version '" + *v + "' (expected one of: h1, h2)");
   }
+  if (bad) return;
   if (!h1 && !h2) {
     r.error(f, "'protocols' must name at least one of: h1, h2");
     return;

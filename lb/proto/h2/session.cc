@@ -250,7 +250,7 @@ awaitable<void> session::read_loop() {
       else if (rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) calm_down(abuse::header_block);
       else if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC) break;
       else {
-        log::info("h2 session error", {{"client", client_ip_}, {"error", nghttp2_strerror(static_cast<int>(rv))}});
+        log::debug("h2 session error", {{"client", client_ip_}, {"error", nghttp2_strerror(static_cast<int>(rv))}});
         nghttp2_session_terminate_session(ng_, NGHTTP2_PROTOCOL_ERROR);
       }
     }

@@ -1,11 +1,11 @@
 // Hand-made HTTP/2 frames against lb over a plain socket: the known floods.
 // Prints one JSON line: the GOAWAY lb sent (error code) and what it answered.
 //   node attack.js MODE PORT
-// MODE: rapid_reset | continuation | bomb | ping_flood | control_mix | slow_read | streams
+// MODE: slow_get | rapid_reset | continuation | bomb | ping_flood | control_mix | slow_read | streams
 'use strict';
 const net = require('net');
 const [mode, port] = process.argv.slice(2);
-const out = { goaway: null, rst: {}, headers: 0, data_bytes: 0, closed: false };
+const out = { goaway: null, goaways: [], rst: {}, headers: 0, data_bytes: 0, end_stream: 0, closed: false };
 const finish = () => { console.log(JSON.stringify(out)); process.exit(0); };
 setTimeout(finish, Number(process.env.ATTACK_SECONDS || 4) * 1000);
 
@@ -34,7 +34,8 @@ sock.on('data', (d) => {
     const p = inbuf.subarray(9, 9 + len);
     inbuf = inbuf.subarray(9 + len);
     if (type === SETTINGS && !(flags & ACK)) sock.write(frame(SETTINGS, ACK, 0));
-    if (type === GOAWAY) out.goaway = p.readUInt32BE(4);
+    if (type === GOAWAY) { out.goaway = p.readUInt32BE(4); out.goaways.push([p.readUInt32BE(0) & 0x7fffffff, out.goaway]); }
+    if ((type === DATA || type === HEADERS) && (flags & END_STREAM)) out.end_stream++;
     if (type === RST) out.rst[p.readUInt32BE(0)] = (out.rst[p.readUInt32BE(0)] || 0) + 1;
     if (type === HEADERS) out.headers++;
     if (type === DATA) out.data_bytes += len;
@@ -97,6 +98,9 @@ sock.on('connect', async () => {
     for (let i = 0; i < 1000; i++)
       bufs.push(frame(SETTINGS, 0, 0), frame(WINDOW_UPDATE, 0, 0, u32(1)), frame(DATA, 0, 1));
     w(Buffer.concat(bufs));
+  } else if (mode === 'slow_get') {
+    // One request that takes a while: for drain tests.
+    w(frame(HEADERS, END_STREAM | END_HEADERS, 1, getBlock('/?delay=1500')));
   } else if (mode === 'streams') {
     // More streams at once than SETTINGS_MAX_CONCURRENT_STREAMS allows.
     const bufs = [];

@@ -5,6 +5,7 @@ HTTP/1.1 upstreams. Real clients: curl, nghttp, h2load and Node's http2 module."
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -137,6 +138,26 @@ class H2cTest(harness.LbTestCase):
                                     listeners=[h2_listener()]))
         p = curl("-o", "/dev/null", "-w", "%{http_code}", "--http2-prior-knowledge", f"http://127.0.0.1:{lb.port}/")
         self.assertEqual(p.stdout.decode(), "502")
+
+
+class H2DrainTest(harness.LbTestCase):
+    def test_drain_sends_goaway_twice_and_finishes_streams(self):
+        b = self.backend("b")
+        lb = self.lb(harness.config([harness.pool("p", b)], listeners=[h2_listener()]))
+        env = dict(os.environ, ATTACK_SECONDS="5")
+        client = subprocess.Popen(["node", os.path.join(HERE, "attack.js"), "slow_get", str(lb.port)],
+                                  stdout=subprocess.PIPE, text=True, env=env)
+        time.sleep(0.5)  # the stream is open, its response 1 s away
+        lb.expected_exit = True
+        lb.signal(signal.SIGTERM)
+        out, _ = client.communicate(timeout=15)
+        r = json.loads(out.strip().splitlines()[-1])
+        # RFC 9113 §6.8: a notice (last id 2^31-1), then the last stream served.
+        self.assertEqual(r["goaways"], [[2**31 - 1, 0], [1, 0]], r)
+        self.assertEqual(r["headers"], 1)
+        self.assertEqual(r["end_stream"], 1)
+        self.assertTrue(r["closed"])
+        self.assertEqual(lb.wait(10), 0)
 
 
 class H2TlsTest(harness.LbTestCase):
