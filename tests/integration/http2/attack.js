@@ -24,6 +24,31 @@ const getBlock = (path = '/') => Buffer.concat([Buffer.from([0x82, 0x86]),
 const u32 = (n) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
 const settings = (pairs) => Buffer.concat(pairs.map(([id, v]) => { const b = Buffer.alloc(6); b.writeUInt16BE(id); b.writeUInt32BE(v, 2); return b; }));
 
+// RFC 9113 cases lb (through nghttp2) must refuse: one frame sequence each.
+const field = (n, v) => Buffer.concat([Buffer.from([0x00, n.length]), Buffer.from(n), Buffer.from([v.length]), Buffer.from(v)]);
+const req = (...extra) => frame(HEADERS, END_STREAM | END_HEADERS, 1, Buffer.concat([getBlock(), ...extra]));
+const conformance = {
+  conn_header: () => req(field('connection', 'close')),                   // §8.2.2
+  upgrade_header: () => req(field('upgrade', 'websocket')),               // §8.2.2
+  te_gzip: () => req(field('te', 'gzip')),                                // §8.2.2
+  upper_name: () => req(field('X-Upper', 'v')),                           // §8.2.1
+  no_path: () => frame(HEADERS, END_STREAM | END_HEADERS, 1,              // §8.3.1
+    Buffer.concat([Buffer.from([0x82, 0x86]), lit(0x01, 'lb.test')])),
+  pseudo_after_regular: () => frame(HEADERS, END_STREAM | END_HEADERS, 1, // §8.3
+    Buffer.concat([Buffer.from([0x82, 0x86]), field('x-a', 'b'), Buffer.from([0x84])])),
+  bad_length: () => Buffer.concat([frame(HEADERS, END_HEADERS, 1,         // §8.1.1
+    Buffer.concat([Buffer.from([0x83, 0x86, 0x84]), lit(0x01, 'lb.test'), field('content-length', '10')])),
+    frame(DATA, END_STREAM, 1, Buffer.from('abc'))]),
+  data_stream0: () => frame(DATA, 0, 0, Buffer.from('x')),                // §6.1
+  even_stream: () => frame(HEADERS, END_STREAM | END_HEADERS, 2, getBlock()), // §5.1.1
+  big_frame: () => frame(PING, 0, 0, Buffer.alloc(20000)),                // §4.2
+  ping_size: () => frame(PING, 0, 0, Buffer.alloc(7)),                    // §6.7
+  settings_on_stream: () => frame(SETTINGS, 0, 1),                        // §6.5
+  window_zero: () => frame(WINDOW_UPDATE, 0, 0, u32(0)),                  // §6.9
+  data_idle: () => frame(DATA, 0, 5, Buffer.from('x')),                   // §5.1
+  push_promise: () => frame(5, END_HEADERS, 1, Buffer.concat([u32(2), getBlock()])), // §8.4
+};
+
 const sock = net.connect(Number(port), '127.0.0.1');
 let inbuf = Buffer.alloc(0);
 sock.on('data', (d) => {
@@ -98,6 +123,9 @@ sock.on('connect', async () => {
     for (let i = 0; i < 1000; i++)
       bufs.push(frame(SETTINGS, 0, 0), frame(WINDOW_UPDATE, 0, 0, u32(1)), frame(DATA, 0, 1));
     w(Buffer.concat(bufs));
+  } else if (mode in conformance) {
+    await new Promise((r) => setTimeout(r, 100));  // after the SETTINGS exchange
+    w(conformance[mode]());
   } else if (mode === 'slow_get') {
     // One request that takes a while: for drain tests.
     w(frame(HEADERS, END_STREAM | END_HEADERS, 1, getBlock('/?delay=1500')));
