@@ -19,8 +19,7 @@ using clock = std::chrono::steady_clock;
 
 namespace {
 
-// Bytes read from the client per syscall, and gathered per write.
-constexpr std::size_t read_size = 16 * 1024;
+// Bytes gathered per write.
 constexpr std::size_t write_gather = 64 * 1024;
 // The connection's receive window: what all of its uploads may have in lb at once.
 constexpr std::int32_t connection_window = 1 << 20;
@@ -174,6 +173,8 @@ session::session(runtime::worker& w, runtime::connection_ticket ticket, std::uni
   nghttp2_option_new(&opt);
   // Windows are given back as uploads are written upstream (back-pressure).
   nghttp2_option_set_no_auto_window_update(opt, 1);
+  // Closed streams are kept only for priorities, which RFC 9113 deprecates.
+  nghttp2_option_set_no_closed_streams(opt, 1);
   // lb's own bucket (reset_tokens_) counts and answers ENHANCE_YOUR_CALM;
   // nghttp2's (INTERNAL_ERROR, uncounted) stays out of its way.
   nghttp2_option_set_stream_reset_rate_limit(opt, std::uint64_t{h.reset_burst} * 2, std::uint64_t{h.resets_per_second} * 2);
@@ -228,11 +229,27 @@ void session::arm_idle() {
 
 awaitable<void> session::read_loop() {
   auto self = shared_from_this();
-  std::unique_ptr<std::uint8_t[]> buf(new std::uint8_t[read_size]);
   std::size_t discarded = 0;
+  asio::steady_timer ready(worker_.io());
   while (!closed_) {
+    // An idle connection holds no read buffer: it waits for readiness, then
+    // borrows one of the worker's blocks only for the read and its parsing.
+    // A busy one (streams open) reads straight away, with no extra wait.
+    if (streams_.empty() && !client_->has_buffered_input()) {
+      bool fired = false;
+      ready.expires_at(asio::steady_timer::time_point::max());
+      client_->wait_readable([&ready, &fired](io::error_code) {
+        fired = true;
+        ready.cancel();
+      });
+      io::error_code wec;
+      co_await ready.async_wait(asio::redirect_error(asio::use_awaitable, wec));
+      if (!fired || closed_) break;
+    }
+    runtime::borrowed_block block(worker_.buffers());
+    auto* buf = reinterpret_cast<std::uint8_t*>(block.get());
     std::size_t n = 0;
-    const auto ec = co_await client_->read_some(asio::buffer(buf.get(), read_size), n);
+    const auto ec = co_await client_->read_some(asio::buffer(buf, block.size()), n);
     if (ec || closed_) break;
     if (!nghttp2_session_want_read(ng_)) {
       // Lingering close: the session is over (GOAWAY sent) but the client's
@@ -242,7 +259,7 @@ awaitable<void> session::read_loop() {
       continue;
     }
     if (streams_.empty() && !writing_) arm_idle();
-    const auto rv = nghttp2_session_mem_recv(ng_, buf.get(), n);
+    const auto rv = nghttp2_session_mem_recv(ng_, buf, n);
     if (rv < 0) {
       // NGHTTP2_ERR_FLOODED: the client does not read the answers to its
       // PINGs and SETTINGS; anything else is fatal to the session.
@@ -283,7 +300,10 @@ awaitable<void> session::write_loop() {
         shut();
         co_return;
       }
-      if (streams_.empty() && !finished_) arm_idle();
+      if (streams_.empty() && !finished_) {
+        arm_idle();
+        if (out_.capacity() > 4096) out_ = std::string();  // an idle connection keeps no big write buffer
+      }
       continue;
     }
     if (!nghttp2_session_want_read(ng_) && !nghttp2_session_want_write(ng_) && !finished_) {

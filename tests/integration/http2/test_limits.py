@@ -68,7 +68,10 @@ class H2LimitsTest(harness.LbTestCase):
         self.assertEqual(self.abuse(lb, "control_frames"), 1)
         self.assert_others_untouched(lb)
         lb2 = self.start(http2={"control_frame_budget": 1000000})
-        self.assertIsNone(attack("ping_flood", lb2.port, seconds=1)["goaway"])
+        attack("ping_flood", lb2.port, seconds=1)
+        # Unread PING ACKs may still trip nghttp2's own outbound-queue limit
+        # (`flood`); the budget did not fire.
+        self.assertEqual(self.abuse(lb2, "control_frames"), 0)
 
     def test_settings_window_update_empty_data_flood(self):
         lb = self.start()
