@@ -107,8 +107,11 @@ void decode_listener(reader& r, const field& f, listener& out) {
   }
   r.require(*m, "pool", "tcp listener");
   for (const char* key : {"protocols", "http2"})
-    if (const auto* k = m->get(key))
-      r.error(k->key_node.Mark(), "'" + std::string(key) + "' applies only to HTTP listeners");
+    if (const auto* k = m->get(key)) {
+      std::string message = "'";  // appended, as above (-Wrestrict)
+      message.append(key).append("' applies only to HTTP listeners");
+      r.error(k->key_node.Mark(), message);
+    }
   if (const auto* routes = m->get("routes"))
     r.error(routes->key_node.Mark(), "a tcp listener takes 'pool', not 'routes'");
   if (!idle_given) out.limits.idle_timeout = tcp_default_idle_timeout;
