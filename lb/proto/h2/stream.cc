@@ -14,7 +14,7 @@
 
 #include "lb/proto/h2/session.h"
 #include "lb/proto/h2/upload.h"
-#include "lb/proto/http/hash_key.h"
+#include "lb/balancer/balancer.h"
 #include "lb/proto/http/request_policy.h"
 #include "lb/runtime/worker.h"
 
@@ -121,6 +121,35 @@ void answer_local(session& s, stream& st, unsigned status, std::string_view reas
   s.want_write();
 }
 
+// The hash balancers' key (http::request_hash's, over HTTP/2 fields).
+std::uint64_t request_hash(const config::hash_key& key, std::string_view client_ip, const request_fields& rq) {
+  switch (key.type) {
+    case config::hash_key::kind::client_ip: return balancer::hash_key(client_ip);
+    case config::hash_key::kind::header: {
+      const auto* f = rq.find(key.name);
+      return balancer::hash_key(f ? f->value : std::string_view());
+    }
+    case config::hash_key::kind::cookie:
+      for (const auto& f : rq.fields) {  // each crumb is one `name=value` (or several, from HTTP/1 habits)
+        if (f.name != "cookie") continue;
+        std::string_view v = f.value;
+        while (!v.empty()) {
+          const auto semi = v.find(';');
+          auto pair = v.substr(0, semi);
+          while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+          const auto eq = pair.find('=');
+          if (eq != std::string_view::npos && pair.substr(0, eq) == key.name)
+            return balancer::hash_key(pair.substr(eq + 1));
+          if (semi == std::string_view::npos) break;
+          v.remove_prefix(semi + 1);
+        }
+      }
+      return balancer::hash_key(std::string_view());
+    case config::hash_key::kind::path: return balancer::hash_key(rq.path.substr(0, rq.path.find('?')));
+  }
+  return 0;
+}
+
 struct local_answer {
   unsigned status;
   std::string_view reason;
@@ -198,7 +227,8 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
   std::string head;
   head.reserve(st.block.size() + 256);
   write_upstream_head(head, rq, f, length, s.client_ip(), lsnap.scheme, route);
-  const std::uint64_t hash = 0;  // TODO(h2): hash balancers key on h1 fields only (uses 0 = any endpoint)
+  const std::uint64_t hash =
+      config::is_hash_balancer(pool.cfg->balancer) ? request_hash(pool.cfg->hash_key, s.client_ip(), rq) : 0;
   std::optional<upload> streamed;
   if (has_body && !body_whole) streamed.emplace(s, st, head, f == body_framing::chunked, route.timeout);
 

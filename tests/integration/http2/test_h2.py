@@ -127,6 +127,19 @@ class H2cTest(harness.LbTestCase):
         self.assertEqual(got.get(("route0", "200", "http/1.1")), 1)
         self.assertEqual(got.get(("", "404", "h2")), 1)
 
+    def test_hash_balancer_keys_on_h2_fields(self):
+        b1, b2 = self.backend("b1"), self.backend("b2")
+        pool = harness.pool("p", b1, b2, balancer="maglev", hash_key="cookie:user")
+        lb = self.lb(harness.config([pool], listeners=[h2_listener()]))
+        def backend_for(user):
+            p = curl("-sI", "--http2-prior-knowledge", "-H", "cookie: a=1", "-H", f"cookie: user={user}",
+                     f"http://127.0.0.1:{lb.port}/")
+            return next(l.split(":", 1)[1].strip() for l in p.stdout.decode().splitlines() if l.startswith("x-backend"))
+        seen = {u: backend_for(u) for u in map(str, range(12))}
+        self.assertEqual(len(set(seen.values())), 2, seen)  # keys spread over both
+        for u, b in seen.items():
+            self.assertEqual(backend_for(u), b)  # and stick
+
     def test_connect_refused(self):
         lb = self.start()
         r = node("client.js", "connect", lb.port)
