@@ -261,7 +261,6 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
 
   // Response head: lower-case names (copied once into `names`), no
   // connection-specific fields.
-  const auto& lim = listener.limits;
   std::size_t field_count = 0, name_bytes = 0;
   for (const auto& v : msg) ++field_count, name_bytes += v.name_string().size();
   std::string names;
@@ -386,7 +385,6 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
     co_await streamed->finish(!ok || !streamed->done());
     if (streamed->result() != http::relay_result::ok) ok = false;
   }
-  (void)lim;
   fwd.in_flight.reset();
   if (ok && res->keep_alive() && !res->need_eof() && up->buf.size() == 0 && &ws == s.worker().current().get() &&
       !(streamed && !streamed->done())) {
