@@ -15,10 +15,12 @@ CMAKE_LAUNCHER := $(if $(CCACHE),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
 BUILD_DEPS := cmake make g++ pkg-config libboost-dev libboost-program-options-dev \
               libboost-system-dev libyaml-cpp-dev libssl-dev prometheus-cpp-dev \
-              libre2-dev libjemalloc-dev libxxhash-dev nlohmann-json3-dev libgtest-dev libgmock-dev
+              libre2-dev libjemalloc-dev libxxhash-dev nlohmann-json3-dev libgtest-dev libgmock-dev \
+              libnghttp2-dev
 TEST_DEPS  := python3 python3-yaml curl procps prometheus chromium \
               docker.io debootstrap golang-go golang-github-masterminds-sprig-dev \
-              golang-k8s-sigs-yaml-dev logrotate systemd dpkg-dev iproute2
+              golang-k8s-sigs-yaml-dev logrotate systemd dpkg-dev iproute2 \
+              nghttp2-client
 # Node only when missing: a machine may have another nodejs build (with its own npm).
 NODE_DEPS  := nodejs npm
 BENCH_DEPS := wrk nginx-light haproxy valgrind

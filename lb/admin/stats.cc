@@ -77,12 +77,17 @@ void stats_history::sample(const runtime::snapshot& snap, double unix_now) {
     const auto& w = ls.live->stats;
     point p{unix_now};
     for (unsigned i = 0; i < w.size(); ++i) p.connections += w[i].total.get();
+    // HTTP/1.x and HTTP/2 answers together.
     const auto unrouted = sum_status(w, [](const upstream::listener_worker_stats& s) -> const auto& { return s.unrouted; });
-    p.requests = total_of(unrouted);
-    p.errors = errors_of(unrouted);
+    const auto unrouted_h2 =
+        sum_status(w, [](const upstream::listener_worker_stats& s) -> const auto& { return s.unrouted_h2; });
+    p.requests = total_of(unrouted) + total_of(unrouted_h2);
+    p.errors = errors_of(unrouted) + errors_of(unrouted_h2);
     for (const auto& rl : ls.route_stats) {
       const auto by = sum_status(rl->stats, [](const upstream::route_worker_stats& s) -> const auto& { return s.responses; });
-      const point rp{unix_now, total_of(by), errors_of(by), 0};
+      const auto by_h2 =
+          sum_status(rl->stats, [](const upstream::route_worker_stats& s) -> const auto& { return s.responses_h2; });
+      const point rp{unix_now, total_of(by) + total_of(by_h2), errors_of(by) + errors_of(by_h2), 0};
       p.requests += rp.requests;
       p.errors += rp.errors;
       touch(series_, rl).push(rp);

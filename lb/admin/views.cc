@@ -322,8 +322,11 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
   auto conn_total = family("lb_downstream_connections_total", "Client connections accepted per listener.",
                            MetricType::Counter);
   auto requests = family("lb_http_requests_total",
-                         "HTTP responses sent to clients by listener, route and status code. route=\"\" counts "
+                         "HTTP responses sent to clients by listener, route, status code and protocol (http/1.1, h2). route=\"\" counts "
                          "requests answered before a route matched (400, 404, 408, 431, ...).",
+                         MetricType::Counter);
+  auto h2_abuse = family("lb_http2_abuse_total",
+                         "HTTP/2 connections ended with GOAWAY ENHANCE_YOUR_CALM per listener, by the limit broken.",
                          MetricType::Counter);
   auto duration = family("lb_http_request_duration_seconds",
                          "Time from the request head received to the response sent, per listener and route.",
@@ -370,19 +373,38 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
       const std::string& rname = ls.cfg->routes[r].name;
       const auto& rstats = ls.route_stats[r]->stats;
       const auto by_slot = sum_status(rstats, [](const upstream::route_worker_stats& s) -> const auto& { return s.responses; });
+      const auto by_slot_h2 =
+          sum_status(rstats, [](const upstream::route_worker_stats& s) -> const auto& { return s.responses_h2; });
       for (std::size_t slot = 1; slot < by_slot.size(); ++slot) {
-        if (by_slot[slot] == 0) continue;
-        add_counter(requests, {{"listener", lname}, {"route", rname}, {"code", code_label(slot)}},
-                    static_cast<double>(by_slot[slot]));
+        if (by_slot[slot] != 0)
+          add_counter(requests,
+                      {{"listener", lname}, {"route", rname}, {"code", code_label(slot)}, {"protocol", "http/1.1"}},
+                      static_cast<double>(by_slot[slot]));
+        if (by_slot_h2[slot] != 0)
+          add_counter(requests, {{"listener", lname}, {"route", rname}, {"code", code_label(slot)}, {"protocol", "h2"}},
+                      static_cast<double>(by_slot_h2[slot]));
       }
       add_histogram(duration, {{"listener", lname}, {"route", rname}},
                     sum_histogram(rstats, [](const upstream::route_worker_stats& s) -> const auto& { return s.duration; }));
     }
     const auto unrouted = sum_status(wstats, [](const upstream::listener_worker_stats& s) -> const auto& { return s.unrouted; });
+    const auto unrouted_h2 =
+        sum_status(wstats, [](const upstream::listener_worker_stats& s) -> const auto& { return s.unrouted_h2; });
     for (std::size_t slot = 1; slot < unrouted.size(); ++slot) {
-      if (unrouted[slot] == 0) continue;
-      add_counter(requests, {{"listener", lname}, {"route", ""}, {"code", code_label(slot)}},
-                  static_cast<double>(unrouted[slot]));
+      if (unrouted[slot] != 0)
+        add_counter(requests, {{"listener", lname}, {"route", ""}, {"code", code_label(slot)}, {"protocol", "http/1.1"}},
+                    static_cast<double>(unrouted[slot]));
+      if (unrouted_h2[slot] != 0)
+        add_counter(requests, {{"listener", lname}, {"route", ""}, {"code", code_label(slot)}, {"protocol", "h2"}},
+                    static_cast<double>(unrouted_h2[slot]));
+    }
+    if (ls.cfg->h2) {
+      static constexpr const char* limits[] = {"rapid_reset", "control_frames", "slow_read", "header_block", "flood"};
+      for (std::size_t i = 0; i < std::size(limits); ++i) {
+        std::uint64_t n = 0;
+        for (unsigned w = 0; w < wstats.size(); ++w) n += wstats[w].h2_abuse[i].get();
+        add_counter(h2_abuse, {{"listener", lname}, {"limit", limits[i]}}, static_cast<double>(n));
+      }
     }
   }
 
@@ -459,7 +481,7 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
                              MetricType::Gauge);
   add_gauge(file_changed, {}, facts.file_changed_unix);
 
-  for (auto* f : {&conn_active, &conn_max, &conn_total, &requests, &duration, &tls_handshakes, &tls_failures,
+  for (auto* f : {&conn_active, &conn_max, &conn_total, &requests, &h2_abuse, &duration, &tls_handshakes, &tls_failures,
                   &up_requests, &up_duration, &up_conns, &up_connect_failures, &up_healthy, &up_ejections,
                   &up_retries, &up_tls, &reloads, &last_reload, &file_changed}) {
     if (!f->metric.empty()) out.push_back(std::move(*f));

@@ -192,6 +192,28 @@ inline constexpr duration tcp_default_idle_timeout = std::chrono::hours(1);
 
 enum class protocol { http, tcp };
 
+// `http2:` on an HTTP listener: the HTTP/2 plane's settings and its limits
+// against the known floods. Each limit ends the abuser's connection with
+// GOAWAY ENHANCE_YOUR_CALM and is counted (lb_http2_abuse_total).
+struct http2 {
+  std::uint32_t max_concurrent_streams = 100;  // SETTINGS_MAX_CONCURRENT_STREAMS
+  std::uint32_t initial_window_size = 65535;   // per stream: what lb buffers of an upload
+  // Rapid Reset (CVE-2023-44487): streams the client may reset, as a token
+  // bucket (`reset_burst` at once, `resets_per_second` refilled).
+  std::uint32_t reset_burst = 1000;
+  std::uint32_t resets_per_second = 33;
+  std::uint32_t max_continuations = 8;   // CONTINUATION frames per header block
+  std::uint32_t max_header_fields = 100;  // decoded fields per request (HPACK bomb)
+  // Frames that do no work (SETTINGS, PING, WINDOW_UPDATE, PRIORITY, empty
+  // DATA): this many per connection, plus `control_frames_per_request` for
+  // each request it sends.
+  std::uint32_t control_frame_budget = 1000;
+  std::uint32_t control_frames_per_request = 10;
+  // A stream whose window stays zero (its client reads nothing) this long
+  // ends the connection (slow read).
+  duration stall_timeout = std::chrono::seconds(30);
+};
+
 // An address block: `10.0.0.0/8`, `2001:db8::/32`, or one address (`/32`, `/128`).
 struct cidr {
   std::array<std::uint8_t, 16> bytes{};  // network byte order; IPv4 in the first 4
@@ -238,6 +260,12 @@ struct listener {
   std::string name;  // empty: the source could not read one (and reported it)
   address listen;    // always a literal IP (hostnames are refused); port 0 = kernel's pick
   protocol proto = protocol::http;
+  // HTTP listeners (`protocols: [h1, h2]`): the versions spoken. On a plain
+  // listener with both, a client's HTTP/2 preface picks h2c (prior
+  // knowledge); on a `tls:` one, ALPN picks (`alpn: [h2, http/1.1]`).
+  bool h1 = true;
+  bool h2 = false;
+  ::lb::config::http2 http2;
   ::lb::config::limits limits;
   std::vector<route> routes;  // first match wins
   std::optional<listener_tls> tls;

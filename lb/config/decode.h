@@ -38,5 +38,7 @@ void decode_tls_sessions(reader& r, const field& f, tls_sessions& out);
 // decode_metrics.cc: `metrics:` (histogram bucket bounds, in seconds:
 // positive, strictly ascending, 1 to 24 of them).
 void decode_metrics(reader& r, const field& f, metrics& out);
+// decode_http2.cc: a listener's `http2:` (settings and flood limits).
+void decode_http2(reader& r, const field& f, http2& out);
 
 }  // namespace lb::config::yaml

@@ -13,7 +13,7 @@ namespace {
 
 const schema listener_schema{"listener",
                              {"name", "listen", "protocol", "limits", "routes", "tls", "pool",
-                              "accept_proxy_protocol", "splice"},
+                              "accept_proxy_protocol", "splice", "protocols", "http2"},
                              {}};
 const schema limits_schema{
     "limits",
@@ -29,6 +29,7 @@ const schema match_schema{"match",
                           {}};
 
 void read_protocol(reader& r, const field& f, listener& out);
+void read_versions(reader& r, const field& f, listener& out);
 // Returns whether `idle_timeout` was given (a TCP listener's default differs).
 bool read_limits(reader& r, const field& f, limits& out);
 void read_route(reader& r, const field& f, std::size_t index, route& out);
@@ -76,6 +77,10 @@ void decode_listener(reader& r, const field& f, listener& out) {
         if (*v == "auto" || *v == "off") out.splice = *v == "auto";
         else r.error(item, "invalid 'splice': expected 'auto' or 'off', got " + describe(item.value));
       }
+    } else if (item.key == "protocols") {
+      read_versions(r, item, out);
+    } else if (item.key == "http2") {
+      decode_http2(r, item, out.http2);
     } else if (item.key == "routes") {
       const auto routes = r.read_list(item, "route");
       for (std::size_t i = 0; routes && i < routes->size(); ++i) {
@@ -88,6 +93,8 @@ void decode_listener(reader& r, const field& f, listener& out) {
   if (!tcp) {
     r.require(*m, "routes", "listener");
     // Keys that mean something on a TCP listener only must not pass silently.
+    // ALPN `h2` on a tls: listener speaks HTTP/2 to the clients that ask.
+    if (out.tls && std::find(out.tls->alpn.begin(), out.tls->alpn.end(), "h2") != out.tls->alpn.end()) out.h2 = true;
     for (const char* key : {"pool", "splice"})
       if (const auto* k = m->get(key)) {
         // Built by appending: g++ 12 -O3 warns falsely (-Wrestrict) on "lit" + std::string&&.
@@ -100,12 +107,38 @@ void decode_listener(reader& r, const field& f, listener& out) {
     return;
   }
   r.require(*m, "pool", "tcp listener");
+  for (const char* key : {"protocols", "http2"})
+    if (const auto* k = m->get(key)) {
+      std::string message = "'";  // appended, as above (-Wrestrict)
+      message.append(key).append("' applies only to HTTP listeners");
+      r.error(k->key_node.Mark(), message);
+    }
   if (const auto* routes = m->get("routes"))
     r.error(routes->key_node.Mark(), "a tcp listener takes 'pool', not 'routes'");
   if (!idle_given) out.limits.idle_timeout = tcp_default_idle_timeout;
 }
 
 namespace {
+
+void read_versions(reader& r, const field& f, listener& out) {
+  const auto list = r.read_list(f, "protocol");
+  if (!list) return;
+  bool h1 = false, h2 = false, bad = false;
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const auto v = r.read_string((*list)[i]);
+    if (!v) continue;
+    if (*v == "h1") h1 = true;
+    else if (*v == "h2") h2 = true;
+    else bad = true, r.error((*list)[i], "unknown HTTP version '" + *v + "' (expected one of: h1, h2)");
+  }
+  if (bad) return;
+  if (!h1 && !h2) {
+    r.error(f, "'protocols' must name at least one of: h1, h2");
+    return;
+  }
+  out.h1 = h1;
+  out.h2 = h2;
+}
 
 void read_protocol(reader& r, const field& f, listener& out) {
   const auto p = r.read_string(f);

@@ -15,7 +15,7 @@ const schema certificate_schema{"certificate", {"cert", "key"}, {"ocsp"}};
 const schema sessions_schema{"tls", {"ticket_key_rotation", "ticket_keys_file"}, {}};
 
 // ALPN protocol ids lb has a plane for.
-constexpr std::string_view known_alpn[] = {"http/1.1"};
+constexpr std::string_view known_alpn[] = {"h2", "http/1.1"};
 
 // A path as written, taken from the config file's folder when relative (as a
 // user reading the config would read it), so `certs/a.crt` works from any cwd.
@@ -76,7 +76,7 @@ void decode_listener_tls(reader& r, const field& f, listener_tls& out) {
         const auto v = r.read_string((*list)[i]);
         if (!v) continue;
         if (std::find(std::begin(known_alpn), std::end(known_alpn), *v) == std::end(known_alpn))
-          r.error((*list)[i], "unknown ALPN protocol '" + *v + "' (expected one of: http/1.1)");
+          r.error((*list)[i], "unknown ALPN protocol '" + *v + "' (expected one of: h2, http/1.1)");
         else
           out.alpn.push_back(*v);
       }

@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
+#include "lb/proto/h2/plane.h"
 #include "lb/proto/http/connection.h"
 #include "lb/proto/proxy/stage.h"
 #include "lb/proto/tcp/session.h"
@@ -16,7 +17,10 @@ namespace lb::listener {
 connection_path path_for(const config::listener& l) {
   connection_path p;
   switch (l.proto) {
-    case config::protocol::http: p.plane = &proto::http::start_connection; break;
+    case config::protocol::http:
+      // HTTP/1 only: straight to its plane; with h2, a negotiation first.
+      p.plane = l.h2 ? &proto::h2::start_negotiated : &proto::http::start_connection;
+      break;
     case config::protocol::tcp: p.plane = &proto::tcp::start_session; break;
   }
   // The PROXY header comes first on the wire, ahead of any TLS record.

@@ -88,7 +88,8 @@ class pool_live {
 };
 
 struct route_worker_stats {
-  metrics::status_counters responses;  // status sent to the client
+  metrics::status_counters responses;     // status sent to the client, HTTP/1.x
+  metrics::status_counters responses_h2;  // the same, HTTP/2
   metrics::histogram duration;         // request head received -> response sent
 };
 
@@ -134,6 +135,9 @@ struct listener_worker_stats {
   metrics::local_gauge active;
   metrics::local_counter total;
   metrics::status_counters unrouted;  // answers given before a route matched (400, 404, 408, 431, ...)
+  metrics::status_counters unrouted_h2;  // the same, to HTTP/2 clients
+  // HTTP/2 connections ended for abuse, by limit (proto::h2::abuse).
+  metrics::local_counter h2_abuse[5];
   // Completed TLS handshakes by [version: 0 = 1.2, 1 = 1.3][resumed].
   metrics::local_counter tls_handshakes[2][2];
   metrics::local_counter tls_failures[static_cast<std::size_t>(tls_failure::count)];

@@ -6,7 +6,9 @@
 #
 # Writes WORKDIR/lb-MODE.yaml (one worker, admin on an ephemeral port, access
 # log off, upstream keep-alive) and execs lb in the foreground; lb logs to
-# stderr. MODE is http (default) or tcp (proxy-bench's l4 mode). With CERT
+# stderr. MODE is http (default), tcp (proxy-bench's l4 mode), h2 (TLS with
+# ALPN h2: --lb-h2-cmd, with CERT and KEY) or h2c (HTTP/2 prior knowledge on
+# a plain listener: --lb-h2c-cmd). With CERT
 # and KEY (proxy-bench's {cert} {key}, for --lb-tls-cmd) the listener
 # terminates TLS with them.
 #
@@ -24,7 +26,17 @@ if [[ $# -lt 3 || $# -gt 6 || $# -eq 5 ]]; then
 fi
 listen=$1 upstream=$2 workdir=$3 mode=${4:-http} cert=${5:-} key=${6:-}
 [[ $listen =~ ^[0-9]+$ && $upstream =~ ^[0-9]+$ ]] || { echo "${0##*/}: ports must be numbers" >&2; exit 2; }
-[[ $mode == http || $mode == tcp ]] || { echo "${0##*/}: mode must be http or tcp" >&2; exit 2; }
+[[ $mode == http || $mode == tcp || $mode == h2 || $mode == h2c ]] ||
+	{ echo "${0##*/}: mode must be http, tcp, h2 or h2c" >&2; exit 2; }
+# h2 and h2c are HTTP listeners; up to -c x -m streams at once need as many
+# idle upstream connections kept (as proxy-bench sizes nginx's pool).
+versions="" max_idle=64
+case $mode in
+h2) versions=$'\n    protocols: [h1, h2]' max_idle=1024 ;;
+h2c) versions=$'\n    protocols: [h1, h2]' max_idle=1024 ;;
+esac
+proto=$mode
+[[ $mode == tcp ]] || proto=http
 
 here=${BASH_SOURCE[0]%/*}
 [[ $here != "${BASH_SOURCE[0]}" ]] || here=.
@@ -38,9 +50,9 @@ tls=""
 if [[ -n $cert ]]; then
 	# proxy-bench's tls and h2 modes: terminate TLS with its certificate.
 	tls="
-    tls: { certificates: [ { cert: $cert, key: $key } ] }"
+    tls: { certificates: [ { cert: $cert, key: $key } ]${versions:+, alpn: [h2, http/1.1]} }"
 fi
-if [[ $mode == http ]]; then
+if [[ $proto == http ]]; then
 	target="    routes:
       - match: { path_prefix: / }
         pool: origin"
@@ -55,12 +67,12 @@ admin: { listen: 127.0.0.1:0 }$1
 listeners:
   - name: bench
     listen: 127.0.0.1:$listen
-    protocol: $mode$tls
+    protocol: $proto$versions$tls
 $target
 pools:
   - name: origin
     endpoints: [ { address: 127.0.0.1:$upstream } ]
-    keepalive: { max_idle: 64, idle_timeout: 60s }" >"$conf"
+    keepalive: { max_idle: $max_idle, idle_timeout: 60s }" >"$conf"
 }
 
 # Access logging off, like the nginx and HAProxy configs; a build without the

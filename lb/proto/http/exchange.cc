@@ -12,10 +12,10 @@ void account(const exchange& ex, runtime::worker& w, const runtime::worker_snaps
   const auto& ls = ws.snap->listeners[listener_index];
   if (ex.route_index) {
     auto& rs = ls.route_stats[*ex.route_index]->stats[id];
-    rs.responses.add(ex.status);
+    (ex.protocol == exchange::h2 ? rs.responses_h2 : rs.responses).add(ex.status);
     rs.duration.observe(duration);
   } else {
-    ls.live->stats[id].unrouted.add(ex.status);
+    (ex.protocol == exchange::h2 ? ls.live->stats[id].unrouted_h2 : ls.live->stats[id].unrouted).add(ex.status);
   }
   if (auto* log = w.access_log()) {
     accesslog::record r;

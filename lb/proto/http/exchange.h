@@ -46,6 +46,9 @@ struct exchange {
   std::string_view method;
   std::string_view target;
   bool keep_alive = true;  // the client asked to keep the connection
+  // The client's HTTP version (lb_http_requests_total's `protocol`); set by the plane.
+  enum version : std::uint8_t { h1 = 0, h2 = 1 };
+  version protocol = h1;
 
   // The request head, the upstream's answer and the response to the client.
   io::deadline deadline;

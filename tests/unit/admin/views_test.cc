@@ -114,13 +114,17 @@ TEST_F(fixture, http_requests_sum_workers_and_include_unrouted) {
   web().stats[0].unrouted.add(400);
   web().stats[1].unrouted.add(400);
   web().stats[1].unrouted.add(431);
+  route(0).stats[1].responses_h2.add(200);
+  web().stats[0].unrouted_h2.add(404);
 
   const auto m = metrics();
-  EXPECT_TRUE(has_line(m, R"(lb_http_requests_total{code="200",listener="web",route="api"} 3)"));
-  EXPECT_TRUE(has_line(m, R"(lb_http_requests_total{code="503",listener="web",route="api"} 1)"));
-  EXPECT_TRUE(has_line(m, R"(lb_http_requests_total{code="404",listener="web",route="route1"} 1)"));
-  EXPECT_TRUE(has_line(m, R"(lb_http_requests_total{code="400",listener="web",route=""} 2)"));
-  EXPECT_TRUE(has_line(m, R"(lb_http_requests_total{code="431",listener="web",route=""} 1)"));
+  EXPECT_TRUE(has_line(m, R"(lb_http_requests_total{code="200",listener="web",protocol="h2",route="api"} 1)"));
+  EXPECT_TRUE(has_line(m, R"(lb_http_requests_total{code="404",listener="web",protocol="h2",route=""} 1)"));
+  EXPECT_TRUE(has_line(m, R"(lb_http_requests_total{code="200",listener="web",protocol="http/1.1",route="api"} 3)"));
+  EXPECT_TRUE(has_line(m, R"(lb_http_requests_total{code="503",listener="web",protocol="http/1.1",route="api"} 1)"));
+  EXPECT_TRUE(has_line(m, R"(lb_http_requests_total{code="404",listener="web",protocol="http/1.1",route="route1"} 1)"));
+  EXPECT_TRUE(has_line(m, R"(lb_http_requests_total{code="400",listener="web",protocol="http/1.1",route=""} 2)"));
+  EXPECT_TRUE(has_line(m, R"(lb_http_requests_total{code="431",listener="web",protocol="http/1.1",route=""} 1)"));
   EXPECT_THAT(m, Not(HasSubstr(R"(lb_http_requests_total{code="0")")));
   EXPECT_TRUE(has_line(m, "# TYPE lb_http_requests_total counter"));
 }

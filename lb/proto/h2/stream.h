@@ -1,0 +1,68 @@
+#pragma once
+// One HTTP/2 request stream: its header block as received, its request body
+// while it arrives, the response body piece waiting for the client's window,
+// and the coroutine that forwards it (run()).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "lb/proto/h2/request_head.h"
+#include "lb/proto/http/exchange.h"
+#include "lb/proto/http/forwarder.h"
+
+namespace lb::proto::h2 {
+
+class session;
+
+struct stream {
+  stream(session& s, std::int32_t id);
+
+  // Header block storage: names and values side by side; `rq` views into it
+  // once the block ends (the string no longer grows then).
+  struct span {
+    std::uint32_t name_at, name_len, value_at, value_len;
+  };
+  void add_field(std::string_view name, std::string_view value);
+  void seal_fields();  // builds `rq` from the stored block
+
+  // Wakes the stream's coroutine (data, end, window, close).
+  void wake() { event.cancel(); }
+  boost::asio::awaitable<void> wait();
+
+  session& owner;
+  const std::int32_t id;
+  std::string block;
+  std::vector<span> spans;
+  std::size_t decoded_bytes = 0;  // RFC 9113 §6.5.2's size of the header list
+  bool too_large = false;         // past max_header_bytes or max_header_fields: answered 431
+  request_fields rq;
+  std::vector<std::pair<std::string, std::string>> trailers;  // the client's, for a chunked upload
+  bool started = false;
+
+  // Request body from the client, not yet written upstream.
+  std::string body_in;
+  bool body_ended = false;  // END_STREAM received
+  bool upload_aborted = false;  // the forwarder gave up on the upload
+
+  // Response body piece offered to the session (the data callback copies from it).
+  const char* out_data = nullptr;
+  std::size_t out_len = 0;
+  std::size_t out_off = 0;
+  bool out_last = false;
+  bool out_trailers = false;  // trailers follow the last DATA frame
+  bool eof_sent = false;
+
+  bool closed = false;  // nghttp2 closed the stream (reset or done)
+  http::exchange ex;
+  boost::asio::steady_timer event;
+};
+
+// Thread: owning worker. Forwards the stream's request and relays the answer.
+boost::asio::awaitable<void> run(std::shared_ptr<session> s, std::shared_ptr<stream> st);
+
+}  // namespace lb::proto::h2
