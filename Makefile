@@ -9,9 +9,21 @@ JOBS       ?= $(shell nproc)
 # -Werror for the Makefile's builds (make test, CI); plain cmake leaves it off.
 WERROR     ?= ON
 CLANG_BUILD_DIR ?= build-clang
-# ccache, when installed, makes the second compiler's tree cheap in CI.
+FUZZ_BUILD_DIR  ?= build-fuzz
+ASAN_BUILD_DIR  ?= build-asan
+TSAN_BUILD_DIR  ?= build-tsan
+# Seconds per fuzz target in `make test` (fuzz-smoke); tools/fuzz runs longer.
+FUZZ_SECONDS ?= 20
+# Integration suites that run lb with several workers: the TSan run.
+TSAN_SUITES ?= proxy reload drain metrics observe accesslog checks errors resilience tls
+# ccache, when installed, makes the second compiler's tree cheap in CI. One
+# cache for every tree (g++, clang, sanitizers, fuzz), kept in the main build
+# tree unless CCACHE_DIR says otherwise: CI that keeps build/ keeps the cache.
+# CCACHE_BASEDIR makes paths relative, so another clone's tree hits it too.
 CCACHE     := $(shell command -v ccache 2>/dev/null)
 CMAKE_LAUNCHER := $(if $(CCACHE),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+export CCACHE_DIR ?= $(CURDIR)/$(BUILD_DIR)/ccache
+export CCACHE_BASEDIR ?= $(CURDIR)
 
 BUILD_DEPS := cmake make g++ pkg-config libboost-dev libboost-program-options-dev \
               libboost-system-dev libyaml-cpp-dev libssl-dev prometheus-cpp-dev \
@@ -24,12 +36,14 @@ TEST_DEPS  := python3 python3-yaml curl procps prometheus chromium \
 # Node only when missing: a machine may have another nodejs build (with its own npm).
 NODE_DEPS  := nodejs npm
 BENCH_DEPS := wrk nginx-light haproxy valgrind
-# CI also builds the Release tree with clang (clang 14 on Debian 12).
-CLANG_DEPS := clang
+# CI also builds the Release tree with clang (clang 14 on Debian 12), and the
+# libFuzzer targets (the fuzzer and sanitizer runtimes: libclang-rt-14-dev).
+CLANG_DEPS := clang clang-14 libclang-rt-14-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build build-clang deps test-deps bench-deps run test bench clean
+.PHONY: all build build-clang build-fuzz fuzz-smoke build-asan test-asan build-tsan test-tsan \
+        deps test-deps bench-deps run test bench clean
 
 all: build
 
@@ -72,6 +86,59 @@ build-clang: deps
 	  -DLB_WERROR=ON -DBUILD_TESTING=OFF $(CMAKE_LAUNCHER)
 	cmake --build $(CLANG_BUILD_DIR) -j $(JOBS) --target lb
 
+# libFuzzer targets only (tests/fuzz), clang with ASan+UBSan; see tools/fuzz.
+build-fuzz: deps
+	$(call apt_install,$(CLANG_DEPS))
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DLB_FUZZ=ON -DLB_WERROR=ON -DBUILD_TESTING=OFF $(CMAKE_LAUNCHER)
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target fuzz
+
+# Each fuzz target for FUZZ_SECONDS over its seeds, $(JOBS) at a time; any
+# crash fails (its input is left in $(FUZZ_BUILD_DIR)/crashes/TARGET/).
+fuzz-smoke: build-fuzz
+	@targets=$$(FUZZ_BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) tools/fuzz --list | sed 's/^targets: //'); \
+	mkdir -p $(FUZZ_BUILD_DIR)/logs; \
+	echo $$targets | tr ' ' '\n' | xargs -P $(JOBS) -I{} sh -c \
+	  'FUZZ_NO_BUILD=1 FUZZ_BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) tools/fuzz {} $(FUZZ_SECONDS) \
+	     >$(FUZZ_BUILD_DIR)/logs/{}.log 2>&1 && echo "fuzz {}: ok ($$(grep -o "number_of_executed_units: [0-9]*" $(FUZZ_BUILD_DIR)/logs/{}.log))" \
+	     || { echo "fuzz {}: FAILED"; tail -40 $(FUZZ_BUILD_DIR)/logs/{}.log; exit 1; }'
+
+# Sanitizer trees (g++): reports go to files, and any file fails the run, so
+# a report from an lb that a test stopped (and whose exit status it ignored)
+# still counts. Suppressions: tests/sanitizers/, named third-party only.
+SAN_DIR   = $(CURDIR)/tests/sanitizers
+SAN_ENV   = ASAN_OPTIONS=log_path=$(1)/san/asan:detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0 \
+            LSAN_OPTIONS=suppressions=$(SAN_DIR)/lsan.supp:print_suppressions=0 \
+            UBSAN_OPTIONS=log_path=$(1)/san/ubsan:halt_on_error=1:print_stacktrace=1:suppressions=$(SAN_DIR)/ubsan.supp \
+            TSAN_OPTIONS=log_path=$(1)/san/tsan:halt_on_error=0:second_deadlock_stack=1:suppressions=$(SAN_DIR)/tsan.supp
+# Fails listing every report file under $(1)/san.
+define san_check
+	@if ls $(1)/san/* >/dev/null 2>&1; then echo "sanitizer reports:"; head -60 $(1)/san/*; exit 1; fi
+endef
+
+build-asan: deps
+	cmake -S . -B $(ASAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLB_WERROR=$(WERROR) -DLB_SANITIZE=ON $(CMAKE_LAUNCHER)
+	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
+
+# Every unit and integration test against the ASan+UBSan build (the shipping
+# tests package the plain Release build and are not rerun here).
+test-asan: test-deps build-asan
+	rm -rf $(ASAN_BUILD_DIR)/san && mkdir -p $(ASAN_BUILD_DIR)/san
+	cd $(ASAN_BUILD_DIR) && $(call SAN_ENV,$(CURDIR)/$(ASAN_BUILD_DIR)) \
+	  ctest --output-on-failure --timeout 1800 -j 2 -E '^ship\.'
+	$(call san_check,$(ASAN_BUILD_DIR))
+
+build-tsan: deps
+	cmake -S . -B $(TSAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLB_WERROR=$(WERROR) -DLB_TSAN=ON $(CMAKE_LAUNCHER)
+	cmake --build $(TSAN_BUILD_DIR) -j $(JOBS) --target lb lb-backend
+
+# The multi-worker integration suites against the TSan build.
+test-tsan: test-deps build-tsan
+	rm -rf $(TSAN_BUILD_DIR)/san && mkdir -p $(TSAN_BUILD_DIR)/san
+	cd $(TSAN_BUILD_DIR) && $(call SAN_ENV,$(CURDIR)/$(TSAN_BUILD_DIR)) \
+	  ctest --output-on-failure --timeout 1800 -j 2 -R '^integration\.($(subst $(eval) ,|,$(strip $(TSAN_SUITES))))$$'
+	$(call san_check,$(TSAN_BUILD_DIR))
+
 run: build
 	tools/demo/run.sh $(BUILD_DIR)
 
@@ -79,9 +146,10 @@ run: build
 # integration tests, which mostly wait on sockets.
 test: test-deps build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 1800 -j 2
+	$(MAKE) --no-print-directory fuzz-smoke
 
 bench: bench-deps build
 	tools/bench/bench.sh --build-dir $(BUILD_DIR)
 
 clean:
-	rm -rf $(BUILD_DIR) $(CLANG_BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(CLANG_BUILD_DIR) $(FUZZ_BUILD_DIR) $(ASAN_BUILD_DIR) $(TSAN_BUILD_DIR)

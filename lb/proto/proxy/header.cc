@@ -37,6 +37,9 @@ bool parse_port(std::string_view s, std::uint16_t& out) {
 }
 
 bool parse_ip(std::string_view s, bool v6, ip::address& out) {
+  // The v1 grammar has no zone: Asio would take "fe80::1%eth0" (and look the
+  // interface up) and hand on an address no v2 header or log can carry.
+  if (s.find('%') != std::string_view::npos) return false;
   boost::system::error_code ec;
   const std::string text(s);
   if (v6) out = ip::make_address_v6(text, ec);

@@ -63,6 +63,9 @@ TEST(proxy_v1, refuses_malformed_lines) {
            "PROXY TCP4 1.2.3.4 5.6.7.8 65536 2\r\n",
            "PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n",
            "PROXY TCP4 1.2.3.4 5.6.7.8 -1 2\r\n",
+           // Found by tests/fuzz/proxy_header: a zone was taken as a scope id.
+           "PROXY TCP6 2001:db8::1 ::%1 1 65535\r\n",
+           "PROXY TCP6 fe80::1%lo ::1 1 2\r\n",
        })
     EXPECT_EQ(parse(bad, h).status, parse_status::malformed) << bad;
   // No CRLF within 107 bytes: longer than any v1 line may be.
