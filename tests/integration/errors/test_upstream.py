@@ -27,7 +27,7 @@ class UpstreamErrorsTest(harness.LbTestCase):
         self.assertTrue(0 < len(r.body) < 1024, f"{status} body should be short text: {r.body!r}")
 
     def test_connect_refused_502(self):
-        port = harness.closed_port()
+        port = harness.refusing_port()
         lb = self.lb(harness.config([harness.pool("p", f"127.0.0.1:{port}")]))
         start = time.monotonic()
         r = harness.get(lb.port, "/")
@@ -35,7 +35,7 @@ class UpstreamErrorsTest(harness.LbTestCase):
         self.assertLess(time.monotonic() - start, 1.5)
 
     def test_all_endpoints_unreachable_502(self):
-        ports = harness.closed_ports(3)
+        ports = harness.refusing_ports(3)
         lb = self.lb(harness.config([harness.pool("p", *[f"127.0.0.1:{p}" for p in ports])]))
         c = self.client(lb.port)
         for _ in range(4):
@@ -54,7 +54,7 @@ class UpstreamErrorsTest(harness.LbTestCase):
 
     def test_dead_endpoint_next_to_live_one(self):
         a = self.backend("a")
-        port = harness.closed_port()
+        port = harness.refusing_port()
         lb = self.lb(harness.config([harness.pool("p", a, f"127.0.0.1:{port}")]))
         statuses = [harness.get(lb.port, "/").status for _ in range(6)]
         # Retries are not configured (issue 3): each pick of the dead one is a 502, the live

@@ -147,7 +147,7 @@ class H2cTest(harness.LbTestCase):
 
     def test_upstream_failure_is_502(self):
         lb = self.lb(harness.config([harness.pool("p", *[])] if False else
-                                    [{"name": "p", "endpoints": [f"127.0.0.1:{harness.closed_port()}"]}],
+                                    [{"name": "p", "endpoints": [f"127.0.0.1:{harness.refusing_port()}"]}],
                                     listeners=[h2_listener()]))
         p = curl("-o", "/dev/null", "-w", "%{http_code}", "--http2-prior-knowledge", f"http://127.0.0.1:{lb.port}/")
         self.assertEqual(p.stdout.decode(), "502")

@@ -389,6 +389,32 @@ def closed_port():
     return closed_ports(1)[0]
 
 
+# Sockets kept bound (never listening) for the life of the test process: see
+# refusing_ports.
+_held_refusing = []
+
+
+def refusing_ports(n):
+    """`n` loopback ports that refuse connections for as long as the test
+    process lives: each is bound without listen(), so a SYN gets an RST, and
+    the bind keeps every other process (another suite's lb or backend in a
+    parallel ctest run, whose SO_REUSEPORT bind needs every holder to have it)
+    and the kernel's ephemeral-port choice (a self-connect) off it. A port
+    from closed_ports is free again the moment it is returned: fine to listen
+    on, racy as a dead upstream."""
+    ports = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.0.0.1", 0))
+        _held_refusing.append(s)
+        ports.append(s.getsockname()[1])
+    return ports
+
+
+def refusing_port():
+    return refusing_ports(1)[0]
+
+
 def listening_sockets(port, pid=None):
     """Listening TCP sockets (v4 and v6) on `port`; if pid is given, only those it owns."""
     inodes = None

@@ -79,7 +79,7 @@ class Mix:
         self.test = test
         self.a = test.backend("a")
         self.b = test.backend("b")
-        self.dead = [f"127.0.0.1:{p}" for p in harness.closed_ports(3)]
+        self.dead = [f"127.0.0.1:{p}" for p in harness.refusing_ports(3)]
         self.lb = test.lb(config(self.a, self.b, *self.dead, workers=workers, access_log=access_log))
         self.connections = 0       # client connections opened to `web`
         self.statuses = {}         # route -> {status: count}

@@ -55,7 +55,7 @@ class PrometheusTest(harness.LbTestCase):
         pools = [harness.pool("pa", a1, a2, health_check=check),
                  harness.pool("pb", b1, health_check=check),
                  harness.pool("pflap", f1, health_check=check),
-                 harness.pool("pdead", f"127.0.0.1:{harness.closed_port()}", health_check=check)]
+                 harness.pool("pdead", f"127.0.0.1:{harness.refusing_port()}", health_check=check)]
         web = {"name": "web", "listen": "127.0.0.1:0", "protocol": "http", "routes": [
             harness.route("pa", name="a", path_prefix="/a"),
             harness.route("pb", name="b", path_prefix="/b"),

@@ -20,7 +20,7 @@ def stats(lb):
 class StatsTest(harness.LbTestCase):
     def test_stats_match_metrics_and_pools(self):
         a, b = self.backend("a"), self.backend("b")
-        dead = harness.closed_port()
+        dead = harness.refusing_port()
         check = {"type": "http", "path": "/", "interval": "300ms", "timeout": "200ms",
                  "healthy_threshold": 1, "unhealthy_threshold": 1}
         pools = [harness.pool("p", a, b, f"127.0.0.1:{dead}", health_check=check)]

@@ -50,7 +50,7 @@ class ListenerReloadTest(harness.LbTestCase):
         self.assert_keepalive_ok(web)  # the same connection, opened before the reload
         m = support.metrics(lb)
         self.assertEqual(m.get("lb_downstream_connections_total", listener="extra"), 1)
-        self.assertEqual(m.get("lb_http_requests_total", listener="extra", route="all", code=200), 1)
+        self.assertEqual(m.get("lb_http_requests_total", listener="extra", route="all", code=200, protocol="http/1.1"), 1)
         self.assertEqual(support.admin_json(lb, "/config")["listeners"][1]["name"], "extra")
 
     def test_removed_listener_stops_accepting(self):

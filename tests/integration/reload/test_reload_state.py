@@ -90,7 +90,7 @@ class ReloadStateTest(harness.LbTestCase):
         self.assertEqual(pools[0]["endpoints"][0]["requests"], {"200": 10})
 
     def test_ejection_and_counters_survive_reload(self):
-        dead = f"127.0.0.1:{harness.closed_port()}"
+        dead = f"127.0.0.1:{harness.refusing_port()}"
         no_retry = {"attempts": 0}
 
         def cfg(timeout):
@@ -120,11 +120,11 @@ class ReloadStateTest(harness.LbTestCase):
         for _ in range(3):
             self.assertEqual(harness.get(lb.port, "/x").status, 200)
 
-        m = support.wait_metrics(lb, lambda m: m.get("lb_http_requests_total", listener="web", route="x",
+        m = support.wait_metrics(lb, lambda m: m.get("lb_http_requests_total", protocol="http/1.1", listener="web", route="x",
                                                      code=200) == 7)
-        self.assertEqual(m.get("lb_http_requests_total", listener="web", route="x", code=200), 7)
-        self.assertEqual(m.get("lb_http_requests_total", listener="web", route="dead", code=502), 1)
-        self.assertEqual(m.get("lb_http_requests_total", listener="web", route="dead", code=503), 2)
+        self.assertEqual(m.get("lb_http_requests_total", protocol="http/1.1", listener="web", route="x", code=200), 7)
+        self.assertEqual(m.get("lb_http_requests_total", protocol="http/1.1", listener="web", route="dead", code=502), 1)
+        self.assertEqual(m.get("lb_http_requests_total", protocol="http/1.1", listener="web", route="dead", code=503), 2)
         self.assertEqual(m.get("lb_http_request_duration_seconds_count", listener="web", route="x"), 7)
         self.assertEqual(m.get("lb_upstream_requests_total", pool="pa", endpoint=self.a.endpoint(), code=200), 7)
         self.assertEqual(m.get("lb_upstream_connect_failures_total", pool="pd", endpoint=dead), 1)

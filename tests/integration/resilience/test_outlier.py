@@ -73,7 +73,7 @@ class OutlierTest(harness.LbTestCase):
 
     def test_connect_failures_eject(self):
         a = self.backend("a")
-        dead = f"127.0.0.1:{harness.closed_port()}"
+        dead = f"127.0.0.1:{harness.refusing_port()}"
         lb = self.lb(harness.config([harness.pool("p", a, dead, outlier=outlier(2, "30s"))]))
         c = self.client(lb.port)
         # Connect failures are retried on a (default retries): no client sees an error.

@@ -66,7 +66,7 @@ class StatusRetryTest(harness.LbTestCase):
 class ConnectFailureRetryTest(harness.LbTestCase):
     def test_post_is_retried_after_connect_failure(self):
         a = self.backend("a")
-        dead = f"127.0.0.1:{harness.closed_port()}"
+        dead = f"127.0.0.1:{harness.refusing_port()}"
         lb = self.lb(harness.config([harness.pool("p", dead, a)]))
         c = self.client(lb.port)
         for i in range(10):
@@ -77,7 +77,7 @@ class ConnectFailureRetryTest(harness.LbTestCase):
 
     def test_connect_failure_not_retried_when_not_listed(self):
         a = self.backend("a")
-        dead = f"127.0.0.1:{harness.closed_port()}"
+        dead = f"127.0.0.1:{harness.refusing_port()}"
         lb = self.lb(harness.config([harness.pool("p", dead, a)],
                                     routes=[retry_route("p", on=[503])]))
         statuses = collections.Counter(harness.get(lb.port, "/").status for _ in range(10))
@@ -85,7 +85,7 @@ class ConnectFailureRetryTest(harness.LbTestCase):
 
     def test_attempts_zero_turns_retries_off(self):
         a = self.backend("a")
-        dead = f"127.0.0.1:{harness.closed_port()}"
+        dead = f"127.0.0.1:{harness.refusing_port()}"
         lb = self.lb(harness.config([harness.pool("p", dead, a)], routes=[retry_route("p", attempts=0)]))
         statuses = collections.Counter(harness.get(lb.port, "/").status for _ in range(10))
         self.assertEqual(statuses, {200: 5, 502: 5})
@@ -93,7 +93,7 @@ class ConnectFailureRetryTest(harness.LbTestCase):
     def test_attempts_bound_the_tries(self):
         # Five dead endpoints before a live one, attempts 2: at most 3 endpoints are tried.
         a = self.backend("a")
-        dead = [f"127.0.0.1:{p}" for p in harness.closed_ports(5)]
+        dead = [f"127.0.0.1:{p}" for p in harness.refusing_ports(5)]
         lb = self.lb(harness.config([harness.pool("p", *dead, a)], routes=[retry_route("p", attempts=2)]))
         r = harness.get(lb.port, "/")
         self.assertEqual(r.status, 502, r)
@@ -220,7 +220,7 @@ class RetryBudgetTest(harness.LbTestCase):
     def test_connect_failures_not_budgeted(self):
         # budget_percent 0 and most endpoints dead: connect-failure retries still happen.
         a = self.backend("a")
-        dead = [f"127.0.0.1:{harness.closed_port()}" for _ in range(2)]
+        dead = [f"127.0.0.1:{harness.refusing_port()}" for _ in range(2)]
         lb = self.lb(harness.config([harness.pool("p", *dead, a)],
                                     routes=[retry_route("p", attempts=2, budget_percent=0)]))
         c = self.client(lb.port)
@@ -246,7 +246,7 @@ class RetryEdgeTest(harness.LbTestCase):
     def test_single_dead_endpoint_reports_connect_failure(self):
         # Nothing to retry on: the answer names what happened (connect_failed), and no
         # retry is counted.
-        dead = f"127.0.0.1:{harness.closed_port()}"
+        dead = f"127.0.0.1:{harness.refusing_port()}"
         lb = self.lb(harness.config([harness.pool("p", dead)]))
         self.assertEqual(harness.get(lb.port, "/").status, 502)
         rec = harness.wait_access_records(lb, 1)[-1]

@@ -105,7 +105,7 @@ class FlowTest(TcpCase):
 
     def test_dead_endpoints_are_skipped_before_the_first_byte(self):
         e = self.echo()
-        dead = harness.closed_ports(2)
+        dead = harness.refusing_ports(2)
         lb = self.tcp_lb([f"127.0.0.1:{dead[0]}", e.endpoint(), f"127.0.0.1:{dead[1]}"])
         for i in range(6):
             s = support.connect(lb.port)
@@ -119,7 +119,7 @@ class FlowTest(TcpCase):
         self.assertGreaterEqual(harness.metric_value(samples, "lb_upstream_retries_total", pool="p"), 4)
 
     def test_no_endpoint_closes_the_connection(self):
-        dead = harness.closed_ports(1)
+        dead = harness.refusing_ports(1)
         lb = self.tcp_lb([f"127.0.0.1:{dead[0]}"])
         s = support.connect(lb.port)
         s.settimeout(5)
