@@ -37,6 +37,8 @@ struct server::state {
   std::size_t open_count = 0;
   bool stopped = false;
   std::string token;
+  // Without a token, mutating requests are served only on a loopback listen.
+  bool loopback = true;
   // Requests per second across the admin server (token bucket): /reload
   // rebuilds the whole config and /metrics renders every series, so a flood
   // must not take the control thread.
@@ -64,7 +66,6 @@ constexpr std::uint32_t max_head = 8 * 1024;
 constexpr std::uint64_t max_body = 64 * 1024;
 
 bool authorized(const std::string& token, std::string_view header) {
-  if (token.empty()) return true;
   constexpr std::string_view scheme = "Bearer ";
   if (header.size() != scheme.size() + token.size() || !beast::iequals(header.substr(0, scheme.size()), scheme))
     return false;
@@ -105,7 +106,11 @@ asio::awaitable<void> serve(std::shared_ptr<server::state> st, tcp::socket sock)
     if (!st->take_token()) {
       r.status = bhttp::status::too_many_requests;
       r.body = "too many admin requests\n";
-    } else if (!reads_only && !authorized(st->token, req[bhttp::field::authorization])) {
+    } else if (!reads_only && st->token.empty() && !st->loopback) {
+      r.status = bhttp::status::forbidden;
+      r.body = "mutating admin requests are off: admin.listen is not loopback and admin.token_file is not set "
+               "(reload with SIGHUP, or set a token)\n";
+    } else if (!reads_only && !st->token.empty() && !authorized(st->token, req[bhttp::field::authorization])) {
       r.status = bhttp::status::unauthorized;
       r.body = "bearer token required\n";
       challenge = true;
@@ -160,6 +165,7 @@ tcp::endpoint server::listen(const tcp::endpoint& ep) {
   a.set_option(asio::socket_base::reuse_address(true));
   a.bind(ep);
   a.listen();
+  state_->loopback = ep.address().is_loopback();
   accept_loop(state_);
   return a.local_endpoint();
 }

@@ -285,8 +285,9 @@ struct admin {
   std::optional<address> listen;  // absent = no admin server
   source_pos listen_pos;
   // `token_file:` a bearer token (the file's first line) that POST /reload
-  // and other mutating endpoints require; mandatory when `listen` is not a
-  // loopback address. `token` is the file's content, never shown.
+  // and other mutating endpoints require. Without one they are open on a
+  // loopback `listen` and refused on any other. `token` is the file's
+  // content, never shown.
   std::string token_file;
   std::string token;
   source_pos token_file_pos;

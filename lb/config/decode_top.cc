@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/ip/address.hpp>
 
 #include "lb/config/parse.h"
 
@@ -22,14 +21,6 @@ const schema access_log_schema{"access_log", {"path", "format"}, {}};
 void read_workers(reader& r, const field& f, config& cfg);
 void read_admin(reader& r, const field& f, admin& out);
 
-bool is_loopback(const std::string& host) {
-  boost::system::error_code ec;
-  const auto a = boost::asio::ip::make_address(host, ec);
-  if (ec) return false;
-  if (a.is_v4()) return a.to_v4().is_loopback();
-  const auto v6 = a.to_v6();
-  return v6.is_loopback() || (v6.is_v4_mapped() && boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).is_loopback());
-}
 void read_access_log(reader& r, const field& f, access_log& out);
 
 }  // namespace
@@ -117,10 +108,10 @@ void read_admin(reader& r, const field& f, admin& out) {
       return;
     }
     out.token = std::move(token);
-  } else if (out.listen && !is_loopback(out.listen->host)) {
-    // Anyone who can reach a non-loopback admin port could reload lb.
-    r.error(f, "'admin.listen' " + out.listen->str() + " is not a loopback address: 'token_file' is required");
   }
+  // No token on a non-loopback admin.listen is valid: probes and scrapes
+  // (kubelet, Prometheus) need the port, and the server then refuses every
+  // mutating request (admin/server.cc) instead of trusting the network.
 }
 
 void read_access_log(reader& r, const field& f, access_log& out) {

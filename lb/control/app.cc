@@ -131,6 +131,10 @@ class controller {
       try {
         auto ep = admin_->listen(to_endpoint(*a));
         log::info("admin listening", {{"address", runtime::endpoint_text(ep)}});
+        if (!ep.address().is_loopback() && current_->cfg->admin.token.empty())
+          log::warn("admin is not on loopback and has no token_file: POST /reload is refused (403); "
+                    "reload with SIGHUP or set admin.token_file",
+                    {{"address", runtime::endpoint_text(ep)}});
       } catch (const boost::system::system_error& e) {
         log::error("cannot bind admin", {{"address", a->str()}, {"error", e.what()}});
         return 1;
