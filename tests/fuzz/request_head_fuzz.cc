@@ -39,7 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (ec || !p.is_header_done()) return 0;
   const auto& msg = p.get();
   const bool chunked = p.chunked();
-  if (!http::acceptable(msg, chunked)) return 0;
+  if (http::check_request(msg, chunked) != http::request_check::ok) return 0;
   lb::config::route route;
   route.set_headers = {{"X-Set", "v"}};
   std::string out;
