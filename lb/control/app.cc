@@ -309,7 +309,8 @@ class controller {
     if (!snap) {
       for (auto& e : errors) {
         if (e.rfind(path_ + ":", 0) != 0) e = path_ + ": " + e;
-        log::error("certificate reload refused: keeping the running certificates", {{"trigger", trigger}, {"error", e}});
+        log::error("certificate reload refused: keeping the running certificates",
+                   {{"trigger", trigger}, {"error", e}});
       }
       reload_failed(trigger, errors, {});
       return;

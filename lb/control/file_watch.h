@@ -1,9 +1,10 @@
 #pragma once
 // Calls back when a file may have changed on disk (the config file; the TLS
-// certificates, keys and OCSP responses). Watches each file's directory with inotify rather than the file itself, because editors
-// replace files by rename and Kubernetes ConfigMap volumes swap a `..data`
-// symlink: neither touches the inode a file watch would hold. Events are
-// debounced; the callback compares contents itself.
+// certificates, keys and OCSP responses). Watches each file's directory with
+// inotify rather than the file itself, because editors replace files by
+// rename and Kubernetes ConfigMap and Secret volumes swap a `..data` symlink:
+// neither touches the inode a file watch would hold. Events are debounced;
+// the callback compares contents itself.
 
 #include <array>
 #include <chrono>
