@@ -29,7 +29,7 @@ BUILD_DEPS := cmake make g++ pkg-config libboost-dev libboost-program-options-de
               libboost-system-dev libyaml-cpp-dev libssl-dev prometheus-cpp-dev \
               libre2-dev libjemalloc-dev libxxhash-dev nlohmann-json3-dev libgtest-dev libgmock-dev \
               libnghttp2-dev
-TEST_DEPS  := python3 python3-yaml curl procps prometheus chromium \
+TEST_DEPS  := python3 python3-yaml python3-cryptography curl procps prometheus chromium \
               docker.io debootstrap golang-go golang-github-masterminds-sprig-dev \
               golang-k8s-sigs-yaml-dev logrotate systemd dpkg-dev iproute2 \
               nghttp2-client

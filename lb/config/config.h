@@ -234,6 +234,7 @@ struct accept_proxy {
 struct tls_certificate {
   std::string cert;  // as resolved: relative paths are taken from the config file's folder
   std::string key;
+  std::string ocsp;  // DER OCSP response to staple; empty: none
   source_pos pos;    // of the list item, for problems with the files
 };
 

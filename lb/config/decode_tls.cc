@@ -10,8 +10,8 @@ namespace {
 const schema tls_schema{"tls",
                         {"certificates", "min_version", "alpn", "ciphers", "handshake_timeout",
                          "reject_unknown_sni"},
-                        {"client_ca", "verify", "ocsp"}};
-const schema certificate_schema{"certificate", {"cert", "key"}, {"ocsp"}};
+                        {"client_ca", "verify"}};
+const schema certificate_schema{"certificate", {"cert", "key", "ocsp"}, {}};
 const schema sessions_schema{"tls", {"ticket_key_rotation", "ticket_keys_file"}, {}};
 
 // ALPN protocol ids lb has a plane for.
@@ -38,7 +38,7 @@ void read_certificate(reader& r, const field& f, tls_certificate& out) {
       r.error(item, "'" + item.key + "' must name a file");
       continue;
     }
-    (item.key == "cert" ? out.cert : out.key) = resolve(out.pos, *v);
+    (item.key == "cert" ? out.cert : item.key == "key" ? out.key : out.ocsp) = resolve(out.pos, *v);
   }
 }
 

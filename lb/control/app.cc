@@ -1,6 +1,8 @@
 #include "lb/control/app.h"
 
+#include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -156,6 +158,7 @@ class controller {
       if (now.empty() || now == file_digest_) return;
       reload("file change");
     });
+    watch_tls_files();
     wait_signal();
     schedule_dns();
     schedule_ticket_rotation();
@@ -260,6 +263,7 @@ class controller {
     registry_->retain_only_used();
     file_digest_ = std::move(parsed.digest);
     schedule_dns();
+    watch_tls_files();
     if (health_) health_->update(current_);
     ++facts_.reloads_success;
     facts_.last_reload_success_unix = unix_now();
@@ -269,6 +273,63 @@ class controller {
     r.ok = true;
     r.version = current_->version;
     return r;
+  }
+
+  // Watches the folders of every certificate, key and OCSP response the
+  // running config names (made anew when that set of folders changes).
+  void watch_tls_files() {
+    std::vector<std::string> files, dirs;
+    for (const auto& l : current_->cfg->listeners)
+      if (l.tls)
+        for (const auto& c : l.tls->certificates)
+          for (const auto* f : {&c.cert, &c.key, &c.ocsp})
+            if (!f->empty()) {
+              files.push_back(*f);
+              dirs.push_back(std::filesystem::absolute(*f).parent_path().string());
+            }
+    std::sort(dirs.begin(), dirs.end());
+    dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+    if (dirs == tls_dirs_ && (tls_watch_ || dirs.empty())) return;
+    tls_dirs_ = dirs;
+    tls_watch_.reset();
+    if (files.empty() || draining_) return;
+    tls_watch_ = std::make_unique<file_watch>(control_, files, std::chrono::milliseconds(200),
+                                              [this] { reload_certificates("certificate file change"); }, "TLS file");
+  }
+
+  // Rebuilds the snapshot from the running config when a certificate, key or
+  // OCSP file changed: the context cache rebuilds only the contexts whose
+  // files' bytes changed. A broken file refuses the whole swap and the
+  // running certificates keep serving; connections keep their sessions either
+  // way (each holds its own context).
+  void reload_certificates(std::string_view trigger) {
+    if (draining_) return;
+    std::vector<std::string> errors;
+    auto snap = runtime::build_snapshot(current_->cfg, current_->version + 1, *registry_, dns_, tls_cache_, errors);
+    if (!snap) {
+      for (auto& e : errors) {
+        if (e.rfind(path_ + ":", 0) != 0) e = path_ + ": " + e;
+        log::error("certificate reload refused: keeping the running certificates",
+                   {{"trigger", trigger}, {"error", e}});
+      }
+      reload_failed(trigger, errors, {});
+      return;
+    }
+    bool changed = false;
+    for (std::size_t i = 0; i < snap->listeners.size(); ++i) {
+      const auto& now = snap->listeners[i].tls;
+      const auto& was = current_->listeners[i].tls;
+      changed |= now && was && !now->same_contexts(*was);
+    }
+    if (!changed) return;  // an event in the folder that changed none of the files
+    for (auto& w : workers_) w->apply(snap, {});
+    current_ = snap;
+    registry_->retain_only_used();
+    if (health_) health_->update(current_);
+    ++facts_.reloads_success;
+    facts_.last_reload_success_unix = unix_now();
+    facts_.last_reload = {true, facts_.last_reload_success_unix, std::string(trigger), {}};
+    log::info("certificates reloaded", {{"trigger", trigger}, {"version", std::to_string(current_->version)}});
   }
 
   // Session-ticket keys lb makes itself get a new encrypting key every
@@ -432,6 +493,7 @@ class controller {
     log::info("draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
                            {"drain_timeout_ms", std::to_string(timeout.count())}});
     if (watch_) watch_->stop();
+    if (tls_watch_) tls_watch_->stop();
     dns_timer_.cancel();
     ticket_timer_.cancel();
     stats_timer_.cancel();
@@ -450,6 +512,7 @@ class controller {
   void all_exited() {
     if (admin_) admin_->stop();
     if (watch_) watch_->stop();
+    if (tls_watch_) tls_watch_->stop();
     signals_.cancel();
     drain_timer_.cancel();
     dns_timer_.cancel();
@@ -484,6 +547,8 @@ class controller {
   std::map<std::string, std::string> bound_;  // listener name -> address it is bound to
   std::unique_ptr<admin::server> admin_;
   std::unique_ptr<file_watch> watch_;
+  std::unique_ptr<file_watch> tls_watch_;
+  std::vector<std::string> tls_dirs_;  // the folders tls_watch_ watches
   std::unique_ptr<health::checker> health_;
   admin::control_facts facts_;
   unsigned running_ = 0;

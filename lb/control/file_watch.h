@@ -1,14 +1,17 @@
 #pragma once
-// Calls back when the config file may have changed on disk. Watches the
-// file's directory with inotify rather than the file itself, because editors
-// replace files by rename and Kubernetes ConfigMap volumes swap a `..data`
-// symlink: neither touches the inode a file watch would hold. Events are
-// debounced; the callback compares contents itself.
+// Calls back when a file may have changed on disk (the config file; the TLS
+// certificates, keys and OCSP responses). Watches each file's directory with
+// inotify rather than the file itself, because editors replace files by
+// rename and Kubernetes ConfigMap and Secret volumes swap a `..data` symlink:
+// neither touches the inode a file watch would hold. Events are debounced;
+// the callback compares contents itself.
 
 #include <array>
 #include <chrono>
 #include <functional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -22,7 +25,11 @@ class file_watch {
   // (or on error) it logs a warning and does nothing: SIGHUP and POST /reload
   // still work.
   file_watch(boost::asio::io_context& io, const std::string& path, std::chrono::milliseconds debounce,
-             std::function<void()> on_change);
+             std::function<void()> on_change)
+      : file_watch(io, std::vector<std::string>{path}, debounce, std::move(on_change), "config file") {}
+  // The same for several files; `what` names them in warnings.
+  file_watch(boost::asio::io_context& io, const std::vector<std::string>& paths, std::chrono::milliseconds debounce,
+             std::function<void()> on_change, std::string_view what);
   ~file_watch();
 
   void stop();

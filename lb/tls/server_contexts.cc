@@ -16,6 +16,7 @@
 
 #include "lb/config/diagnostic.h"
 #include "lb/core/log.h"
+#include "lb/tls/ocsp.h"
 
 namespace lb::tls {
 
@@ -191,6 +192,12 @@ ctx_ptr context_cache::get(const std::vector<const certificate_files*>& certs, c
     content += std::to_string(f->key.size());
     content += ':';
     content += f->key;
+    // A changed or vanished staple is a new context too (the old one keeps
+    // serving the connections that have it).
+    content += std::to_string(f->ocsp.size());
+    content += ':';
+    content += f->ocsp;
+    content += f->ocsp_error.empty() ? '+' : '-';
   }
   unsigned char digest[32];
   EVP_Digest(content.data(), content.size(), digest, nullptr, EVP_sha256(), nullptr);
@@ -230,6 +237,7 @@ ctx_ptr context_cache::get(const std::vector<const certificate_files*>& certs, c
       why = "cannot use '" + f->cfg->cert + "': " + openssl_error();
       return nullptr;
     }
+    if (!f->cfg->ocsp.empty()) attach_ocsp(c, l.leaf, f->cfg->ocsp, f->ocsp, f->ocsp_error);
   }
   by_content_.emplace(id, ctx);
   return ctx;
@@ -255,6 +263,8 @@ std::shared_ptr<const server_contexts> build_server_contexts(const config::liste
       errors.push_back(config::diagnostic::at(c.pos, why).str());
       ok = false;
     }
+    // A staple that cannot be read is a warning (when its context is built), never an error.
+    if (!c.ocsp.empty() && !read_file(c.ocsp, files[i].ocsp, files[i].ocsp_error)) files[i].ocsp.clear();
   }
   if (!ok) return nullptr;
   // Group certificates by the names they serve: an ECDSA and an RSA

@@ -31,6 +31,8 @@ struct certificate_files {
   const config::tls_certificate* cfg = nullptr;
   std::string cert;
   std::string key;
+  std::string ocsp;        // the staple's bytes, when `cfg->ocsp` names one
+  std::string ocsp_error;  // why that file could not be read
 };
 
 class server_contexts {
@@ -46,6 +48,10 @@ class server_contexts {
   // Thread: worker. A new server-side SSL for a connection on this listener
   // (nullptr when OpenSSL cannot make one).
   ssl_st* new_ssl() const;
+
+  // Thread: control. Whether `o` serves exactly these contexts (nothing the
+  // files hold changed since `o` was built).
+  bool same_contexts(const server_contexts& o) const { return all_ == o.all_; }
 
  private:
   friend std::shared_ptr<const server_contexts> build_server_contexts(const config::listener_tls&, context_cache&,

@@ -472,6 +472,25 @@ pools:
             }));
 }
 
+TEST(loader, certificate_ocsp_file_is_read_and_resolved_from_the_config_folder) {
+  const auto r = load_string(R"(listeners:
+  - name: web
+    listen: 127.0.0.1:8080
+    tls:
+      certificates: [{cert: a.crt, key: a.key, ocsp: ocsp/a.der}, {cert: b.crt, key: b.key}]
+    routes:
+      - pool: web
+pools:
+  - name: web
+    endpoints: [127.0.0.1:9001]
+)",
+                             "/etc/lb/t.yaml");
+  ASSERT_TRUE(r.cfg) << r.errors[0].str();
+  const auto& certs = r.cfg->listeners[0].tls->certificates;
+  EXPECT_EQ(certs[0].ocsp, "/etc/lb/ocsp/a.der");
+  EXPECT_EQ(certs[1].ocsp, "");
+}
+
 // A pool of the minimal config with `extra` appended to its map; the pool
 // starts on line 6, so `extra` starts on line 8.
 std::string with_pool(const std::string& extra) {
