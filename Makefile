@@ -107,7 +107,7 @@ fuzz-smoke: build-fuzz
 # a report from an lb that a test stopped (and whose exit status it ignored)
 # still counts. Suppressions: tests/sanitizers/, named third-party only.
 SAN_DIR   = $(CURDIR)/tests/sanitizers
-SAN_ENV   = ASAN_OPTIONS=log_path=$(1)/san/asan:detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0 \
+SAN_ENV   = LB_SANITIZED=1 ASAN_OPTIONS=log_path=$(1)/san/asan:detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0 \
             LSAN_OPTIONS=suppressions=$(SAN_DIR)/lsan.supp:print_suppressions=0 \
             UBSAN_OPTIONS=log_path=$(1)/san/ubsan:halt_on_error=1:print_stacktrace=1:suppressions=$(SAN_DIR)/ubsan.supp \
             TSAN_OPTIONS=log_path=$(1)/san/tsan:halt_on_error=0:second_deadlock_stack=1:suppressions=$(SAN_DIR)/tsan.supp

@@ -143,9 +143,12 @@ struct callbacks {
       // A reset mid-exchange stops the upstream I/O; a finished stream has none.
       if (st->ex.upstream && !st->eof_sent) st->ex.upstream->cancel();
       nghttp2_session_set_stream_user_data(ng, id, nullptr);
-      if (!st->started) s.streams_.erase(id);  // no coroutine holds it
+      if (!st->started || st->finished) s.streams_.erase(id);  // no coroutine holds it
     }
-    if (s.streams_.empty()) s.arm_idle();
+    if (s.streams_.empty()) {
+      s.arm_idle();
+      if (s.draining_) s.want_write();
+    }
     return 0;
   }
 };
@@ -347,7 +350,13 @@ void session::calm_down(abuse why) {
 }
 
 void session::stream_done(std::int32_t id) {
-  streams_.erase(id);
+  const auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  if (!it->second->closed) {
+    it->second->finished = true;  // stream_close erases it
+    return;
+  }
+  streams_.erase(it);
   if (streams_.empty()) {
     arm_idle();
     if (draining_) want_write();

@@ -58,6 +58,10 @@ struct stream {
   bool eof_sent = false;
 
   bool closed = false;  // nghttp2 closed the stream (reset or done)
+  // The coroutine is done. The stream outlives it until nghttp2 closes it:
+  // the codec's user data and data source still point here (the END_STREAM
+  // lb sent is serialized, and the stream closed, on a later send).
+  bool finished = false;
   http::exchange ex;
   boost::asio::steady_timer event;
 };

@@ -2,6 +2,7 @@
 cost little memory, keep being counted, resume on their next request (again and again),
 and close at idle_timeout, on drain, or when the client goes."""
 
+import os
 import resource
 import signal
 import socket
@@ -59,8 +60,11 @@ class IdleConnectionTest(harness.LbTestCase):
             self.assertEqual(c.request("GET", "/").status, 200)
         time.sleep(1.0)
         per_conn = (lb.rss_kib() - base) * 1024 / count
-        self.assertLess(per_conn, NGINX_IDLE_BYTES,
-                        f"{count} idle connections cost {per_conn:.0f} B each (nginx: {NGINX_IDLE_BYTES} B)")
+        # A sanitizer build's allocator pads and quarantines every block: its
+        # RSS says nothing of lb's. The plain build (make test) holds the line.
+        if not os.environ.get("LB_SANITIZED"):
+            self.assertLess(per_conn, NGINX_IDLE_BYTES,
+                            f"{count} idle connections cost {per_conn:.0f} B each (nginx: {NGINX_IDLE_BYTES} B)")
         self.assertEqual(active(lb), count, "parked connections must stay counted as active")
 
         # Every parked connection serves its next request.
