@@ -26,7 +26,7 @@
 #include "lb/health/checker.h"
 #include "lb/core/log.h"
 #include "lb/core/version.h"
-#include "lb/listener/acceptor.h"
+#include "lb/listener/listen_socket.h"
 #include "lb/runtime/snapshot.h"
 #include "lb/tls/server_contexts.h"
 #include "lb/runtime/worker.h"
@@ -114,16 +114,12 @@ class controller {
       return 1;
     }
 
-    std::vector<asio::io_context*> ios;
-    for (unsigned i = 0; i < workers_count_; ++i) {
+    for (unsigned i = 0; i < workers_count_; ++i)
       workers_.push_back(std::make_unique<runtime::worker>(i, current_, log_sink_));
-      ios.push_back(&workers_.back()->io());
-    }
-    ios_ = ios;
     for (const auto& l : current_->listeners) {
       auto bound = bind(l);
       if (bound.empty()) return 1;
-      for (unsigned w = 0; w < workers_count_; ++w) workers_[w]->add_listener(l.live, std::move(bound[w]));
+      for (unsigned w = 0; w < workers_count_; ++w) workers_[w]->add_listener({l.live, std::move(bound[w])});
     }
 
     admin_ = std::make_unique<admin::server>(control_);
@@ -178,14 +174,14 @@ class controller {
 
  private:
   // Opens one SO_REUSEPORT socket per worker for `l`; logs and returns none on failure.
-  std::vector<tcp::acceptor> bind(const runtime::listener_snapshot& l) {
+  std::vector<listener::listen_socket> bind(const runtime::listener_snapshot& l) {
     try {
-      auto acceptors = listener::bind_reuseport(ios_, to_endpoint(l.cfg->listen));
-      const auto bound = acceptors.front().local_endpoint();
+      auto sockets = listener::bind_reuseport(control_, workers_count_, to_endpoint(l.cfg->listen));
+      const auto bound = sockets.front().local_endpoint();
       bound_[l.cfg->name] = l.cfg->listen.str();
       log::info("listener bound",
                 {{"listener", l.cfg->name}, {"address", runtime::endpoint_text(bound)}, {"workers", std::to_string(workers_count_)}});
-      return acceptors;
+      return sockets;
     } catch (const boost::system::system_error& e) {
       log::error("cannot bind listener",
                  {{"listener", l.cfg->name}, {"address", l.cfg->listen.str()}, {"error", e.what()}});
@@ -230,13 +226,13 @@ class controller {
       log::warn("access_log change needs a restart");
 
     // Bind new and re-addressed listeners before anything switches.
-    std::vector<std::vector<runtime::worker_listener>> added(workers_count_);
+    std::vector<std::vector<runtime::new_listener>> added(workers_count_);
     std::map<std::string, std::string> bound = bound_;
     for (const auto& l : next.listeners) {
       auto it = bound_.find(l.cfg->name);
       if (it != bound_.end() && it->second == l.cfg->listen.str()) continue;
-      auto acceptors = bind(l);
-      if (acceptors.empty()) {
+      auto sockets = bind(l);
+      if (sockets.empty()) {
         bound_ = bound;  // forget the partial binds; their sockets close with `added`
         r.errors.push_back(path_ + ": cannot bind listener '" + l.cfg->name + "' on " + l.cfg->listen.str());
         reload_failed(trigger, r.errors, parsed.digest);
@@ -244,7 +240,7 @@ class controller {
                   {{"trigger", trigger}, {"version", std::to_string(current_->version)}});
         return r;
       }
-      for (unsigned w = 0; w < workers_count_; ++w) added[w].push_back({l.live, std::move(acceptors[w])});
+      for (unsigned w = 0; w < workers_count_; ++w) added[w].push_back({l.live, std::move(sockets[w])});
     }
     for (auto it = bound_.begin(); it != bound_.end();) {
       bool kept = false;
@@ -543,7 +539,6 @@ class controller {
   std::string file_digest_;  // the file's bytes at the last successful load
   std::shared_ptr<accesslog::sink> log_sink_;
   std::vector<std::unique_ptr<runtime::worker>> workers_;
-  std::vector<asio::io_context*> ios_;
   std::map<std::string, std::string> bound_;  // listener name -> address it is bound to
   std::unique_ptr<admin::server> admin_;
   std::unique_ptr<file_watch> watch_;

@@ -1,7 +1,5 @@
 #include "lb/listener/acceptor.h"
 
-#include <boost/asio/ip/v6_only.hpp>
-#include <boost/asio/socket_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "lb/core/log.h"
@@ -59,24 +57,6 @@ void start_accepting(runtime::worker& w, std::shared_ptr<runtime::worker_listene
     }
     start_accepting(w, std::move(listener));
   });
-}
-
-std::vector<tcp::acceptor> bind_reuseport(const std::vector<asio::io_context*>& ios, tcp::endpoint ep) {
-  std::vector<tcp::acceptor> out;
-  for (auto* io : ios) {
-    tcp::acceptor a(*io);
-    a.open(ep.protocol());
-    a.set_option(asio::socket_base::reuse_address(true));
-    int one = 1;
-    if (::setsockopt(a.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
-      throw boost::system::system_error(errno, boost::system::system_category(), "SO_REUSEPORT");
-    if (ep.address().is_v6()) a.set_option(asio::ip::v6_only(true));
-    a.bind(ep);
-    a.listen(asio::socket_base::max_listen_connections);
-    ep = a.local_endpoint();  // port 0 resolved by the first bind
-    out.push_back(std::move(a));
-  }
-  return out;
 }
 
 }  // namespace lb::listener

@@ -20,11 +20,4 @@ namespace lb::listener {
 // in flight keep `l` alive.
 void start_accepting(runtime::worker& w, std::shared_ptr<runtime::worker_listener> l);
 
-// Thread: control. Opens `count` listening sockets on `ep`, all with
-// SO_REUSEPORT, each registered with the io_context at the same index. Port 0
-// is resolved by the first socket and reused by the others. Throws
-// boost::system::system_error on failure (control side may throw).
-std::vector<boost::asio::ip::tcp::acceptor> bind_reuseport(
-    const std::vector<boost::asio::io_context*>& ios, boost::asio::ip::tcp::endpoint ep);
-
 }  // namespace lb::listener

@@ -36,7 +36,7 @@ std::shared_ptr<worker_snapshot> worker::derive(std::shared_ptr<const snapshot> 
   return ws;
 }
 
-void worker::apply(std::shared_ptr<const snapshot> snap, std::vector<worker_listener> added) {
+void worker::apply(std::shared_ptr<const snapshot> snap, std::vector<new_listener> added) {
   asio::post(io_, [this, snap = std::move(snap), added = std::move(added)]() mutable {
     auto next = derive(snap);
     // Idle connections to an endpoint that stays (same live object) move
@@ -80,7 +80,8 @@ void worker::apply(std::shared_ptr<const snapshot> snap, std::vector<worker_list
       it = listeners_.erase(it);
     }
     for (auto& a : added) {
-      listeners_.push_back(std::make_shared<worker_listener>(std::move(a)));
+      listeners_.push_back(
+          std::make_shared<worker_listener>(worker_listener{std::move(a.live), std::move(a.socket).attach(io_)}));
       if (!draining_) listener::start_accepting(*this, listeners_.back());
     }
   });
@@ -109,8 +110,11 @@ void worker::drain_listener(const upstream::listener_live* live) {
   });
 }
 
-void worker::add_listener(std::shared_ptr<upstream::listener_live> live, asio::ip::tcp::acceptor acceptor) {
-  listeners_.push_back(std::make_shared<worker_listener>(worker_listener{std::move(live), std::move(acceptor)}));
+void worker::add_listener(new_listener l) {
+  // Before start(): the thread's creation orders this registration before
+  // the loop's first use of the reactor.
+  listeners_.push_back(
+      std::make_shared<worker_listener>(worker_listener{std::move(l.live), std::move(l.socket).attach(io_)}));
 }
 
 void worker::start(std::function<void()> on_exit) {

@@ -15,6 +15,7 @@
 
 #include "lb/accesslog/access_log.h"
 #include "lb/balancer/balancer.h"
+#include "lb/listener/listen_socket.h"
 #include "lb/runtime/parking.h"
 #include "lb/runtime/session_base.h"
 #include "lb/runtime/snapshot.h"
@@ -84,6 +85,13 @@ struct worker_listener {
   boost::asio::ip::tcp::endpoint peer{};  // filled by each accept (no getpeername)
 };
 
+// A listener's socket bound by the control thread for one worker, which
+// registers it with its own io_context (see listener::listen_socket).
+struct new_listener {
+  std::shared_ptr<upstream::listener_live> live;
+  listener::listen_socket socket;
+};
+
 class worker {
  public:
   using clock = std::chrono::steady_clock;
@@ -97,14 +105,14 @@ class worker {
   boost::asio::io_context& io() { return io_; }
 
   // Thread: control, before start(). Takes ownership of a bound, listening socket.
-  void add_listener(std::shared_ptr<upstream::listener_live> live, boost::asio::ip::tcp::acceptor acceptor);
+  void add_listener(new_listener l);
 
   // Thread: any. Switches to `snap` (a reload): new requests use it; idle
   // upstream connections to endpoints that stay move over; `added` acceptors
   // start accepting; listeners no longer in `snap` stop accepting and their
   // connections drain (idle ones close, busy ones finish their exchange on
   // the snapshot they have, then close).
-  void apply(std::shared_ptr<const snapshot> snap, std::vector<worker_listener> added);
+  void apply(std::shared_ptr<const snapshot> snap, std::vector<new_listener> added);
 
   // Thread: control. Starts the thread; `on_exit` runs on it when the loop ends.
   void start(std::function<void()> on_exit);
