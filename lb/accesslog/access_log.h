@@ -30,6 +30,7 @@ struct record {
   double upstream_duration = -1;       // seconds, request sent -> response head; < 0 = no upstream answer
   std::string_view reason;             // why lb answered with an error itself; empty otherwise
   std::uint32_t attempts = 0;          // upstream attempts made (retries = attempts - 1)
+  std::string_view sni;                // TCP listeners reading it: the ClientHello's server name
 };
 
 class sink;

@@ -6,10 +6,11 @@
 //    "pool":"api","endpoint":"10.0.0.5:8080","client":"203.0.113.7",
 //    "method":"GET","path":"/v1/users?id=1","status":200,"bytes_in":312,
 //    "bytes_out":1534,"duration":0.012345,"upstream_duration":0.010001,
-//    "reason":null,"attempts":1}
+//    "reason":null,"attempts":1,"sni":null}
 //
 // - time: start_unix_us as RFC 3339 UTC, always 6 fractional digits and "Z".
-// - route, pool, endpoint, reason: JSON null when empty (every line carries
+// - sni: the server name a TCP listener read from the ClientHello.
+// - route, pool, endpoint, reason, sni: JSON null when empty (every line carries
 //   every key, so a consumer sees one fixed schema). listener, client, method
 //   and path are always strings, "" when empty.
 // - duration, upstream_duration: seconds, fixed with 6 decimals (rounded to the
@@ -273,11 +274,12 @@ void format(std::string& out, const record& r) {
   const std::size_t e_listener = escaped_size(r.listener), e_route = escaped_size(r.route),
                     e_pool = escaped_size(r.pool), e_endpoint = escaped_size(r.endpoint),
                     e_client = escaped_size(r.client), e_method = escaped_size(r.method),
-                    e_path = escaped_size(r.path), e_reason = escaped_size(r.reason);
+                    e_path = escaped_size(r.path), e_reason = escaped_size(r.reason),
+                    e_sni = escaped_size(r.sni);
   // Keys, quotes and the 4 integers at their widest (20 digits each), with slack.
   constexpr std::size_t kFixed = 512;
   const std::size_t bound = kTimeSize + kFixed + seconds_size(r.duration) + seconds_size(r.upstream_duration) +
-                            e_listener + e_route + e_pool + e_endpoint + e_client + e_method + e_path + e_reason;
+                            e_listener + e_route + e_pool + e_endpoint + e_client + e_method + e_path + e_reason + e_sni;
   const std::size_t old = out.size();
   out.resize(old + bound);
   char* const begin = out.data() + old;
@@ -299,6 +301,7 @@ void format(std::string& out, const record& r) {
     o = put_seconds(o, ",\"upstream_duration\":", r.upstream_duration);
   o = put_string_field(o, ",\"reason\":", r.reason, e_reason, true);
   o = put_uint(o, ",\"attempts\":", r.attempts);
+  o = put_string_field(o, ",\"sni\":", r.sni, e_sni, true);
   o = put_lit(o, "}\n");
   out.resize(old + static_cast<std::size_t>(o - begin));
 }

@@ -94,6 +94,7 @@ std::string hash_key_text(const config::hash_key& k) {
     case config::hash_key::kind::header: return "header:" + k.name;
     case config::hash_key::kind::cookie: return "cookie:" + k.name;
     case config::hash_key::kind::path: return "path";
+    case config::hash_key::kind::sni: return "sni";
   }
   return "";
 }

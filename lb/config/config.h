@@ -65,7 +65,7 @@ constexpr bool is_hash_balancer(balancer_kind k) {
 // What a hash balancer hashes. ip_hash defaults to client_ip; ring_hash and
 // maglev to client_ip too unless `hash_key` says otherwise.
 struct hash_key {
-  enum class kind { client_ip, header, cookie, path };
+  enum class kind { client_ip, header, cookie, path, sni };  // sni: TCP listeners only
   kind type = kind::client_ip;
   std::string name;  // header name (lower-cased) or cookie name
 };
@@ -166,6 +166,22 @@ struct route {
   source_pos name_pos;  // of `name`, or of the route itself when it has none
   source_pos pool_pos;
 };
+
+// A TCP listener's route: flows whose TLS ClientHello names `sni` (and
+// offers one of `alpn`) go to `pool`, TLS left to the origin (passthrough).
+struct tcp_route {
+  std::string name;  // defaults to "route<N>"
+  host_match sni;    // any, exact or suffix (`*.example.com`) only
+  std::vector<std::string> alpn;  // matches when the client offers any of them; empty = any
+  std::string pool;
+  std::size_t pool_index = 0;  // set by cross_check()
+  source_pos name_pos;
+  source_pos pool_pos;
+};
+
+// What an SNI-reading TCP listener does with a flow whose first bytes are
+// not a TLS handshake.
+enum class non_tls_action { close, pool };
 
 struct limits {
   std::uint64_t max_connections = 100000;  // per listener, across all workers
@@ -270,7 +286,8 @@ struct listener {
   ::lb::config::limits limits;
   std::vector<route> routes;  // first match wins
   std::optional<listener_tls> tls;
-  // TCP listeners: the pool every flow goes to.
+  // TCP listeners: the pool every flow goes to, or with `tcp_routes` the
+  // default for flows no route matches (empty: those are closed).
   std::string pool;
   std::size_t pool_index = 0;  // into config::pools, set by cross_check()
   source_pos pool_pos;
@@ -278,6 +295,14 @@ struct listener {
   // TCP listeners: move bulk flows with splice() through a pipe (zero copy);
   // `splice: off` keeps every flow on the buffered path.
   bool splice = true;
+  // TCP listeners: SNI routes (`routes:` on a tcp listener), first match by
+  // exact name, then the longest wildcard, then routes without `sni`.
+  std::vector<tcp_route> tcp_routes;
+  duration peek_timeout = std::chrono::seconds(5);  // the whole ClientHello must arrive within this
+  non_tls_action non_tls = non_tls_action::close;
+  // Set by cross_check(): flows start with a ClientHello read (routes, or a
+  // pool hashing by `sni`).
+  bool peek_sni = false;
   source_pos name_pos;
   source_pos listen_pos;
 };

@@ -61,6 +61,20 @@ void resolve_pools(config& cfg, std::vector<diagnostic>& out) {
         l.pool_index = it->second;
       }
     }
+    bool sni_hash = l.proto == protocol::tcp && !l.pool.empty() && index.count(l.pool) &&
+                    cfg.pools[index.at(l.pool)].hash_key.type == hash_key::kind::sni;
+    for (auto& r : l.tcp_routes) {
+      if (r.pool.empty()) continue;
+      const auto it = index.find(r.pool);
+      if (it == index.end()) {
+        out.push_back(diagnostic::at(r.pool_pos, "route '" + r.name + "' names unknown pool '" + r.pool + "'"));
+        continue;
+      }
+      r.pool_index = it->second;
+      sni_hash = sni_hash || cfg.pools[it->second].hash_key.type == hash_key::kind::sni;
+    }
+    // A `tls:` listener terminates: its SNI comes from the handshake instead.
+    l.peek_sni = (!l.tcp_routes.empty() || sni_hash) && !l.tls;
     for (auto& r : l.routes) {
       if (r.pool.empty()) continue;
       const auto it = index.find(r.pool);
@@ -73,6 +87,10 @@ void resolve_pools(config& cfg, std::vector<diagnostic>& out) {
       // An HTTP upstream connection is pooled and serves many clients: one
       // PROXY header at its start would name the first of them for all.
       const auto& p = cfg.pools[it->second];
+      if (is_hash_balancer(p.balancer) && p.hash_key.type == hash_key::kind::sni) {
+        out.push_back(diagnostic::at(r.pool_pos, "route '" + r.name + "' sends HTTP to pool '" + p.name +
+                                                     "', which hashes by 'sni' (only tcp listeners read it)"));
+      }
       if (p.proxy_protocol != proxy_version::none) {
         out.push_back(diagnostic::at(r.pool_pos, "route '" + r.name + "' sends HTTP to pool '" + p.name +
                                                      "', which has 'proxy_protocol' (only tcp listeners may use it)"));
@@ -87,7 +105,10 @@ std::vector<diagnostic> cross_check(config& cfg) {
   std::vector<diagnostic> out;
   check_unique_names(cfg.listeners, "listener", out);
   check_unique_names(cfg.pools, "pool", out);
-  for (const auto& l : cfg.listeners) check_unique_names(l.routes, "route", out);
+  for (const auto& l : cfg.listeners) {
+    check_unique_names(l.routes, "route", out);
+    check_unique_names(l.tcp_routes, "route", out);
+  }
   check_listen_addresses(cfg, out);
   resolve_pools(cfg, out);
   return out;

@@ -13,7 +13,8 @@ namespace {
 
 const schema listener_schema{"listener",
                              {"name", "listen", "protocol", "limits", "routes", "tls", "pool",
-                              "accept_proxy_protocol", "splice", "protocols", "http2"},
+                              "accept_proxy_protocol", "splice", "protocols", "http2", "peek_timeout",
+                              "non_tls"},
                              {}};
 const schema limits_schema{
     "limits",
@@ -23,6 +24,7 @@ const schema limits_schema{
     {}};
 const schema route_schema{"route", {"name", "match", "pool", "timeout", "retries", "set_headers"},
                           {}};
+const schema tcp_route_schema{"route", {"name", "sni", "alpn", "pool"}, {}};
 const schema retries_schema{"retries", {"attempts", "on", "budget_percent"}, {}};
 const schema match_schema{"match",
                           {"host", "path_prefix", "path_exact", "path_regex", "headers"},
@@ -33,6 +35,7 @@ void read_versions(reader& r, const field& f, listener& out);
 // Returns whether `idle_timeout` was given (a TCP listener's default differs).
 bool read_limits(reader& r, const field& f, limits& out);
 void read_route(reader& r, const field& f, std::size_t index, route& out);
+void read_tcp_route(reader& r, const field& f, std::size_t index, tcp_route& out);
 void read_retries(reader& r, const field& f, retry_policy& out);
 void read_retry_on(reader& r, const field& f, retry_policy& out);
 void read_match(reader& r, const field& f, route& out);
@@ -81,21 +84,31 @@ void decode_listener(reader& r, const field& f, listener& out) {
       read_versions(r, item, out);
     } else if (item.key == "http2") {
       decode_http2(r, item, out.http2);
-    } else if (item.key == "routes") {
-      const auto routes = r.read_list(item, "route");
-      for (std::size_t i = 0; routes && i < routes->size(); ++i) {
-        read_route(r, (*routes)[i], i, out.routes.emplace_back());
+    } else if (item.key == "peek_timeout") {
+      if (auto d = r.read_duration(item, false)) out.peek_timeout = *d;
+    } else if (item.key == "non_tls") {
+      if (auto v = r.read_string(item)) {
+        if (*v == "close" || *v == "pool") out.non_tls = *v == "pool" ? non_tls_action::pool : non_tls_action::close;
+        else r.error(item, "invalid 'non_tls': expected 'close' or 'pool', got " + describe(item.value));
       }
     }
   }
   const auto* proto = m->get("protocol");
   const bool tcp = proto && proto->value.IsScalar() && proto->value.Scalar() == "tcp";
+  // Routes are read once the protocol is known: a tcp listener's match by SNI.
+  if (const auto* item = m->get("routes")) {
+    const auto routes = r.read_list(*item, "route");
+    for (std::size_t i = 0; routes && i < routes->size(); ++i) {
+      if (tcp) read_tcp_route(r, (*routes)[i], i, out.tcp_routes.emplace_back());
+      else read_route(r, (*routes)[i], i, out.routes.emplace_back());
+    }
+  }
   if (!tcp) {
     r.require(*m, "routes", "listener");
     // Keys that mean something on a TCP listener only must not pass silently.
     // ALPN `h2` on a tls: listener speaks HTTP/2 to the clients that ask.
     if (out.tls && std::find(out.tls->alpn.begin(), out.tls->alpn.end(), "h2") != out.tls->alpn.end()) out.h2 = true;
-    for (const char* key : {"pool", "splice"})
+    for (const char* key : {"pool", "splice", "peek_timeout", "non_tls"})
       if (const auto* k = m->get(key)) {
         // Built by appending: g++ 12 -O3 warns falsely (-Wrestrict) on "lit" + std::string&&.
         std::string message = "'";
@@ -106,15 +119,17 @@ void decode_listener(reader& r, const field& f, listener& out) {
       r.error(l->value["half_close_timeout"].Mark(), "'half_close_timeout' applies only to 'protocol: tcp' listeners");
     return;
   }
-  r.require(*m, "pool", "tcp listener");
+  if (!m->get("routes")) r.require(*m, "pool", "tcp listener");
   for (const char* key : {"protocols", "http2"})
     if (const auto* k = m->get(key)) {
       std::string message = "'";  // appended, as above (-Wrestrict)
       message.append(key).append("' applies only to HTTP listeners");
       r.error(k->key_node.Mark(), message);
     }
-  if (const auto* routes = m->get("routes"))
-    r.error(routes->key_node.Mark(), "a tcp listener takes 'pool', not 'routes'");
+  if (const auto* t = m->get("tls"); t && m->get("routes"))
+    r.error(t->key_node.Mark(), "a tcp listener routes by SNI with TLS passed through: 'tls' and 'routes' exclude each other");
+  if (const auto* n = m->get("non_tls"); n && out.non_tls == non_tls_action::pool && !m->get("pool"))
+    r.error(n->key_node.Mark(), "'non_tls: pool' needs the listener's default 'pool'");
   if (!idle_given) out.limits.idle_timeout = tcp_default_idle_timeout;
 }
 
@@ -215,6 +230,49 @@ void read_route(reader& r, const field& f, std::size_t index, route& out) {
   // cross_check() takes an empty pool for one the source could not read (and
   // so reported); one written as "" is reported here, as cross_check would.
   if (empty_pool) r.error(*empty_pool, "route '" + out.name + "' names unknown pool ''");
+}
+
+void read_tcp_route(reader& r, const field& f, std::size_t index, tcp_route& out) {
+  out.name = "route" + std::to_string(index);
+  out.name_pos = r.pos(f.value.Mark());
+  const auto m = r.read_map(f, tcp_route_schema);
+  if (!m) return;
+  r.require(*m, "pool", "route");
+  if (!m->get("sni") && !m->get("alpn"))
+    r.error(f, "a tcp route matches by 'sni', 'alpn' or both (the listener's 'pool' takes the rest)");
+  for (const auto& item : m->items) {
+    if (item.key == "name") {
+      if (auto n = r.read_name(item, "route")) {
+        out.name = *n;
+        out.name_pos = r.pos(item);
+      }
+    } else if (item.key == "sni") {
+      const auto h = r.read_string(item);
+      if (!h) continue;
+      std::string why;
+      auto hm = parse_host_match(*h, why);
+      if (hm && hm->type != host_match::kind::exact && hm->type != host_match::kind::suffix)
+        why = "invalid sni '" + *h + "': expected a name or '*.example.com'";
+      else if (hm && hm->value.starts_with('['))
+        why = "invalid sni '" + *h + "': an IP address is never sent as SNI";
+      if (!why.empty()) r.error(item, why);
+      else out.sni = *hm;
+    } else if (item.key == "alpn") {
+      const auto list = item.value.IsScalar() ? std::optional<std::vector<field>>({item}) : r.read_list(item, "protocol");
+      for (std::size_t i = 0; list && i < list->size(); ++i) {
+        const auto p = r.read_string((*list)[i]);
+        if (!p) continue;
+        if (p->empty() || p->size() > 255) r.error((*list)[i], "invalid ALPN protocol name (1 to 255 bytes)");
+        else out.alpn.push_back(*p);
+      }
+    } else if (item.key == "pool") {
+      if (auto p = r.read_string(item)) {
+        out.pool = *p;
+        out.pool_pos = r.pos(item);
+        if (p->empty()) r.error(item, "route '" + out.name + "' names unknown pool ''");
+      }
+    }
+  }
 }
 
 void read_retries(reader& r, const field& f, retry_policy& out) {

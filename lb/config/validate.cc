@@ -157,6 +157,10 @@ std::optional<hash_key> parse_hash_key(std::string_view s, std::string& error) {
     k.type = hash_key::kind::path;
     return k;
   }
+  if (s == "sni") {
+    k.type = hash_key::kind::sni;
+    return k;
+  }
   std::string_view what;
   if (s.starts_with("header:")) {
     k.type = hash_key::kind::header;
@@ -166,7 +170,7 @@ std::optional<hash_key> parse_hash_key(std::string_view s, std::string& error) {
     what = "cookie";
   } else {
     error = "unknown hash_key '" + std::string(s) +
-            "' (expected one of: client_ip, header:NAME, cookie:NAME, path)";
+            "' (expected one of: client_ip, header:NAME, cookie:NAME, path, sni)";
     return std::nullopt;
   }
   const auto name = s.substr(what.size() + 1);

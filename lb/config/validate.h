@@ -37,7 +37,8 @@ std::optional<host_match> parse_host_match(std::string_view s, std::string& erro
 
 // A pool's `hash_key`: "client_ip", "header:NAME" (NAME an RFC 9110 token,
 // stored lower-case), "cookie:NAME" (an RFC 6265 cookie-name, which is a
-// token too, kept as written: cookie names are case-sensitive) or "path".
+// token too, kept as written: cookie names are case-sensitive), "path" or "sni"
+// (TCP listeners: the ClientHello's server name).
 // Returns nullopt with `error` set otherwise.
 std::optional<hash_key> parse_hash_key(std::string_view s, std::string& error);
 

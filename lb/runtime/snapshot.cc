@@ -70,8 +70,9 @@ std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::con
                                 .count();
   const auto buckets = metrics::bucket_bounds::of(cfg->metrics.request_duration_buckets);
   for (const auto& l : cfg->listeners) {
-    listener_snapshot ls{&l, router::table(l.routes), registry.listener(l.name), {}, {}, {}};
+    listener_snapshot ls{&l, router::table(l.routes), registry.listener(l.name), {}, {}, {}, "http", {}};
     for (const auto& r : l.routes) ls.route_stats.push_back(registry.route(l.name, r.name, buckets));
+    if (!l.tcp_routes.empty()) ls.sni = proto::tcp::sni_router(l.tcp_routes);
     try {
       ls.path = listener::path_for(l);
     } catch (const std::exception& x) {

@@ -15,6 +15,7 @@
 #include "lb/balancer/balancer.h"
 #include "lb/config/config.h"
 #include "lb/listener/plane.h"
+#include "lb/proto/tcp/sni_router.h"
 #include "lb/router/table.h"
 #include "lb/tls/server_contexts.h"
 #include "lb/upstream/live.h"
@@ -37,6 +38,7 @@ struct listener_snapshot {
   listener::connection_path path;  // stages and plane for its connections
   std::shared_ptr<const tls::server_contexts> tls;  // set for a `tls:` listener
   std::string_view scheme = "http";  // what X-Forwarded-Proto tells upstreams ("https" with TLS)
+  proto::tcp::sni_router sni;        // a TCP listener's SNI routes (cfg->tcp_routes)
 };
 
 struct snapshot {

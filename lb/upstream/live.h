@@ -121,11 +121,16 @@ enum class tcp_end : std::uint8_t {
   no_endpoint,         // no healthy endpoint to connect to
   connect_failed,      // every attempt failed or timed out
   proxy_refused,       // a PROXY header from a peer not trusted to send one
+  peek_timeout,        // SNI listeners: no whole ClientHello within peek_timeout
+  not_tls,             // SNI listeners: the first bytes are not TLS (and `non_tls: close`)
+  bad_client_hello,    // SNI listeners: a malformed or over-long ClientHello, or closed before its end
+  no_route,            // SNI listeners: no route matched and there is no default pool
   count
 };
-inline constexpr const char* tcp_end_names[] = {"closed",         "client_reset",   "upstream_reset",
-                                                "idle_timeout",   "half_close_timeout", "drained",
-                                                "no_endpoint",    "connect_failed", "proxy_refused"};
+inline constexpr const char* tcp_end_names[] = {
+    "closed",       "client_reset", "upstream_reset",   "idle_timeout", "half_close_timeout", "drained",
+    "no_endpoint",  "connect_failed", "proxy_refused",  "peek_timeout", "not_tls",            "bad_client_hello",
+    "no_route"};
 
 // Why a PROXY header read from a trusted peer failed (lb_proxy_protocol_failures_total).
 enum class proxy_failure : std::uint8_t { malformed, timeout, closed, count };

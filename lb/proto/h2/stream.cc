@@ -124,7 +124,9 @@ void answer_local(session& s, stream& st, unsigned status, std::string_view reas
 // The hash balancers' key (http::request_hash's, over HTTP/2 fields).
 std::uint64_t request_hash(const config::hash_key& key, std::string_view client_ip, const request_fields& rq) {
   switch (key.type) {
-    case config::hash_key::kind::client_ip: return balancer::hash_key(client_ip);
+    case config::hash_key::kind::client_ip:
+    case config::hash_key::kind::sni:  // refused for HTTP routes by cross_check()
+      return balancer::hash_key(client_ip);
     case config::hash_key::kind::header: {
       const auto* f = rq.find(key.name);
       return balancer::hash_key(f ? f->value : std::string_view());

@@ -24,7 +24,9 @@ std::string_view cookie_value(const fields& f, std::string_view name) {
 
 std::uint64_t request_hash(const config::hash_key& key, std::string_view client_ip, const request_message& msg) {
   switch (key.type) {
-    case config::hash_key::kind::client_ip: return balancer::hash_key(client_ip);
+    case config::hash_key::kind::client_ip:
+    case config::hash_key::kind::sni:  // refused for HTTP routes by cross_check()
+      return balancer::hash_key(client_ip);
     case config::hash_key::kind::header: return balancer::hash_key(msg[key.name]);
     case config::hash_key::kind::cookie: return balancer::hash_key(cookie_value(msg, key.name));
     case config::hash_key::kind::path: {

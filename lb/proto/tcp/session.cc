@@ -2,7 +2,9 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include <boost/asio/co_spawn.hpp>
@@ -13,6 +15,8 @@
 #include "lb/connpool/connector.h"
 #include "lb/core/ip_text.h"
 #include "lb/core/log.h"
+#include "lb/proto/proxy/header.h"
+#include "lb/proto/tcp/client_hello.h"
 #include "lb/proto/tcp/pump.h"
 #include "lb/proto/tcp/upstream_header.h"
 #include "lb/runtime/worker.h"
@@ -55,8 +59,12 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   }
 
   void on_timeout() override {
-    if (!expire(connect_, idle_, half_, drain_)) return;
+    if (!expire(connect_, idle_, half_, drain_, peek_)) return;
     if (drain_.fired) ended_ = tcp_end::drained;
+    if (peeking_) {  // peek_timeout: the read sees the cancel
+      client_->cancel();
+      return;
+    }
     if (connecting_) {  // connect_timeout (or drain): the connector sees the cancel
       connecting_->cancel();
       return;
@@ -70,6 +78,11 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     // drain_timeout passes (that of the config now current).
     if (draining_) return;
     draining_ = true;
+    if (peeking_) {  // nothing has moved yet: nothing to finish
+      ended_ = tcp_end::drained;
+      client_->cancel();
+      return;
+    }
     arm(drain_, w_.current()->snap->cfg->drain_timeout);
   }
 
@@ -95,12 +108,20 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     lstats.tcp_active.add(1);
     start_ = clock::now();
     if (w_.access_log()) start_wall_ = std::chrono::system_clock::now();
-    const auto& pool = ws_->snap->pools[cfg.pool_index];
+    if (!cfg.pool.empty()) pool_index_ = cfg.pool_index;
+    if (cfg.peek_sni) pool_index_ = co_await peek(ls);
+    if (pool_index_) co_await proxy(ls, ws_->snap->pools[*pool_index_], lstats);
+    close_both();
+    finish(ls, pool_index_ ? &ws_->snap->pools[*pool_index_] : nullptr, lstats);
+  }
 
+  awaitable<void> proxy(const runtime::listener_snapshot& ls, const upstream::pool_snapshot& pool,
+                        upstream::listener_worker_stats& lstats) {
+    const auto& cfg = *ls.cfg;
     // The PROXY header goes ahead of everything, a TLS handshake included,
     // so the connector writes it.
     if (pool.cfg->proxy_protocol != config::proxy_version::none)
-      header_ = upstream_header(pool.cfg->proxy_protocol, *client_, peer_, proxied_.get());
+      header_ = upstream_header(pool.cfg->proxy_protocol, *client_, peer_, proxied_.get(), hello_.sni);
     if (co_await connect(pool)) {
       auto& ep_stats = pool.live[up_->endpoint]->stats[w_.id()];
       auto& in_flight = pool.live[up_->endpoint]->in_flight;
@@ -113,8 +134,9 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       opts.splice = cfg.splice;
       opts.refuse_proxy_header = cfg.accept_proxy && !proxied_;
       opts.counters = {{{&lstats.tcp_bytes[0], &ep_stats.tcp_bytes[1]}, {&ep_stats.tcp_bytes[0], &lstats.tcp_bytes[1]}}};
-      boost::beast::flat_buffer none_a, none_b;
-      report_ = co_await pump_flow(w_, {*client_, none_a}, {*up_->stream, none_b}, {*this, idle_, cfg.limits.idle_timeout},
+      boost::beast::flat_buffer none;
+      // first_ holds the ClientHello bytes already read: the upstream gets them first.
+      report_ = co_await pump_flow(w_, {*client_, first_}, {*up_->stream, none}, {*this, idle_, cfg.limits.idle_timeout},
                                    opts, shared_from_this());
       if (!ended_) {
         ended_ = report_.refused    ? tcp_end::proxy_refused
@@ -124,15 +146,69 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       }
       in_flight.fetch_sub(1, std::memory_order_relaxed);
     }
-    close_both();
-    finish(ls, pool, lstats);
+  }
+
+  // Reads the ClientHello (kept in first_, for the upstream) within
+  // peek_timeout and returns the pool its route names; sets ended_ and
+  // returns nullopt when the flow goes nowhere.
+  awaitable<std::optional<std::size_t>> peek(const runtime::listener_snapshot& ls) {
+    const auto& cfg = *ls.cfg;
+    const auto fallback = pool_index_;
+    peeking_ = true;
+    arm(peek_, cfg.peek_timeout);
+    auto status = hello_status::incomplete;
+    while (status == hello_status::incomplete && !ended_) {
+      // Hellos are mostly under 2 KiB: grow only for the rare large one.
+      const auto room = std::min<std::size_t>(first_.size() < 2048 ? 2048 : 8192, max_client_hello_wire - first_.size());
+      std::size_t n = 0;
+      const auto ec = co_await client_->read_some(first_.prepare(room), n);
+      first_.commit(n);
+      if (n != 0) {
+        const auto* data = static_cast<const char*>(first_.data().data());
+        status = parse_client_hello(std::string_view(data, first_.size()), hello_);
+        // A PROXY header from a peer not trusted to send one is refused, as
+        // on a listener that reads no SNI.
+        if (status == hello_status::not_tls && cfg.accept_proxy && !proxied_ &&
+            proxy::starts_like_header(std::string_view(data, first_.size())) != proxy::signature::no) {
+          ended_ = tcp_end::proxy_refused;
+        }
+      }
+      if (ec) break;
+    }
+    disarm(peek_);
+    peeking_ = false;
+    if (ended_) co_return std::nullopt;
+    switch (status) {
+      case hello_status::complete:
+        if (const auto r = ls.sni.match(hello_)) {
+          route_ = cfg.tcp_routes[*r].name;
+          co_return cfg.tcp_routes[*r].pool_index;
+        }
+        if (!fallback) ended_ = tcp_end::no_route;
+        co_return fallback;
+      case hello_status::not_tls:
+        if (cfg.non_tls == config::non_tls_action::pool && fallback) co_return fallback;
+        ended_ = tcp_end::not_tls;
+        co_return std::nullopt;
+      case hello_status::incomplete:
+        ended_ = peek_.fired ? tcp_end::peek_timeout : tcp_end::bad_client_hello;
+        co_return std::nullopt;
+      case hello_status::malformed:
+      case hello_status::too_large: break;
+    }
+    ended_ = tcp_end::bad_client_hello;
+    co_return std::nullopt;
   }
 
   // Picks and connects, trying each endpoint at most once; sets ended_ and
   // returns false when none could be reached.
   awaitable<bool> connect(const upstream::pool_snapshot& pool) {
-    auto& wpool = ws_->pools[lsnap().cfg->pool_index];
-    const std::uint64_t hash = config::is_hash_balancer(pool.cfg->balancer) ? balancer::hash_key(client_ip_) : 0;
+    auto& wpool = ws_->pools[*pool_index_];
+    // Hashing by `sni` falls back to the client address when none was read.
+    const bool by_sni = pool.cfg->hash_key.type == config::hash_key::kind::sni && !hello_.sni.empty();
+    const std::uint64_t hash = !config::is_hash_balancer(pool.cfg->balancer) ? 0
+                               : by_sni ? balancer::hash_key(hello_.sni)
+                                        : balancer::hash_key(client_ip_);
     upstream::tried_set tried(pool.addrs.size());
     for (;;) {
       const auto picked = upstream::pick(pool, wpool, tried, hash, clock::now());
@@ -156,7 +232,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     }
   }
 
-  void finish(const runtime::listener_snapshot& ls, const upstream::pool_snapshot& pool,
+  void finish(const runtime::listener_snapshot& ls, const upstream::pool_snapshot* pool,
               upstream::listener_worker_stats& lstats) {
     const auto why = ended_.value_or(tcp_end::closed);
     lstats.tcp_ended[static_cast<std::size_t>(why)].add();
@@ -166,7 +242,9 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     accesslog::record r;
     r.start_unix_us = std::chrono::duration_cast<std::chrono::microseconds>(start_wall_.time_since_epoch()).count();
     r.listener = ls.cfg->name;
-    r.pool = pool.cfg->name;
+    if (pool) r.pool = pool->cfg->name;
+    r.route = route_;
+    r.sni = hello_.sni;
     r.endpoint = endpoint_label_;
     r.client = client_ip_;
     r.bytes_in = report_.bytes[0];
@@ -193,13 +271,20 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   std::string_view endpoint_label_;
   std::string header_;  // the PROXY header sent upstream
   std::string_view failure_;  // why the last connect attempt failed (static text)
+  std::optional<std::size_t> pool_index_;  // into the snapshot's pools; none: the flow goes nowhere
+  // SNI listeners: the ClientHello read, and its bytes, which the upstream
+  // gets first.
+  client_hello hello_;
+  boost::beast::flat_buffer first_;
+  std::string_view route_;
+  bool peeking_ = false;
   std::uint32_t attempts_ = 0;
   pump_report report_;
   std::optional<tcp_end> ended_;  // set by whoever ends the flow first
   bool draining_ = false;
   clock::time_point start_{};
   std::chrono::system_clock::time_point start_wall_{};
-  io::deadline connect_, idle_, half_, drain_;
+  io::deadline connect_, idle_, half_, drain_, peek_;
 };
 
 }  // namespace

@@ -45,7 +45,7 @@ void tls_tlvs(io::stream& client, std::vector<proxy::tlv>& out) {
 }  // namespace
 
 std::string upstream_header(config::proxy_version v, io::stream& client, const proxy::endpoint& peer,
-                            const proxy::header* proxied) {
+                            const proxy::header* proxied, std::string_view sni) {
   const bool named = proxied && !proxied->local;
   const auto dst = named ? proxied->destination : local_endpoint(client);
   std::string out;
@@ -55,6 +55,7 @@ std::string upstream_header(config::proxy_version v, io::stream& client, const p
   }
   std::vector<proxy::tlv> tlvs;
   tls_tlvs(client, tlvs);
+  if (!sni.empty()) tlvs.push_back({proxy::tlv_authority, std::string(sni)});
   // Received TLVs go on, but for the kinds lb has first-hand values for.
   if (proxied) {
     for (const auto& t : proxied->tlvs)

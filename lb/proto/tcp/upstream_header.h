@@ -14,8 +14,10 @@
 namespace lb::proto::tcp {
 
 // Thread: owning worker. `client`: the client's stream (its local address is
-// the destination unless `proxied` names one); `peer`: the client as lb knows it.
+// the destination unless `proxied` names one); `peer`: the client as lb knows it;
+// `sni`: the server name read from a ClientHello passed through (v2: the
+// authority TLV).
 std::string upstream_header(config::proxy_version v, io::stream& client, const proxy::endpoint& peer,
-                            const proxy::header* proxied);
+                            const proxy::header* proxied, std::string_view sni = {});
 
 }  // namespace lb::proto::tcp

@@ -224,7 +224,7 @@ TEST(accesslog_format, full_record) {
             R"({"time":"2024-05-01T12:34:56.789012Z","listener":"web","route":"api","pool":"api",)"
             R"("endpoint":"10.0.0.5:8080","client":"203.0.113.7","method":"GET","path":"/v1/users?id=1",)"
             R"("status":200,"bytes_in":312,"bytes_out":1534,"duration":0.012345,"upstream_duration":0.010001,)"
-            R"("reason":null,"attempts":1})"
+            R"("reason":null,"attempts":1,"sni":null})"
             "\n");
 }
 
@@ -241,7 +241,7 @@ TEST(accesslog_format, full_record_with_reason_and_large_numbers) {
             R"({"time":"2024-05-01T12:34:56.789012Z","listener":"web","route":"api","pool":"api",)"
             R"("endpoint":"10.0.0.5:8080","client":"203.0.113.7","method":"GET","path":"/v1/users?id=1",)"
             R"("status":504,"bytes_in":18446744073709551615,"bytes_out":0,"duration":30.000000,)"
-            R"("upstream_duration":null,"reason":"upstream_timeout","attempts":3})"
+            R"("upstream_duration":null,"reason":"upstream_timeout","attempts":3,"sni":null})"
             "\n");
 }
 
@@ -249,7 +249,7 @@ TEST(accesslog_format, minimal_record_has_nulls) {
   EXPECT_EQ(line_of(record{}),
             R"({"time":"1970-01-01T00:00:00.000000Z","listener":"","route":null,"pool":null,)"
             R"("endpoint":null,"client":"","method":"","path":"","status":0,"bytes_in":0,"bytes_out":0,)"
-            R"("duration":0.000000,"upstream_duration":null,"reason":null,"attempts":0})"
+            R"("duration":0.000000,"upstream_duration":null,"reason":null,"attempts":0,"sni":null})"
             "\n");
 }
 
@@ -270,7 +270,7 @@ TEST(accesslog_format, every_line_is_valid_json_with_all_keys_in_order) {
   for (const auto& [k, v] : j.fields()) keys.push_back(k);
   EXPECT_EQ(keys, (std::vector<std::string>{"time", "listener", "route", "pool", "endpoint", "client", "method",
                                             "path", "status", "bytes_in", "bytes_out", "duration",
-                                            "upstream_duration", "reason", "attempts"}));
+                                            "upstream_duration", "reason", "attempts", "sni"}));
 }
 
 std::string time_of(std::int64_t unix_us) {

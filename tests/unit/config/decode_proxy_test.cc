@@ -64,14 +64,50 @@ TEST(tcp_listener, defaults) {
   EXPECT_EQ(r.cfg->pools[0].proxy_protocol, proxy_version::none);
 }
 
-TEST(tcp_listener, needs_a_known_pool_and_no_routes) {
+TEST(tcp_listener, needs_a_known_pool_or_routes) {
   EXPECT_EQ(errors_of("listeners: [{name: pg, listen: 127.0.0.1:5432, protocol: tcp}]\n" + pools),
             (std::vector<std::string>{"t.yaml:1:13: missing required key 'pool' in tcp listener"}));
   EXPECT_EQ(errors_of("listeners: [{name: pg, listen: 127.0.0.1:5432, protocol: tcp, pool: nope}]\n" + pools),
             (std::vector<std::string>{"t.yaml:1:69: listener 'pg' names unknown pool 'nope'"}));
   EXPECT_EQ(errors_of("listeners: [{name: pg, listen: 127.0.0.1:5432, protocol: tcp, pool: pg, routes: [{pool: pg}]}]\n" +
                       pools),
-            (std::vector<std::string>{"t.yaml:1:73: a tcp listener takes 'pool', not 'routes'"}));
+            (std::vector<std::string>{
+                "t.yaml:1:82: a tcp route matches by 'sni', 'alpn' or both (the listener's 'pool' takes the rest)"}));
+}
+
+TEST(tcp_listener, reads_sni_routes) {
+  const auto r = load_string(R"(listeners:
+  - name: edge
+    listen: 127.0.0.1:8443
+    protocol: tcp
+    peek_timeout: 2s
+    routes:
+      - { sni: "*.Example.com", pool: pg }
+      - { name: h2, sni: api.example.com., alpn: h2, pool: pg }
+      - { alpn: [imap, pop3], pool: pg }
+)" + pools, "t.yaml");
+  ASSERT_TRUE(r.ok());
+  const auto& l = r.cfg->listeners[0];
+  ASSERT_EQ(l.tcp_routes.size(), 3u);
+  EXPECT_EQ(l.tcp_routes[0].sni.type, host_match::kind::suffix);
+  EXPECT_EQ(l.tcp_routes[0].sni.value, ".example.com");
+  EXPECT_EQ(l.tcp_routes[1].name, "h2");
+  EXPECT_EQ(l.tcp_routes[1].sni.value, "api.example.com");
+  EXPECT_EQ(l.tcp_routes[1].alpn, std::vector<std::string>{"h2"});
+  EXPECT_EQ(l.tcp_routes[2].alpn, (std::vector<std::string>{"imap", "pop3"}));
+  EXPECT_EQ(l.peek_timeout, duration(2s));
+  EXPECT_EQ(l.non_tls, non_tls_action::close);
+  EXPECT_TRUE(l.peek_sni);
+  EXPECT_TRUE(l.pool.empty());
+}
+
+TEST(tcp_listener, refuses_bad_sni_routes) {
+  EXPECT_EQ(errors_of("listeners: [{name: e, listen: 127.0.0.1:1, protocol: tcp, routes: [{sni: 'www.*', pool: pg}]}]\n" + pools),
+            (std::vector<std::string>{"t.yaml:1:74: invalid sni 'www.*': expected a name or '*.example.com'"}));
+  EXPECT_EQ(errors_of("listeners: [{name: e, listen: 127.0.0.1:1, protocol: tcp, routes: [{sni: a.b, pool: nope}]}]\n" + pools),
+            (std::vector<std::string>{"t.yaml:1:85: route 'route0' names unknown pool 'nope'"}));
+  EXPECT_EQ(errors_of("listeners: [{name: e, listen: 127.0.0.1:1, protocol: tcp, non_tls: pool, routes: [{sni: a.b, pool: pg}]}]\n" + pools),
+            (std::vector<std::string>{"t.yaml:1:59: 'non_tls: pool' needs the listener's default 'pool'"}));
 }
 
 TEST(tcp_listener, tcp_keys_on_an_http_listener_are_errors) {

@@ -273,7 +273,7 @@ colour: blue
 )"),
             (std::vector<std::string>{
                 "t.yaml:4:5: unknown key 'lsiten' in listener (expected one of: name, listen, "
-                "protocol, limits, routes, tls, pool, accept_proxy_protocol, splice, protocols, http2)",
+                "protocol, limits, routes, tls, pool, accept_proxy_protocol, splice, protocols, http2, peek_timeout, non_tls)",
                 "t.yaml:6:50: unknown key 'wieght' in pool (expected one of: name, balancer, "
                 "hash_key, endpoints, dns_refresh, connect_timeout, keepalive, "
                 "max_connections_per_endpoint, health_check, outlier, slow_start, proxy_protocol, tls)",
@@ -563,7 +563,7 @@ pools:
 )"),
             (std::vector<std::string>{
                 "t.yaml:6:43: unknown hash_key 'ip' (expected one of: client_ip, header:NAME, "
-                "cookie:NAME, path)",
+                "cookie:NAME, path, sni)",
                 "t.yaml:7:43: invalid hash_key 'header:': missing the header name after "
                 "'header:'",
                 "t.yaml:8:43: invalid hash_key 'header:x user': 'x user' is not a valid header "
@@ -1062,7 +1062,7 @@ pools:
                       R"(t.yaml:1:16: invalid 'drain_timeout': expected a duration like "250ms" or "2s", got "soon")",
                       "t.yaml:5:21: route 'route0' names unknown pool 'nope'",
                       "t.yaml:6:5: unknown key 'bogus' in listener (expected one of: name, "
-                      "listen, protocol, limits, routes, tls, pool, accept_proxy_protocol, splice, protocols, http2)",
+                      "listen, protocol, limits, routes, tls, pool, accept_proxy_protocol, splice, protocols, http2, peek_timeout, non_tls)",
                       "t.yaml:9:17: invalid 'address': an endpoint's port must not be 0",
                   }));
 }
