@@ -62,9 +62,9 @@ bool read_server_name(cursor ext, client_hello& out) {
     if (!out.sni.empty() || name.left == 0 || name.left > 255) return false;
     std::size_t n = name.left;
     if (name.p[n - 1] == '.') --n;  // "example.com." is "example.com"
-    // An empty label (".example.com", "a..b") names no host; it could only
-    // fool the wildcard lookup.
-    if (n == 0 || name.p[0] == '.') return false;
+    // An empty label (".example.com", "a..b", "a..") names no host; it could
+    // only fool the wildcard lookup.
+    if (n == 0 || name.p[0] == '.' || name.p[n - 1] == '.') return false;
     out.sni.resize(n);
     for (std::size_t i = 0; i < n; ++i) {
       const auto c = name.p[i];
