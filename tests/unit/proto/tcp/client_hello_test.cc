@@ -113,6 +113,9 @@ TEST(client_hello, refuses_malformed_hellos) {
   EXPECT_EQ(parse_client_hello(records(hello_msg(sni_ext(".example.com"))), h), hello_status::malformed);
   EXPECT_EQ(parse_client_hello(records(hello_msg(sni_ext("a..example.com"))), h), hello_status::malformed);
   EXPECT_EQ(parse_client_hello(records(hello_msg(sni_ext("."))), h), hello_status::malformed);
+  // Found by the client_hello fuzzer: only one trailing dot is the root's.
+  EXPECT_EQ(parse_client_hello(records(hello_msg(sni_ext("a.example.com.."))), h), hello_status::malformed);
+  EXPECT_EQ(parse_client_hello(records(hello_msg(sni_ext(".."))), h), hello_status::malformed);
   const std::string two = std::string(1, '\0') + u16(1) + "a" + std::string(1, '\0') + u16(1) + "b";
   EXPECT_EQ(parse_client_hello(records(hello_msg(ext(0, u16(two.size()) + two))), h), hello_status::malformed);
   // The extension block longer than the message; two SNI extensions; an empty ALPN name.
