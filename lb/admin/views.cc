@@ -322,6 +322,10 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
                          "Configured limits.max_connections per listener (all workers).", MetricType::Gauge);
   auto conn_total = family("lb_downstream_connections_total", "Client connections accepted per listener.",
                            MetricType::Counter);
+  auto accept_errors = family("lb_accept_errors_total",
+                               "Failed accept() calls per listener, by reason (fd_limit: EMFILE/ENFILE, memory: "
+                               "ENOBUFS/ENOMEM, other); each pauses that worker's accepts for 100 ms.",
+                               MetricType::Counter);
   auto requests = family("lb_http_requests_total",
                          "HTTP responses sent to clients by listener, route, status code and protocol (http/1.1, h2). route=\"\" counts "
                          "requests answered before a route matched (400, 404, 408, 431, ...).",
@@ -369,6 +373,9 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
     add_gauge(conn_active, {{"listener", lname}}, static_cast<double>(active));
     add_gauge(conn_max, {{"listener", lname}}, static_cast<double>(ls.cfg->limits.max_connections));
     add_counter(conn_total, {{"listener", lname}}, static_cast<double>(total));
+    for (std::size_t r = 0; r < static_cast<std::size_t>(upstream::accept_error::count); ++r)
+      add_counter(accept_errors, {{"listener", lname}, {"reason", upstream::accept_error_names[r]}},
+                  sum_workers(wstats, [r](const auto& s) -> const auto& { return s.accept_errors[r]; }));
 
     for (std::size_t r = 0; r < ls.route_stats.size() && r < ls.cfg->routes.size(); ++r) {
       const std::string& rname = ls.cfg->routes[r].name;
@@ -482,7 +489,7 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
                              MetricType::Gauge);
   add_gauge(file_changed, {}, facts.file_changed_unix);
 
-  for (auto* f : {&conn_active, &conn_max, &conn_total, &requests, &h2_abuse, &duration, &tls_handshakes, &tls_failures,
+  for (auto* f : {&conn_active, &conn_max, &conn_total, &accept_errors, &requests, &h2_abuse, &duration, &tls_handshakes, &tls_failures,
                   &up_requests, &up_duration, &up_conns, &up_connect_failures, &up_healthy, &up_ejections,
                   &up_retries, &up_tls, &reloads, &last_reload, &file_changed}) {
     if (!f->metric.empty()) out.push_back(std::move(*f));

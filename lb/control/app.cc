@@ -21,6 +21,7 @@
 #include "lb/admin/stats.h"
 #include "lb/admin/views.h"
 #include "lb/config/file_source.h"
+#include "lb/control/fd_budget.h"
 #include "lb/control/file_watch.h"
 #include "lb/control/sd_notify.h"
 #include "lb/health/checker.h"
@@ -92,6 +93,17 @@ class controller {
     for (const auto& d : first.errors) std::cerr << d.str() << '\n';
     if (!first.ok()) return 1;
     workers_count_ = worker_count(*first.cfg);
+    fd_limit_ = raise_fd_limit().soft;
+    if (auto e = fd_budget_error(*first.cfg, workers_count_, fd_limit_)) {
+      std::cerr << *e << '\n';
+      return 1;
+    }
+    // Each connection may hold a client and an upstream descriptor: past the
+    // limit, accepts pause (lb_accept_errors_total{reason="fd_limit"}).
+    std::uint64_t wanted_fds = fixed_descriptors(*first.cfg, workers_count_);
+    for (const auto& l : first.cfg->listeners) wanted_fds += 2 * l.limits.max_connections;
+    log::info("file descriptor limit",
+              {{"limit", std::to_string(fd_limit_)}, {"max_connections_need", std::to_string(wanted_fds)}});
     registry_ = std::make_unique<upstream::live_registry>(workers_count_);
 
     auto outcome = compile(first, path_, 1, *registry_, tls_cache_);
@@ -205,6 +217,12 @@ class controller {
     }
     auto parsed = source_.load();
     auto outcome = compile(parsed, path_, current_->version + 1, *registry_, tls_cache_);
+    if (outcome.snap) {
+      if (auto e = fd_budget_error(*outcome.snap->cfg, workers_count_, fd_limit_)) {
+        outcome.snap = nullptr;
+        outcome.errors.push_back(std::move(*e));
+      }
+    }
     if (!outcome.snap) {
       reload_failed(trigger, outcome.errors, parsed.digest);
       for (const auto& e : outcome.errors) log::error("config invalid", {{"trigger", trigger}, {"error", e}});
@@ -547,6 +565,7 @@ class controller {
   std::unique_ptr<health::checker> health_;
   admin::control_facts facts_;
   unsigned running_ = 0;
+  std::uint64_t fd_limit_ = 0;  // RLIMIT_NOFILE once raised at start
   bool ready_ = false;
   bool draining_ = false;
 };
@@ -569,6 +588,11 @@ int check(config::config_source& source, bool resolve) {
   const auto outcome = compile(loaded, source.describe(), 1, registry, cache, std::move(seed));
   for (const auto& e : outcome.errors) std::cerr << e << '\n';
   if (!outcome.snap) return 1;
+  // lb raises its soft limit to the hard one when it starts: check against that.
+  if (auto e = fd_budget_error(*outcome.snap->cfg, worker_count(*outcome.snap->cfg), current_fd_limits().hard)) {
+    std::cerr << *e << '\n';
+    return 1;
+  }
   std::cout << source.describe() << ": configuration is valid\n";
   return 0;
 }

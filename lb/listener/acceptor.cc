@@ -14,10 +14,39 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+// One log line per listener and worker in this interval, however long
+// accept() keeps failing: a full descriptor table must not flood the log.
+constexpr auto accept_log_interval = std::chrono::seconds(10);
+// The pause after a failed accept(): the pending connections wait in the
+// kernel's backlog, and no loop spins on an error that persists.
+constexpr auto accept_pause = std::chrono::milliseconds(100);
+
+upstream::accept_error classify(const boost::system::error_code& ec) {
+  if (ec == asio::error::no_descriptors || ec.value() == ENFILE) return upstream::accept_error::fd_limit;
+  if (ec == asio::error::no_buffer_space || ec == asio::error::no_memory) return upstream::accept_error::memory;
+  return upstream::accept_error::other;
+}
+
+void note_accept_error(runtime::worker& w, runtime::worker_listener& l, const boost::system::error_code& ec) {
+  const auto kind = classify(ec);
+  l.live->stats[w.id()].accept_errors[static_cast<std::size_t>(kind)].add();
+  ++l.accept_errors_unlogged;
+  const auto now = std::chrono::steady_clock::now();
+  if (l.accept_error_logged != std::chrono::steady_clock::time_point{} && now - l.accept_error_logged < accept_log_interval)
+    return;
+  log::warn("accept failed: pausing accepts", {{"listener", l.live->name},
+                                               {"worker", std::to_string(w.id())},
+                                               {"error", ec.message()},
+                                               {"reason", upstream::accept_error_names[static_cast<std::size_t>(kind)]},
+                                               {"failures", std::to_string(l.accept_errors_unlogged)}});
+  l.accept_error_logged = now;
+  l.accept_errors_unlogged = 0;
+}
+
 // Resource exhaustion (EMFILE, ENFILE, ENOBUFS) would make an immediate
 // re-accept spin; back off briefly instead (nginx disables accept for a while too).
 void accept_later(runtime::worker& w, std::shared_ptr<runtime::worker_listener> l) {
-  auto timer = std::make_shared<asio::steady_timer>(w.io(), std::chrono::milliseconds(100));
+  auto timer = std::make_shared<asio::steady_timer>(w.io(), accept_pause);
   timer->async_wait([&w, l = std::move(l), timer](boost::system::error_code) {
     if (l->acceptor.is_open()) start_accepting(w, l);
   });
@@ -35,7 +64,7 @@ void start_accepting(runtime::worker& w, std::shared_ptr<runtime::worker_listene
     auto& l = *listener;
     if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) return;
     if (ec) {
-      log::warn("accept failed", {{"error", ec.message()}});
+      note_accept_error(w, l, ec);
       accept_later(w, std::move(listener));
       return;
     }

@@ -83,6 +83,9 @@ struct worker_listener {
   std::shared_ptr<upstream::listener_live> live;
   boost::asio::ip::tcp::acceptor acceptor;
   boost::asio::ip::tcp::endpoint peer{};  // filled by each accept (no getpeername)
+  // accept() failures since the last one logged: one line per interval.
+  std::chrono::steady_clock::time_point accept_error_logged{};
+  std::uint64_t accept_errors_unlogged = 0;
 };
 
 // A listener's socket bound by the control thread for one worker, which

@@ -132,6 +132,11 @@ inline constexpr const char* tcp_end_names[] = {
     "no_endpoint",  "connect_failed", "proxy_refused",  "peek_timeout", "not_tls",            "bad_client_hello",
     "no_route"};
 
+// Why accept() failed (lb_accept_errors_total): out of descriptors (EMFILE,
+// ENFILE), out of kernel memory (ENOBUFS, ENOMEM), anything else.
+enum class accept_error : std::uint8_t { fd_limit, memory, other, count };
+inline constexpr const char* accept_error_names[] = {"fd_limit", "memory", "other"};
+
 // Why a PROXY header read from a trusted peer failed (lb_proxy_protocol_failures_total).
 enum class proxy_failure : std::uint8_t { malformed, timeout, closed, count };
 inline constexpr const char* proxy_failure_names[] = {"malformed", "timeout", "closed"};
@@ -152,6 +157,7 @@ struct listener_worker_stats {
   metrics::local_gauge tcp_active;
   metrics::local_counter tcp_ended[static_cast<std::size_t>(tcp_end::count)];
   metrics::local_counter proxy_failures[static_cast<std::size_t>(proxy_failure::count)];
+  metrics::local_counter accept_errors[static_cast<std::size_t>(accept_error::count)];
 };
 
 class listener_live {
