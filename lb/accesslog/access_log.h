@@ -31,6 +31,8 @@ struct record {
   std::string_view reason;             // why lb answered with an error itself; empty otherwise
   std::uint32_t attempts = 0;          // upstream attempts made (retries = attempts - 1)
   std::string_view sni;                // TCP listeners reading it: the ClientHello's server name
+  std::string_view request_id;         // X-Request-Id (listener `request_id:`); empty = none
+  std::string_view trace_id;           // W3C trace-id (listener `tracing:`); empty = none
 };
 
 class sink;

@@ -6,13 +6,20 @@
 //    "pool":"api","endpoint":"10.0.0.5:8080","client":"203.0.113.7",
 //    "method":"GET","path":"/v1/users?id=1","status":200,"bytes_in":312,
 //    "bytes_out":1534,"duration":0.012345,"upstream_duration":0.010001,
-//    "reason":null,"attempts":1,"sni":null}
+//    "reason":null,"attempts":1,"sni":null,
+//    "request_id":"6f1c3a52-9d7e-4b7a-8c1e-2f0d9a4b5c61",
+//    "trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}
 //
 // - time: start_unix_us as RFC 3339 UTC, always 6 fractional digits and "Z".
 // - sni: the server name a TCP listener read from the ClientHello.
-// - route, pool, endpoint, reason, sni: JSON null when empty (every line carries
-//   every key, so a consumer sees one fixed schema). listener, client, method
-//   and path are always strings, "" when empty.
+// - request_id: the X-Request-Id lb sent upstream and back (listener
+//   `request_id:`); trace_id: the W3C trace-id of the request (listener
+//   `tracing:`). Keys added later go at the end, so consumers that read the
+//   older keys by position keep working.
+// - route, pool, endpoint, reason, sni, request_id, trace_id: JSON null when
+//   empty (every line carries every key, so a consumer sees one fixed
+//   schema). listener, client, method and path are always strings, "" when
+//   empty.
 // - duration, upstream_duration: seconds, fixed with 6 decimals (rounded to the
 //   microsecond). upstream_duration is null when < 0; either is null when not
 //   finite (JSON has no NaN/Infinity).
@@ -275,11 +282,13 @@ void format(std::string& out, const record& r) {
                     e_pool = escaped_size(r.pool), e_endpoint = escaped_size(r.endpoint),
                     e_client = escaped_size(r.client), e_method = escaped_size(r.method),
                     e_path = escaped_size(r.path), e_reason = escaped_size(r.reason),
-                    e_sni = escaped_size(r.sni);
+                    e_sni = escaped_size(r.sni), e_request_id = escaped_size(r.request_id),
+                    e_trace_id = escaped_size(r.trace_id);
   // Keys, quotes and the 4 integers at their widest (20 digits each), with slack.
   constexpr std::size_t kFixed = 512;
   const std::size_t bound = kTimeSize + kFixed + seconds_size(r.duration) + seconds_size(r.upstream_duration) +
-                            e_listener + e_route + e_pool + e_endpoint + e_client + e_method + e_path + e_reason + e_sni;
+                            e_listener + e_route + e_pool + e_endpoint + e_client + e_method + e_path + e_reason + e_sni +
+                            e_request_id + e_trace_id;
   const std::size_t old = out.size();
   out.resize(old + bound);
   char* const begin = out.data() + old;
@@ -302,6 +311,8 @@ void format(std::string& out, const record& r) {
   o = put_string_field(o, ",\"reason\":", r.reason, e_reason, true);
   o = put_uint(o, ",\"attempts\":", r.attempts);
   o = put_string_field(o, ",\"sni\":", r.sni, e_sni, true);
+  o = put_string_field(o, ",\"request_id\":", r.request_id, e_request_id, true);
+  o = put_string_field(o, ",\"trace_id\":", r.trace_id, e_trace_id, true);
   o = put_lit(o, "}\n");
   out.resize(old + static_cast<std::size_t>(o - begin));
 }

@@ -245,6 +245,25 @@ struct accept_proxy {
   duration timeout = std::chrono::seconds(5);  // the whole header must arrive within this
 };
 
+// `request_id:` on an HTTP listener: every request gets an X-Request-Id,
+// sent upstream, returned to the client and written to the access log. A
+// client's own is kept only from `trust_from` (lb's peer, or the client a
+// trusted PROXY header names); from anyone else it is replaced.
+struct request_id {
+  bool enabled = false;
+  std::vector<cidr> trust_from;
+};
+
+// `tracing:` on an HTTP listener: W3C Trace Context. A valid traceparent (and
+// its tracestate) passes untouched; a malformed one is never forwarded. With
+// `start`, a request without a valid one gets a new trace (`sampled` sets its
+// sampled flag).
+struct tracing {
+  bool enabled = false;
+  bool start = false;
+  bool sampled = true;
+};
+
 // One certificate chain and its key (PEM files). The names it serves come
 // from the certificate itself (subjectAltName DNS names, else its CN).
 struct tls_certificate {
@@ -284,6 +303,8 @@ struct listener {
   bool h2 = false;
   ::lb::config::http2 http2;
   ::lb::config::limits limits;
+  ::lb::config::request_id request_id;
+  ::lb::config::tracing tracing;
   std::vector<route> routes;  // first match wins
   std::optional<listener_tls> tls;
   // TCP listeners: the pool every flow goes to, or with `tcp_routes` the

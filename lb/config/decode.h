@@ -22,6 +22,13 @@ void decode_listener(reader& r, const field& f, listener& out);
 // header timeout) and a pool's `proxy_protocol: v1|v2`.
 void decode_accept_proxy(reader& r, const field& f, accept_proxy& out);
 void decode_proxy_version(reader& r, const field& f, pool& out);
+// A list of address blocks (`from:`, `trust_from:`), appended to `out`.
+void decode_cidr_list(reader& r, const field& f, std::vector<cidr>& out);
+
+// decode_trace.cc: a listener's `request_id:` (true, false, or a map with
+// `trust_from`) and `tracing:` (start, sampled).
+void decode_request_id(reader& r, const field& f, request_id& out);
+void decode_tracing(reader& r, const field& f, tracing& out);
 
 // decode_pool.cc: one pool with its balancer, endpoints, keepalive, health
 // check and outlier detection. Records the position of its name.

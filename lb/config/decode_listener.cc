@@ -1,9 +1,12 @@
 #include "lb/config/decode.h"
 
 #include <algorithm>
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <boost/beast/core/string.hpp>
 
 #include "lb/config/parse.h"
 #include "lb/config/validate.h"
@@ -14,7 +17,7 @@ namespace {
 const schema listener_schema{"listener",
                              {"name", "listen", "protocol", "limits", "routes", "tls", "pool",
                               "accept_proxy_protocol", "splice", "protocols", "http2", "peek_timeout",
-                              "non_tls"},
+                              "non_tls", "request_id", "tracing"},
                              {}};
 const schema limits_schema{
     "limits",
@@ -42,6 +45,7 @@ void read_match(reader& r, const field& f, route& out);
 void read_path(reader& r, const field& f, path_match::kind kind, route& out);
 void read_headers(reader& r, const field& f, bool for_upstream,
                   std::vector<std::pair<std::string, std::string>>& out);
+void check_trace_headers(reader& r, const fields& m, const listener& out);
 
 }  // namespace
 
@@ -84,6 +88,10 @@ void decode_listener(reader& r, const field& f, listener& out) {
       read_versions(r, item, out);
     } else if (item.key == "http2") {
       decode_http2(r, item, out.http2);
+    } else if (item.key == "request_id") {
+      decode_request_id(r, item, out.request_id);
+    } else if (item.key == "tracing") {
+      decode_tracing(r, item, out.tracing);
     } else if (item.key == "peek_timeout") {
       if (auto d = r.read_duration(item, false)) out.peek_timeout = *d;
     } else if (item.key == "non_tls") {
@@ -117,10 +125,11 @@ void decode_listener(reader& r, const field& f, listener& out) {
       }
     if (const auto* l = m->get("limits"); l && l->value.IsMap() && l->value["half_close_timeout"])
       r.error(l->value["half_close_timeout"].Mark(), "'half_close_timeout' applies only to 'protocol: tcp' listeners");
+    check_trace_headers(r, *m, out);
     return;
   }
   if (!m->get("routes")) r.require(*m, "pool", "tcp listener");
-  for (const char* key : {"protocols", "http2"})
+  for (const char* key : {"protocols", "http2", "request_id", "tracing"})
     if (const auto* k = m->get(key)) {
       std::string message = "'";  // appended, as above (-Wrestrict)
       message.append(key).append("' applies only to HTTP listeners");
@@ -134,6 +143,26 @@ void decode_listener(reader& r, const field& f, listener& out) {
 }
 
 namespace {
+
+// A route's set_headers must not write what `request_id`/`tracing` write:
+// the upstream would get both.
+void check_trace_headers(reader& r, const fields& m, const listener& out) {
+  auto check = [&](const char* key, bool on, std::initializer_list<std::string_view> names) {
+    const auto* k = m.get(key);
+    if (!k || !on) return;
+    for (const auto& route : out.routes)
+      for (const auto& [name, value] : route.set_headers)
+        for (const auto n : names)
+          if (boost::beast::iequals(name, n)) {
+            std::string message = "route '";  // appended: g++ 12 -Wrestrict, as above
+            message.append(route.name).append("' sets '").append(name).append("' in set_headers, which '");
+            message.append(key).append("' writes on this listener");
+            r.error(k->key_node.Mark(), message);
+          }
+  };
+  check("request_id", out.request_id.enabled, {"x-request-id"});
+  check("tracing", out.tracing.enabled, {"traceparent", "tracestate"});
+}
 
 void read_versions(reader& r, const field& f, listener& out) {
   const auto list = r.read_list(f, "protocol");

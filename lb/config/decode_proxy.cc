@@ -18,18 +18,22 @@ void decode_accept_proxy(reader& r, const field& f, accept_proxy& out) {
     if (item.key == "timeout") {
       if (auto d = r.read_duration(item, false)) out.timeout = *d;
     } else if (item.key == "from") {
-      const auto blocks = r.read_list(item, "address block");
-      for (std::size_t i = 0; blocks && i < blocks->size(); ++i) {
-        const auto& b = (*blocks)[i];
-        const auto text = r.read_string(b);
-        if (!text) continue;
-        if (auto c = parse_cidr(*text)) {
-          out.from.push_back(*c);
-        } else {
-          r.error(b, "invalid address block '" + *text +
-                         "' (expected an IP address or CIDR such as 10.0.0.0/8, with no host bits set)");
-        }
-      }
+      decode_cidr_list(r, item, out.from);
+    }
+  }
+}
+
+void decode_cidr_list(reader& r, const field& f, std::vector<cidr>& out) {
+  const auto blocks = r.read_list(f, "address block");
+  for (std::size_t i = 0; blocks && i < blocks->size(); ++i) {
+    const auto& b = (*blocks)[i];
+    const auto text = r.read_string(b);
+    if (!text) continue;
+    if (auto c = parse_cidr(*text)) {
+      out.push_back(*c);
+    } else {
+      r.error(b, "invalid address block '" + *text +
+                     "' (expected an IP address or CIDR such as 10.0.0.0/8, with no host bits set)");
     }
   }
 }

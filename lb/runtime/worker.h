@@ -15,6 +15,7 @@
 
 #include "lb/accesslog/access_log.h"
 #include "lb/balancer/balancer.h"
+#include "lb/core/fast_rng.h"
 #include "lb/listener/listen_socket.h"
 #include "lb/runtime/parking.h"
 #include "lb/runtime/session_base.h"
@@ -130,6 +131,8 @@ class worker {
   const std::shared_ptr<worker_snapshot>& current() const { return current_; }
   buffer_pool& buffers() { return buffers_; }
   arena_pool& arenas() { return arenas_; }
+  // Request and trace IDs: seeded from the OS once, then no syscall per draw.
+  fast_rng& rng() { return rng_; }
   parking_lot& parking() { return parking_; }
   bool draining() const { return draining_; }
   // The worker's access log writer; nullptr when `access_log: { path: off }`.
@@ -155,6 +158,7 @@ class worker {
   std::vector<std::shared_ptr<worker_listener>> listeners_;
   buffer_pool buffers_;
   arena_pool arenas_;
+  fast_rng rng_;
   boost::asio::steady_timer sweep_timer_;
   parking_lot parking_;
   session_base* sessions_ = nullptr;

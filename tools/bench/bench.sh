@@ -39,6 +39,8 @@ Options:
   --instr-requests N  requests per callgrind measurement (20000)
   --instr-scenarios L small,64k,close subset for --instr (small)
   --instr-targets L   targets for --instr (lb,nginx; those also in --targets)
+  --lb-trace          lb's listener gets `request_id: true` and
+                      `tracing: { start: true }` (their cost per request)
   --no-throughput     skip the wrk scenarios
   --quiet-wait S      before each recorded run, wait up to S seconds until the
                       rest of the machine uses < 10% of a CPU (30; 0 = off)
@@ -78,6 +80,7 @@ IDLE_CONNS=5000
 INSTR=0
 INSTR_REQUESTS=20000
 INSTR_SCENARIOS=small
+LB_TRACE=""
 INSTR_TARGETS=lb,nginx
 THROUGHPUT=1
 QUIET_WAIT=30
@@ -116,6 +119,7 @@ while [[ $# -gt 0 ]]; do
 	--instr-requests) need_arg "$@"; INSTR_REQUESTS=$2; shift ;;
 	--instr-scenarios) need_arg "$@"; INSTR_SCENARIOS=$2; shift ;;
 	--instr-targets) need_arg "$@"; INSTR_TARGETS=$2; shift ;;
+	--lb-trace) LB_TRACE=$'\n    request_id: true\n    tracing: { start: true }' ;;
 	--no-throughput) THROUGHPUT=0 ;;
 	--quiet-wait) need_arg "$@"; QUIET_WAIT=$2; shift ;;
 	--cpu-load) need_arg "$@"; CPU_LOAD=$2; shift ;;
@@ -382,7 +386,7 @@ admin: { listen: 127.0.0.1:0 }$1
 listeners:
   - name: bench
     listen: $HOST:${PORT[lb]}
-    protocol: http
+    protocol: http$LB_TRACE
     routes:
       - match: { path_prefix: / }
         pool: origin

@@ -41,7 +41,8 @@ bool replaced_by_lb(std::string_view name, const config::route& route) {
 }  // namespace
 
 void write_upstream_head(std::string& out, const request_fields& rq, body_framing f, std::uint64_t length,
-                         std::string_view client_ip, std::string_view forwarded_proto, const config::route& route) {
+                         std::string_view client_ip, std::string_view forwarded_proto, const config::route& route,
+                         const http::trace_ids* ids) {
   out.append(rq.method).append(" ").append(rq.path).append(" HTTP/1.1\r\n");
   append_field(out, "host", rq.host());
   bool cookies = false;
@@ -49,7 +50,7 @@ void write_upstream_head(std::string& out, const request_fields& rq, body_framin
   for (const auto& h : rq.fields) {
     if (h.name == "cookie") cookies = true;
     if (h.name == "x-forwarded-for") xff = true;
-    if (replaced_by_lb(h.name, route)) continue;
+    if (replaced_by_lb(h.name, route) || (ids && http::replaced_trace_field(h.name, *ids))) continue;
     append_field(out, h.name, h.value);
   }
   // RFC 9113 §8.2.3: cookie crumbs become one field for HTTP/1.1.
@@ -71,6 +72,7 @@ void write_upstream_head(std::string& out, const request_fields& rq, body_framin
   out.append(client_ip).append("\r\n");
   append_field(out, "x-real-ip", client_ip);
   append_field(out, "x-forwarded-proto", forwarded_proto);
+  if (ids) http::append_trace_fields(out, *ids);
   for (const auto& [set_name, set_value] : route.set_headers) append_field(out, set_name, set_value);
   if (f == body_framing::length) {
     char buf[24];

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lb/config/config.h"
+#include "lb/proto/http/trace_context.h"
 
 namespace lb::proto::h2 {
 
@@ -34,8 +35,10 @@ struct request_fields {
 // How the body goes upstream: none, a length known in advance, or chunked.
 enum class body_framing { none, length, chunked };
 
-// Thread: any. Appends the HTTP/1.1 request head to `out`.
+// Thread: any. Appends the HTTP/1.1 request head to `out`. With `ids`,
+// X-Request-Id and the trace context fields are as decided there.
 void write_upstream_head(std::string& out, const request_fields& rq, body_framing f, std::uint64_t length,
-                         std::string_view client_ip, std::string_view forwarded_proto, const config::route& route);
+                         std::string_view client_ip, std::string_view forwarded_proto, const config::route& route,
+                         const http::trace_ids* ids = nullptr);
 
 }  // namespace lb::proto::h2

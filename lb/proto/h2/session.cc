@@ -160,6 +160,7 @@ session::session(runtime::worker& w, runtime::connection_ticket ticket, std::uni
       client_(std::move(s)),
       ws_(w.current()),
       listener_index_(listener_index),
+      peer_(peer),
       client_ip_(ip_text(peer)),
       wake_(w.io(), asio::steady_timer::time_point::max()) {
   worker_.link(this);

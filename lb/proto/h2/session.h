@@ -75,6 +75,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   // A new stream takes the newest snapshot, unless a reload removed its listener.
   void refresh_snapshot();
   const std::string& client_ip() const { return client_ip_; }
+  const boost::asio::ip::address& peer() const { return peer_; }
   bool closed() const { return closed_; }
   // The session has frames to send: wake the writer.
   void want_write();
@@ -95,6 +96,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   std::unique_ptr<io::stream> client_;
   std::shared_ptr<runtime::worker_snapshot> ws_;
   std::size_t listener_index_;
+  boost::asio::ip::address peer_;
   std::string client_ip_;
   nghttp2_session* ng_ = nullptr;
   std::unordered_map<std::int32_t, std::shared_ptr<stream>> streams_;

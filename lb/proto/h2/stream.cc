@@ -16,6 +16,8 @@
 #include "lb/proto/h2/upload.h"
 #include "lb/balancer/balancer.h"
 #include "lb/proto/http/request_policy.h"
+#include "lb/proto/http/trace_context.h"
+#include "lb/proto/proxy/stage.h"
 #include "lb/runtime/worker.h"
 
 namespace lb::proto::h2 {
@@ -103,6 +105,7 @@ bool connection_specific(bhttp::field f, std::string_view name) {
 void answer_local(session& s, stream& st, unsigned status, std::string_view reason) {
   st.ex.status = status;
   st.ex.reason = reason;
+  http::ensure_request_id(st.ex.ids, s.listener(), s.worker().rng());
   if (st.closed || s.closed()) return;
   char code[4];
   std::to_chars(code, code + 3, status);
@@ -112,11 +115,12 @@ void answer_local(session& s, stream& st, unsigned status, std::string_view reas
   st.out_len = body.size();
   st.out_off = 0;
   st.out_last = true;
-  const nghttp2_nv hdrs[] = {nv(":status", {code, 3}), nv("content-type", "text/plain")};
+  const auto& id = st.ex.ids.request_id;
+  const nghttp2_nv hdrs[] = {nv(":status", {code, 3}), nv("content-type", "text/plain"), nv("x-request-id", id)};
   nghttp2_data_provider dp;
   dp.source.ptr = &st;
   dp.read_callback = &read_body;
-  nghttp2_submit_response(s.codec(), st.id, hdrs, std::size(hdrs), &dp);
+  nghttp2_submit_response(s.codec(), st.id, hdrs, std::size(hdrs) - (id.empty() ? 1 : 0), &dp);
   st.ex.bytes_out += body.size();
   s.want_write();
 }
@@ -195,6 +199,14 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
   if (rq.method == "CONNECT") co_return answer_local(s, st, 501, "connect_refused");
   const auto& lsnap = ws.snap->listeners[li];
   const auto& listener = *lsnap.cfg;
+  // X-Request-Id and trace context (listener `request_id:`, `tracing:`).
+  const bool trace_fields = listener.request_id.enabled || listener.tracing.enabled;
+  if (trace_fields) {
+    http::incoming_trace in;
+    for (const auto& f : rq.fields) in.see(f.name, f.value);
+    http::decide_ids(ex.ids, listener, in, s.worker().rng(),
+                     [&] { return proxy::trusted(listener.request_id.trust_from, s.peer()); });
+  }
 
   const router::header_source headers{&rq, [](const void* ctx, std::string_view name) -> std::optional<std::string_view> {
                                         const auto* f = static_cast<const request_fields*>(ctx)->find(name);
@@ -227,8 +239,8 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
     }
   }
   std::string head;
-  head.reserve(st.block.size() + 256);
-  write_upstream_head(head, rq, f, length, s.client_ip(), lsnap.scheme, route);
+  head.reserve(st.block.size() + (trace_fields ? 384 : 256));
+  write_upstream_head(head, rq, f, length, s.client_ip(), lsnap.scheme, route, trace_fields ? &ex.ids : nullptr);
   const std::uint64_t hash =
       config::is_hash_balancer(pool.cfg->balancer) ? request_hash(pool.cfg->hash_key, s.client_ip(), rq) : 0;
   std::optional<upload> streamed;
@@ -268,13 +280,16 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
   std::string names;
   names.reserve(name_bytes);
   std::vector<nghttp2_nv> nva;
-  nva.reserve(field_count + 1);
+  nva.reserve(field_count + 2);
   char code[4];
   std::to_chars(code, code + 3, msg.result_int());
   nva.push_back(nv(":status", {code, 3}));
+  const auto& request_id = ex.ids.request_id;  // replaces the upstream's
+  if (!request_id.empty()) nva.push_back(nv("x-request-id", request_id));
   for (const auto& v : msg) {
     const auto name = v.name_string();
     if (connection_specific(v.name(), name)) continue;
+    if (!request_id.empty() && name.size() == 12 && beast::iequals(name, "x-request-id")) continue;
     const auto at = names.size();
     for (char c : name) names.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
     nva.push_back(nv({names.data() + at, name.size()}, v.value()));

@@ -21,7 +21,9 @@
 #include "lb/proto/http/relay.h"
 #include "lb/proto/http/request_policy.h"
 #include "lb/proto/http/rewrite.h"
+#include "lb/proto/http/trace_context.h"
 #include "lb/proto/http/upload.h"
+#include "lb/proto/proxy/stage.h"
 #include "lb/proto/tcp/pump.h"
 #include "lb/runtime/worker.h"
 
@@ -255,7 +257,16 @@ class connection final : public runtime::session_base, public std::enable_shared
   awaitable<void> write_local(local_status s, bool keep_alive) {
     arm(listener().limits.idle_timeout);
     if (keep_alive) keep_alive_nodelay();
-    const auto wire = local_response(s, keep_alive);
+    auto wire = local_response(s, keep_alive);
+    if (!ex_.ids.request_id.empty()) {
+      // The canned answer with X-Request-Id as its last field, in the
+      // reused response-head buffer.
+      const auto head_end = wire.find("\r\n\r\n") + 2;
+      head_out_.assign(wire.substr(0, head_end));
+      detail::append_field(head_out_, "X-Request-Id", ex_.ids.request_id);
+      head_out_.append(wire.substr(head_end));
+      wire = head_out_;
+    }
     if (!co_await client_->write(asio::buffer(wire))) ex_.bytes_out += wire.size();
   }
 
@@ -263,6 +274,7 @@ class connection final : public runtime::session_base, public std::enable_shared
   awaitable<bool> reply(local_status s, std::string_view reason, bool request_done) {
     ex_.status = static_cast<unsigned>(s);
     ex_.reason = reason;
+    ensure_request_id(ex_.ids, listener(), worker_.rng());
     const bool keep = request_done && !draining_ && !closes_connection(s) && ex_.keep_alive;
     linger_ = !request_done;
     co_await write_local(s, keep);
@@ -270,6 +282,20 @@ class connection final : public runtime::session_base, public std::enable_shared
   }
 
   // --- one exchange -----------------------------------------------------------
+
+  // X-Request-Id and trace context for the parsed request (listener
+  // `request_id:`, `tracing:`); returns whether either is on. Neither field
+  // is one Beast knows by name, so only the unknown ones are looked at.
+  template <class Message>
+  bool decide_trace(const Message& msg) {
+    const auto& l = listener();
+    if (!l.request_id.enabled && !l.tracing.enabled) return false;
+    incoming_trace in;
+    for (const auto& f : msg)
+      if (f.name() == bhttp::field::unknown) in.see(f.name_string(), f.value());
+    decide_ids(ex_.ids, l, in, worker_.rng(), [&] { return proxy::trusted(l.request_id.trust_from, conn_.peer); });
+    return true;
+  }
 
   // One request/response exchange, accounted for (stats, access log) however
   // it ends. Returns whether to read another request.
@@ -350,6 +376,7 @@ class connection final : public runtime::session_base, public std::enable_shared
     ex_.method = msg.method_string();
     ex_.target = msg.target();
     ex_.keep_alive = msg.keep_alive();
+    const bool trace_fields = decide_trace(msg);
     if (lim.max_requests_per_connection && conn_.exchanges >= lim.max_requests_per_connection) ex_.keep_alive = false;
     switch (check_request(msg, req.chunked())) {
       case request_check::ok: break;
@@ -387,8 +414,11 @@ class connection final : public runtime::session_base, public std::enable_shared
     bool req_done = !has_body;  // the whole request has been read from the client
     const framing req_framing = request_framing(has_body, req.chunked());
     up_head_.clear();
-    up_head_.reserve(head_len + 128);  // one allocation, not a doubling series (a new connection's string is empty)
-    write_request_head(up_head_, msg, req_framing, content_length, client_ip_, lsnap().scheme, upgrade, route);
+    // One allocation, not a doubling series (a new connection's string is
+    // empty); room for lb's X-Request-Id and traceparent too.
+    up_head_.reserve(head_len + (trace_fields ? 256 : 128));
+    write_request_head(up_head_, msg, req_framing, content_length, client_ip_, lsnap().scheme, upgrade, route,
+                       trace_fields ? &ex_.ids : nullptr);
     const std::uint64_t hash =
         config::is_hash_balancer(pool.cfg->balancer) ? request_hash(pool.cfg->hash_key, client_ip_, msg) : 0;
 
@@ -436,9 +466,9 @@ class connection final : public runtime::session_base, public std::enable_shared
     const bool uploading = streamed && streamed->running() && !streamed->done();
     bool keep_client = keeps_client(ex_.keep_alive, draining_, upgraded, res_framing, req_done, uploading);
     head_out_.clear();
-    head_out_.reserve(fwd.head_len + 64);
+    head_out_.reserve(fwd.head_len + (ex_.ids.request_id.empty() ? 64 : 64 + 160));
     write_response_head(head_out_, rmsg, client_version, res_framing, res->content_length().value_or(0), keep_client,
-                        upgraded);
+                        upgraded, ex_.ids.request_id);
     if (keep_client || upgraded) keep_alive_nodelay();
 
     bool response_ok = true;

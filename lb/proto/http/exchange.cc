@@ -36,6 +36,8 @@ void account(const exchange& ex, runtime::worker& w, const runtime::worker_snaps
     r.upstream_duration = ex.upstream_duration;
     r.reason = ex.reason;
     r.attempts = ex.attempts;
+    r.request_id = ex.ids.request_id;
+    r.trace_id = ex.ids.trace_id;
     log->append(r);
   }
 }

@@ -10,6 +10,7 @@
 
 #include "lb/io/deadline.h"
 #include "lb/io/stream.h"
+#include "lb/proto/http/trace_context.h"
 #include "lb/runtime/fwd.h"
 
 namespace lb::proto::http {
@@ -30,6 +31,7 @@ struct exchange {
     method = {};
     target = {};
     keep_alive = true;
+    ids.reset();
   }
 
   clock::time_point start{};
@@ -49,6 +51,8 @@ struct exchange {
   // The client's HTTP version (lb_http_requests_total's `protocol`); set by the plane.
   enum version : std::uint8_t { h1 = 0, h2 = 1 };
   version protocol = h1;
+  // X-Request-Id and trace context (listener `request_id:`, `tracing:`).
+  trace_ids ids;
 
   // The request head, the upstream's answer and the response to the client.
   io::deadline deadline;

@@ -16,6 +16,7 @@
 #include <boost/beast/http/rfc7230.hpp>
 
 #include "lb/config/config.h"
+#include "lb/proto/http/trace_context.h"
 
 namespace lb::proto::http {
 
@@ -113,11 +114,12 @@ inline void append_framing(std::string& out, framing f, std::uint64_t length) {
 // hop-by-hop fields and Expect (lb answers 100-continue itself); replaces
 // X-Forwarded-For (appending the client), X-Real-IP, X-Forwarded-Proto (the
 // scheme the client used on the listener: `forwarded_proto`) and the route's
-// set_headers; keeps Host.
+// set_headers; keeps Host. With `ids`, X-Request-Id and the trace context
+// fields are as decided there (trace_context.h).
 template <class Fields>
 void write_request_head(std::string& out, const boost::beast::http::header<true, Fields>& h, framing f,
                         std::uint64_t length, std::string_view client_ip, std::string_view forwarded_proto,
-                        bool upgrade, const config::route& route) {
+                        bool upgrade, const config::route& route, const trace_ids* ids = nullptr) {
   using boost::beast::iequals;
   using boost::beast::http::field;
   const detail::connection_tokens<Fields> tokens(h);
@@ -136,6 +138,7 @@ void write_request_head(std::string& out, const boost::beast::http::header<true,
         continue;
       }
       if (iequals(name, "x-real-ip") || iequals(name, "x-forwarded-proto")) continue;
+      if (ids && replaced_trace_field(name, *ids)) continue;
     }
     bool replaced = false;
     for (const auto& [set_name, set_value] : route.set_headers) replaced |= iequals(name, set_name);
@@ -153,6 +156,7 @@ void write_request_head(std::string& out, const boost::beast::http::header<true,
   out.append(client_ip).append("\r\n");
   detail::append_field(out, "X-Real-IP", client_ip);
   detail::append_field(out, "X-Forwarded-Proto", forwarded_proto);
+  if (ids) append_trace_fields(out, *ids);
   // A gateway MUST add itself to Via (RFC 9110 §7.6.3), after any received.
   detail::append_field(out, "Via", h.version() == 10 ? "1.0 lb" : "1.1 lb");
   for (const auto& [set_name, set_value] : route.set_headers) detail::append_field(out, set_name, set_value);
@@ -162,18 +166,23 @@ void write_request_head(std::string& out, const boost::beast::http::header<true,
 }
 
 // Thread: worker. Appends the client response head to `out` in the client's
-// HTTP version, with lb's framing and keep-alive decision.
+// HTTP version, with lb's framing and keep-alive decision. A non-empty
+// `request_id` replaces any X-Request-Id the upstream sent.
 template <class Fields>
 void write_response_head(std::string& out, const boost::beast::http::header<false, Fields>& h, unsigned version,
-                         framing f, std::uint64_t length, bool keep_alive, bool upgrade) {
+                         framing f, std::uint64_t length, bool keep_alive, bool upgrade,
+                         std::string_view request_id = {}) {
   const detail::connection_tokens<Fields> tokens(h);
   char code[4] = {static_cast<char>('0' + h.result_int() / 100 % 10), static_cast<char>('0' + h.result_int() / 10 % 10),
                   static_cast<char>('0' + h.result_int() % 10), ' '};
   out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(code, 4).append(h.reason()).append("\r\n");
   for (const auto& v : h) {
     if (detail::is_hop_by_hop(v, tokens, upgrade)) continue;
-    detail::append_field(out, v.name_string(), v.value());
+    const auto name = v.name_string();
+    if (!request_id.empty() && name.size() == 12 && boost::beast::iequals(name, "x-request-id")) continue;
+    detail::append_field(out, name, v.value());
   }
+  if (!request_id.empty()) detail::append_field(out, "X-Request-Id", request_id);
   detail::append_framing(out, f, length);
   if (upgrade) out.append("Connection: upgrade\r\n");
   else if (version == 10 && keep_alive) out.append("Connection: keep-alive\r\n");

@@ -424,7 +424,8 @@ def wait_access_lines(path, count, timeout=5.0):
 
 
 ACCESS_KEYS = ["time", "listener", "route", "pool", "endpoint", "client", "method", "path", "status",
-               "bytes_in", "bytes_out", "duration", "upstream_duration", "reason", "attempts", "sni"]
+               "bytes_in", "bytes_out", "duration", "upstream_duration", "reason", "attempts", "sni",
+               "request_id", "trace_id"]
 
 
 # --------------------------------------------------------------------------- configs

@@ -224,8 +224,22 @@ TEST(accesslog_format, full_record) {
             R"({"time":"2024-05-01T12:34:56.789012Z","listener":"web","route":"api","pool":"api",)"
             R"("endpoint":"10.0.0.5:8080","client":"203.0.113.7","method":"GET","path":"/v1/users?id=1",)"
             R"("status":200,"bytes_in":312,"bytes_out":1534,"duration":0.012345,"upstream_duration":0.010001,)"
-            R"("reason":null,"attempts":1,"sni":null})"
+            R"("reason":null,"attempts":1,"sni":null,"request_id":null,"trace_id":null})"
             "\n");
+}
+
+TEST(accesslog_format, request_and_trace_ids_come_last) {
+  record r = full_record();
+  r.request_id = "6f1c3a52-9d7e-4b7a-8c1e-2f0d9a4b5c61";
+  r.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const auto line = line_of(r);
+  EXPECT_NE(line.find(R"("attempts":1,"sni":null,"request_id":"6f1c3a52-9d7e-4b7a-8c1e-2f0d9a4b5c61",)"
+                      R"("trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"})"
+                      "\n"),
+            std::string::npos)
+      << line;
+  r.request_id = "a\"b";  // a trusted client's ID is escaped like any string
+  EXPECT_NE(line_of(r).find(R"("request_id":"a\"b")"), std::string::npos);
 }
 
 TEST(accesslog_format, full_record_with_reason_and_large_numbers) {
@@ -241,7 +255,8 @@ TEST(accesslog_format, full_record_with_reason_and_large_numbers) {
             R"({"time":"2024-05-01T12:34:56.789012Z","listener":"web","route":"api","pool":"api",)"
             R"("endpoint":"10.0.0.5:8080","client":"203.0.113.7","method":"GET","path":"/v1/users?id=1",)"
             R"("status":504,"bytes_in":18446744073709551615,"bytes_out":0,"duration":30.000000,)"
-            R"("upstream_duration":null,"reason":"upstream_timeout","attempts":3,"sni":null})"
+            R"("upstream_duration":null,"reason":"upstream_timeout","attempts":3,"sni":null,)"
+            R"("request_id":null,"trace_id":null})"
             "\n");
 }
 
@@ -249,7 +264,8 @@ TEST(accesslog_format, minimal_record_has_nulls) {
   EXPECT_EQ(line_of(record{}),
             R"({"time":"1970-01-01T00:00:00.000000Z","listener":"","route":null,"pool":null,)"
             R"("endpoint":null,"client":"","method":"","path":"","status":0,"bytes_in":0,"bytes_out":0,)"
-            R"("duration":0.000000,"upstream_duration":null,"reason":null,"attempts":0,"sni":null})"
+            R"("duration":0.000000,"upstream_duration":null,"reason":null,"attempts":0,"sni":null,)"
+            R"("request_id":null,"trace_id":null})"
             "\n");
 }
 
@@ -270,7 +286,8 @@ TEST(accesslog_format, every_line_is_valid_json_with_all_keys_in_order) {
   for (const auto& [k, v] : j.fields()) keys.push_back(k);
   EXPECT_EQ(keys, (std::vector<std::string>{"time", "listener", "route", "pool", "endpoint", "client", "method",
                                             "path", "status", "bytes_in", "bytes_out", "duration",
-                                            "upstream_duration", "reason", "attempts", "sni"}));
+                                            "upstream_duration", "reason", "attempts", "sni", "request_id",
+                                            "trace_id"}));
 }
 
 std::string time_of(std::int64_t unix_us) {

@@ -273,7 +273,8 @@ colour: blue
 )"),
             (std::vector<std::string>{
                 "t.yaml:4:5: unknown key 'lsiten' in listener (expected one of: name, listen, "
-                "protocol, limits, routes, tls, pool, accept_proxy_protocol, splice, protocols, http2, peek_timeout, non_tls)",
+                "protocol, limits, routes, tls, pool, accept_proxy_protocol, splice, protocols, http2, peek_timeout, "
+                "non_tls, request_id, tracing)",
                 "t.yaml:6:50: unknown key 'wieght' in pool (expected one of: name, balancer, "
                 "hash_key, endpoints, dns_refresh, connect_timeout, keepalive, "
                 "max_connections_per_endpoint, health_check, outlier, slow_start, proxy_protocol, tls)",
@@ -1062,7 +1063,8 @@ pools:
                       R"(t.yaml:1:16: invalid 'drain_timeout': expected a duration like "250ms" or "2s", got "soon")",
                       "t.yaml:5:21: route 'route0' names unknown pool 'nope'",
                       "t.yaml:6:5: unknown key 'bogus' in listener (expected one of: name, "
-                      "listen, protocol, limits, routes, tls, pool, accept_proxy_protocol, splice, protocols, http2, peek_timeout, non_tls)",
+                      "listen, protocol, limits, routes, tls, pool, accept_proxy_protocol, splice, protocols, http2, "
+                      "peek_timeout, non_tls, request_id, tracing)",
                       "t.yaml:9:17: invalid 'address': an endpoint's port must not be 0",
                   }));
 }

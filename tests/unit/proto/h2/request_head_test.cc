@@ -45,5 +45,20 @@ TEST(h2_request_head, host_field_without_authority_and_framing) {
   EXPECT_EQ(out.find("te:"), std::string::npos);
 }
 
+TEST(h2_request_head, trace_fields_as_decided) {
+  config::route route;
+  http::trace_ids ids;
+  ids.request_id = "lb-made";
+  ids.own_request_id = true;
+  ids.drop_trace = true;  // a malformed traceparent, no `start`: dropped with its tracestate
+  std::string out;
+  write_upstream_head(out, get({{"x-request-id", "client"}, {"traceparent", "bad"}, {"tracestate", "k=v"}}),
+                      body_framing::none, 0, "10.0.0.1", "https", route, &ids);
+  EXPECT_EQ(out,
+            "GET /a?b=1 HTTP/1.1\r\nhost: example.test\r\n"
+            "x-forwarded-for: 10.0.0.1\r\nx-real-ip: 10.0.0.1\r\nx-forwarded-proto: https\r\n"
+            "X-Request-Id: lb-made\r\n\r\n");
+}
+
 }  // namespace
 }  // namespace lb::proto::h2

@@ -152,5 +152,50 @@ TEST(rewrite, response_keeps_upstream_reason_phrase) {
   EXPECT_EQ(out.rfind("HTTP/1.1 503 Busy Right Now\r\n", 0), 0u) << out;
 }
 
+TEST(rewrite, request_trace_fields_as_decided) {
+  bhttp::request_header<> h;
+  h.method(bhttp::verb::get);
+  h.target("/");
+  h.set(bhttp::field::host, "example.com");
+  h.insert("X-Request-Id", "client-said");
+  h.insert("traceparent", "00-bad");
+  h.insert("tracestate", "k=v");
+  h.insert("Accept", "*/*");
+  trace_ids ids;
+  ids.request_id = "lb-made";
+  ids.own_request_id = true;
+  ids.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  ids.drop_trace = true;
+  std::string out;
+  write_request_head(out, h, framing::none, 0, "192.0.2.7", "http", false, route_with(), &ids);
+  EXPECT_EQ(out,
+            "GET / HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n"
+            "X-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: http\r\n"
+            "X-Request-Id: lb-made\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+            "Via: 1.1 lb\r\n\r\n");
+
+  // Kept ones pass where they were, untouched.
+  trace_ids kept;
+  kept.request_id = "client-said";
+  kept.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  out.clear();
+  write_request_head(out, h, framing::none, 0, "192.0.2.7", "http", false, route_with(), &kept);
+  EXPECT_NE(out.find("X-Request-Id: client-said\r\ntraceparent: 00-bad\r\ntracestate: k=v\r\n"), std::string::npos)
+      << out;
+}
+
+TEST(rewrite, response_request_id_replaces_the_upstreams) {
+  bhttp::response_header<> h;
+  h.result(bhttp::status::ok);
+  h.insert("X-Request-Id", "upstream-said");
+  h.insert("Server", "u");
+  std::string out;
+  write_response_head(out, h, 11, framing::length, 0, true, false, "lb-made");
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nServer: u\r\nX-Request-Id: lb-made\r\nContent-Length: 0\r\n\r\n");
+  out.clear();
+  write_response_head(out, h, 11, framing::length, 0, true, false);  // request_id off: as the upstream said
+  EXPECT_NE(out.find("X-Request-Id: upstream-said\r\n"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace lb::proto::http
