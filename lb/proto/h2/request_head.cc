@@ -73,6 +73,9 @@ void write_upstream_head(std::string& out, const request_fields& rq, body_framin
   append_field(out, "x-real-ip", client_ip);
   append_field(out, "x-forwarded-proto", forwarded_proto);
   if (ids) http::append_trace_fields(out, *ids);
+  // A gateway MUST add itself to Via (RFC 9110 §7.6.3), after any received;
+  // the received protocol is HTTP/2.
+  append_field(out, "via", "2 lb");
   for (const auto& [set_name, set_value] : route.set_headers) append_field(out, set_name, set_value);
   if (f == body_framing::length) {
     char buf[24];

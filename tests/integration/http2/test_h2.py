@@ -70,6 +70,7 @@ class H2cTest(harness.LbTestCase):
         self.assertIn(("x-custom", "v"), headers)
         self.assertEqual([v for n, v in headers if n == "cookie"], ["a=1; b=2"])
         self.assertIn(("x-forwarded-proto", "http"), headers)
+        self.assertEqual([v for n, v in headers if n == "via"], ["2 lb"])
         self.assertFalse(any(n.startswith(":") for n, _ in headers))
 
     def test_upload_streamed_and_whole(self):

@@ -25,7 +25,7 @@ TEST(h2_request_head, authority_becomes_host_and_cookies_are_joined) {
                       body_framing::none, 0, "10.0.0.1", "https", route);
   EXPECT_EQ(out,
             "GET /a?b=1 HTTP/1.1\r\nhost: example.test\r\naccept: */*\r\ncookie: a=1; b=2\r\n"
-            "x-forwarded-for: 10.0.0.1\r\nx-real-ip: 10.0.0.1\r\nx-forwarded-proto: https\r\n\r\n");
+            "x-forwarded-for: 10.0.0.1\r\nx-real-ip: 10.0.0.1\r\nx-forwarded-proto: https\r\nvia: 2 lb\r\n\r\n");
 }
 
 TEST(h2_request_head, host_field_without_authority_and_framing) {
@@ -38,7 +38,7 @@ TEST(h2_request_head, host_field_without_authority_and_framing) {
   write_upstream_head(out, rq, body_framing::length, 5, "10.0.0.1", "http", route);
   EXPECT_EQ(out,
             "GET /a?b=1 HTTP/1.1\r\nhost: h.test\r\nx-forwarded-for: 1.2.3.4, 10.0.0.1\r\n"
-            "x-real-ip: 10.0.0.1\r\nx-forwarded-proto: http\r\nX-Env: prod\r\ncontent-length: 5\r\n\r\n");
+            "x-real-ip: 10.0.0.1\r\nx-forwarded-proto: http\r\nvia: 2 lb\r\nX-Env: prod\r\ncontent-length: 5\r\n\r\n");
   out.clear();
   write_upstream_head(out, rq, body_framing::chunked, 0, "10.0.0.1", "http", route);
   EXPECT_NE(out.find("transfer-encoding: chunked\r\n\r\n"), std::string::npos);
@@ -57,7 +57,7 @@ TEST(h2_request_head, trace_fields_as_decided) {
   EXPECT_EQ(out,
             "GET /a?b=1 HTTP/1.1\r\nhost: example.test\r\n"
             "x-forwarded-for: 10.0.0.1\r\nx-real-ip: 10.0.0.1\r\nx-forwarded-proto: https\r\n"
-            "X-Request-Id: lb-made\r\n\r\n");
+            "X-Request-Id: lb-made\r\nvia: 2 lb\r\n\r\n");
 }
 
 }  // namespace
