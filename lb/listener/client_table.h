@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 namespace lb::listener {
@@ -52,8 +53,14 @@ struct client_entry {
   token_bucket request_rate;
 };
 
+// Entries with open connections are pinned: out of the LRU list, never
+// evicted, so a connection can give its place back by index when it ends.
+// Only unpinned entries (rate state alone) are evicted; when every entry is
+// pinned, get() finds no room and returns null.
 class client_table {
  public:
+  static constexpr std::uint32_t npos = 0xffffffffu;
+
   explicit client_table(std::size_t capacity)
       : capacity_(capacity < 1 ? 1 : capacity),
         entries_(capacity_),
@@ -66,20 +73,22 @@ class client_table {
   std::size_t capacity() const { return capacity_; }
   std::uint64_t evictions() const { return evictions_; }
 
-  // The entry for `key`, created (evicting the least recently used one when
-  // full) if absent, and marked most recently used.
-  client_entry& get(const client_key& key) {
+  // The entry for `key`, created (evicting the least recently used unpinned
+  // one when full) if absent, and marked most recently used; null when it is
+  // absent and every entry is pinned.
+  client_entry* get(const client_key& key) {
     const std::size_t b = hash(key) & (buckets_.size() - 1);
     for (std::uint32_t i = buckets_[b]; i != npos; i = chain_[i]) {
       if (entries_[i].key == key) {
-        touch(i);
-        return entries_[i];
+        if (entries_[i].connections == 0) touch(i);
+        return &entries_[i];
       }
     }
     std::uint32_t i;
     if (size_ < capacity_) {
       i = static_cast<std::uint32_t>(size_++);
     } else {
+      if (tail_ == npos) return nullptr;
       i = tail_;
       unlink(i);
       unchain(i);
@@ -90,7 +99,7 @@ class client_table {
     chain_[i] = buckets_[b];
     buckets_[b] = i;
     push_front(i);
-    return entries_[i];
+    return &entries_[i];
   }
 
   // Present without creating or touching, for tests and connection release.
@@ -101,12 +110,22 @@ class client_table {
     return nullptr;
   }
 
-  // Least recently used key (the next one evicted); table must not be empty.
+  std::uint32_t index_of(const client_entry& e) const { return static_cast<std::uint32_t>(&e - entries_.data()); }
+
+  // A connection of entry `i` opened / ended: the first pins it, the last
+  // one's end returns it to the LRU list as the most recently used.
+  void open(std::uint32_t i) {
+    if (entries_[i].connections++ == 0) unlink(i);
+  }
+  void close(std::uint32_t i) {
+    if (i >= size_ || entries_[i].connections == 0) return;
+    if (--entries_[i].connections == 0) push_front(i);
+  }
+
+  // Least recently used unpinned key (the next one evicted); there must be one.
   const client_key& oldest() const { return entries_[tail_].key; }
 
  private:
-  static constexpr std::uint32_t npos = 0xffffffffu;
-
   static std::size_t bucket_count(std::size_t n) {
     std::size_t b = 1;
     while (b < n * 2) b <<= 1;
@@ -148,6 +167,30 @@ class client_table {
   std::uint32_t head_ = npos, tail_ = npos;
   std::vector<client_entry> entries_;
   std::vector<std::uint32_t> next_, prev_, chain_, buckets_;
+};
+
+// One listener's client table on one worker, built on first use and rebuilt
+// when `table_size` changes on reload (counts start afresh then; connections
+// of the old table give nothing back to the new one: the generation tells).
+class client_limiter {
+ public:
+  // Thread: owning worker.
+  client_table& table(std::size_t size) {
+    if (!table_ || table_->capacity() != size) {
+      table_ = std::make_unique<client_table>(size);
+      ++generation_;
+    }
+    return *table_;
+  }
+  std::uint16_t generation() const { return generation_; }
+  // Thread: owning worker. A pinned connection ended.
+  void release(std::uint16_t generation, std::uint32_t slot) {
+    if (table_ && generation == generation_) table_->close(slot);
+  }
+
+ private:
+  std::unique_ptr<client_table> table_;
+  std::uint16_t generation_ = 0;
 };
 
 }  // namespace lb::listener
