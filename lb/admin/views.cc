@@ -317,20 +317,27 @@ std::vector<MetricFamily> tcp_families(const runtime::snapshot& snap) {
   return out;
 }
 
-// lb_client_limited_total: listeners with client_limits only.
+// lb_client_limited_total and lb_client_untracked_total: listeners with client_limits only.
 std::vector<MetricFamily> client_limit_families(const runtime::snapshot& snap) {
   auto limited = family("lb_client_limited_total",
                         "Connections (connections, connection_rate) and requests (request_rate) refused per "
                         "listener by its per-client limits.",
                         MetricType::Counter);
+  auto untracked = family("lb_client_untracked_total",
+                          "Connections admitted without per-client limits per listener because every entry of "
+                          "the worker's client table held open connections (raise client_limits.table_size).",
+                          MetricType::Counter);
   for (const auto& ls : snap.listeners) {
     if (!ls.cfg->client_limits) continue;
     for (std::size_t k = 0; k < static_cast<std::size_t>(upstream::client_limit::count); ++k)
       add_counter(limited, {{"listener", ls.cfg->name}, {"limit", upstream::client_limit_names[k]}},
                   sum_workers(ls.live->stats, [k](const auto& s) -> const auto& { return s.client_limited[k]; }));
+    add_counter(untracked, {{"listener", ls.cfg->name}},
+                sum_workers(ls.live->stats, [](const auto& s) -> const auto& { return s.client_untracked; }));
   }
   std::vector<MetricFamily> out;
-  if (!limited.metric.empty()) out.push_back(std::move(limited));
+  for (auto* f : {&limited, &untracked})
+    if (!f->metric.empty()) out.push_back(std::move(*f));
   return out;
 }
 

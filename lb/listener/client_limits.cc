@@ -62,7 +62,10 @@ bool admit_connection(unsigned worker, const runtime::listener_snapshot& ls, acc
   auto* e = table.get(key);
   // Every tracked client holds connections open: this one goes untracked
   // (the listener's max_connections still caps the total).
-  if (!e) return true;
+  if (!e) {
+    ls.live->stats[worker].client_untracked.add();
+    return true;
+  }
   if (cl.connections && e->connections >= cl.connections) {
     count(worker, ls, upstream::client_limit::connections);
     return false;

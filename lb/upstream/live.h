@@ -164,6 +164,8 @@ struct listener_worker_stats {
   metrics::local_counter proxy_failures[static_cast<std::size_t>(proxy_failure::count)];
   metrics::local_counter accept_errors[static_cast<std::size_t>(accept_error::count)];
   metrics::local_counter client_limited[static_cast<std::size_t>(client_limit::count)];
+  // Connections admitted untracked: every entry of the client table held open connections.
+  metrics::local_counter client_untracked;
 };
 
 class listener_live {

@@ -33,12 +33,14 @@ class ClientLimitsTest(harness.LbTestCase):
              "client_limits": limits(connections_per_second=2)},
             {"name": "pg", "listen": "127.0.0.1:0", "protocol": "tcp", "pool": "p",
              "client_limits": limits(connections=1)},
+            {"name": "small", "listen": "127.0.0.1:0", "protocol": "http", "routes": route,
+             "client_limits": limits(connections=5, table_size=16)},
             {"name": "proxied", "listen": "127.0.0.1:0", "protocol": "http", "routes": route,
              "accept_proxy_protocol": {"from": ["127.0.0.1"]},
              "client_limits": limits(connections=1)},
         ]
         cls.lb_ = cls.class_lb(harness.config([harness.pool("p", cls.a)], listeners=listeners),
-                               listeners=["web", "rate", "pg", "proxied"])
+                               listeners=["web", "rate", "pg", "small", "proxied"])
 
     def limited(self, listener, limit):
         return harness.metric_value(harness.metrics(self.lb_), "lb_client_limited_total",
@@ -89,6 +91,10 @@ class ClientLimitsTest(harness.LbTestCase):
             self.assertEqual(self.limited("web", "request_rate") - before, statuses.count(429))
             time.sleep(1.1)  # one token back at 1 per second
             self.assertEqual(c.request("GET", "/").status, 200)
+        # The access log says why (access lines leave the worker every sweep).
+        self.assertTrue(harness.wait_until(lambda: any(
+            r.get("status") == 429 and r.get("reason") == "client_request_rate" and r.get("client") == "127.0.0.12"
+            for r in harness.access_records(self.lb_)), timeout=3), harness.access_records(self.lb_)[-3:])
 
     def test_allowlisted_client_is_unlimited(self):
         before = sum(self.limited("web", k) for k in ("connections", "request_rate"))
@@ -144,6 +150,20 @@ class ClientLimitsTest(harness.LbTestCase):
             data = b""
         self.assertEqual(data, b"", "the second flow of a client with connections: 1 was served")
         self.assertEqual(self.limited("pg", "connections"), before + 1)
+
+    def test_full_table_admits_new_clients_untracked(self):
+        untracked = lambda: harness.metric_value(harness.metrics(self.lb_), "lb_client_untracked_total",
+                                                 listener="small")
+        before = untracked()
+        # 16 clients, each holding a connection, pin every entry of the 16-client table.
+        held = [self.bound("small", f"127.0.1.{i}") for i in range(1, 17)]
+        for c in held:
+            self.addCleanup(c.close)
+            self.assertEqual(c.request("GET", "/").status, 200)
+        self.assertEqual(untracked(), before)
+        with self.bound("small", "127.0.1.100") as c:  # no room: served, untracked, counted
+            self.assertEqual(c.request("GET", "/").status, 200)
+        self.assertEqual(untracked(), before + 1)
 
     def test_limits_apply_to_the_address_a_proxy_header_names(self):
         port = self.lb_.ports["proxied"]
