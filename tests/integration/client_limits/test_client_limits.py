@@ -16,10 +16,6 @@ ALLOWED = "127.0.0.2"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def limits(**kw):
-    return kw
-
-
 class ClientLimitsTest(harness.LbTestCase):
     @classmethod
     def setUpClass(cls):
@@ -27,17 +23,17 @@ class ClientLimitsTest(harness.LbTestCase):
         route = [harness.route("p")]
         listeners = [
             {"name": "web", "listen": "127.0.0.1:0", "protocol": "http", "protocols": ["h1", "h2"],
-             "routes": route,
-             "client_limits": limits(connections=2, requests_per_second=1, burst=3, allowlist=[ALLOWED])},
+             "routes": route, "request_id": True,
+             "client_limits": dict(connections=2, requests_per_second=1, burst=3, allowlist=[ALLOWED])},
             {"name": "rate", "listen": "127.0.0.1:0", "protocol": "http", "routes": route,
-             "client_limits": limits(connections_per_second=2)},
+             "client_limits": dict(connections_per_second=2)},
             {"name": "pg", "listen": "127.0.0.1:0", "protocol": "tcp", "pool": "p",
-             "client_limits": limits(connections=1)},
+             "client_limits": dict(connections=1)},
             {"name": "small", "listen": "127.0.0.1:0", "protocol": "http", "routes": route,
-             "client_limits": limits(connections=5, table_size=16)},
+             "client_limits": dict(connections=5, table_size=16)},
             {"name": "proxied", "listen": "127.0.0.1:0", "protocol": "http", "routes": route,
              "accept_proxy_protocol": {"from": ["127.0.0.1"]},
-             "client_limits": limits(connections=1)},
+             "client_limits": dict(connections=1)},
         ]
         cls.lb_ = cls.class_lb(harness.config([harness.pool("p", cls.a)], listeners=listeners),
                                listeners=["web", "rate", "pg", "small", "proxied"])
@@ -85,6 +81,7 @@ class ClientLimitsTest(harness.LbTestCase):
                 if r.status == 429:
                     self.assertEqual(r.header("Retry-After"), "1")
                     self.assertIsNone(r.header("Connection"))  # the connection stays open
+                    self.assertTrue(r.header("X-Request-Id"))  # like lb's other answers
             self.assertEqual(statuses[:3], [200, 200, 200], statuses)  # burst: 3
             self.assertEqual(statuses[3], 429, statuses)
             self.assertEqual(self.a.requests() - before_backend, statuses.count(200))
