@@ -195,6 +195,18 @@ json listener_json(const config::listener& l) {
     for (const auto& c : l.accept_proxy->from) from.push_back(cidr_text(c));
     j["accept_proxy_protocol"] = {{"from", std::move(from)}, {"timeout", dur(l.accept_proxy->timeout)}};
   }
+  if (const auto& cl = l.client_limits) {
+    json allow = json::array();
+    for (const auto& c : cl->allowlist) allow.push_back(cidr_text(c));
+    j["client_limits"] = {{"connections", cl->connections},
+                          {"connections_per_second", cl->connections_per_second},
+                          {"allowlist", std::move(allow)},
+                          {"table_size", cl->table_size}};
+    if (!tcp) {
+      j["client_limits"]["requests_per_second"] = cl->requests_per_second;
+      j["client_limits"]["burst"] = cl->burst;
+    }
+  }
   return j;
 }
 
@@ -301,6 +313,30 @@ std::vector<MetricFamily> tcp_families(const runtime::snapshot& snap) {
   }
   std::vector<MetricFamily> out;
   for (auto* f : {&bytes, &sessions, &active, &up_bytes, &proxy})
+    if (!f->metric.empty()) out.push_back(std::move(*f));
+  return out;
+}
+
+// lb_client_limited_total and lb_client_untracked_total: listeners with client_limits only.
+std::vector<MetricFamily> client_limit_families(const runtime::snapshot& snap) {
+  auto limited = family("lb_client_limited_total",
+                        "Connections (connections, connection_rate) and requests (request_rate) refused per "
+                        "listener by its per-client limits.",
+                        MetricType::Counter);
+  auto untracked = family("lb_client_untracked_total",
+                          "Connections admitted without per-client limits per listener because every entry of "
+                          "the worker's client table held open connections (raise client_limits.table_size).",
+                          MetricType::Counter);
+  for (const auto& ls : snap.listeners) {
+    if (!ls.cfg->client_limits) continue;
+    for (std::size_t k = 0; k < static_cast<std::size_t>(upstream::client_limit::count); ++k)
+      add_counter(limited, {{"listener", ls.cfg->name}, {"limit", upstream::client_limit_names[k]}},
+                  sum_workers(ls.live->stats, [k](const auto& s) -> const auto& { return s.client_limited[k]; }));
+    add_counter(untracked, {{"listener", ls.cfg->name}},
+                sum_workers(ls.live->stats, [](const auto& s) -> const auto& { return s.client_untracked; }));
+  }
+  std::vector<MetricFamily> out;
+  for (auto* f : {&limited, &untracked})
     if (!f->metric.empty()) out.push_back(std::move(*f));
   return out;
 }
@@ -495,6 +531,7 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
     if (!f->metric.empty()) out.push_back(std::move(*f));
   }
   for (auto& f : tcp_families(snap)) out.push_back(std::move(f));
+  for (auto& f : client_limit_families(snap)) out.push_back(std::move(f));
 
   std::ostringstream os;
   prometheus::TextSerializer{}.Serialize(os, out);

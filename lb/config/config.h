@@ -264,6 +264,18 @@ struct tracing {
   bool sampled = true;
 };
 
+// `client_limits:` on a listener: limits per client address (the one a PROXY
+// header names, when the listener reads those), kept per worker in a table of
+// `table_size` clients (LRU). 0 = that limit is off.
+struct client_limits {
+  std::uint64_t connections = 0;             // open at once; the next is closed
+  std::uint64_t connections_per_second = 0;  // new ones; burst of one second's worth (at least 1)
+  std::uint64_t requests_per_second = 0;     // HTTP only; over it: 429 with Retry-After
+  std::uint64_t burst = 0;                   // requests allowed at once; 0 = requests_per_second
+  std::vector<cidr> allowlist;               // clients exempt from every limit
+  std::uint32_t table_size = 16384;          // clients tracked per worker
+};
+
 // One certificate chain and its key (PEM files). The names it serves come
 // from the certificate itself (subjectAltName DNS names, else its CN).
 struct tls_certificate {
@@ -313,6 +325,7 @@ struct listener {
   std::size_t pool_index = 0;  // into config::pools, set by cross_check()
   source_pos pool_pos;
   std::optional<::lb::config::accept_proxy> accept_proxy;
+  std::optional<::lb::config::client_limits> client_limits;
   // TCP listeners: move bulk flows with splice() through a pipe (zero copy);
   // `splice: off` keeps every flow on the buffered path.
   bool splice = true;

@@ -29,6 +29,9 @@ void decode_cidr_list(reader& r, const field& f, std::vector<cidr>& out);
 // `trust_from`) and `tracing:` (start, sampled).
 void decode_request_id(reader& r, const field& f, request_id& out);
 void decode_tracing(reader& r, const field& f, tracing& out);
+// decode_client_limits.cc: a listener's `client_limits:` (per-client caps,
+// allowlist, table size).
+void decode_client_limits(reader& r, const field& f, client_limits& out);
 
 // decode_pool.cc: one pool with its balancer, endpoints, keepalive, health
 // check and outlier detection. Records the position of its name.

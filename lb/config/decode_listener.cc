@@ -17,7 +17,7 @@ namespace {
 const schema listener_schema{"listener",
                              {"name", "listen", "protocol", "limits", "routes", "tls", "pool",
                               "accept_proxy_protocol", "splice", "protocols", "http2", "peek_timeout",
-                              "non_tls", "request_id", "tracing"},
+                              "non_tls", "request_id", "tracing", "client_limits"},
                              {}};
 const schema limits_schema{
     "limits",
@@ -79,6 +79,8 @@ void decode_listener(reader& r, const field& f, listener& out) {
       }
     } else if (item.key == "accept_proxy_protocol") {
       decode_accept_proxy(r, item, out.accept_proxy.emplace());
+    } else if (item.key == "client_limits") {
+      decode_client_limits(r, item, out.client_limits.emplace());
     } else if (item.key == "splice") {
       if (auto v = r.read_string(item)) {
         if (*v == "auto" || *v == "off") out.splice = *v == "auto";
@@ -129,6 +131,13 @@ void decode_listener(reader& r, const field& f, listener& out) {
     return;
   }
   if (!m->get("routes")) r.require(*m, "pool", "tcp listener");
+  if (const auto* c = m->get("client_limits"); c && c->value.IsMap())
+    for (const char* key : {"requests_per_second", "burst"})
+      if (c->value[key]) {
+        std::string message = "'";  // appended, as below (-Wrestrict)
+        message.append(key).append("' applies only to HTTP listeners (a TCP listener has no requests)");
+        r.error(c->value[key].Mark(), message);
+      }
   for (const char* key : {"protocols", "http2", "request_id", "tracing"})
     if (const auto* k = m->get(key)) {
       std::string message = "'";  // appended, as above (-Wrestrict)

@@ -4,6 +4,7 @@
 
 #include "lb/core/log.h"
 #include "lb/io/socket_stream.h"
+#include "lb/listener/client_limits.h"
 #include "lb/listener/plane.h"
 #include "lb/runtime/worker.h"
 
@@ -81,8 +82,14 @@ void start_accepting(runtime::worker& w, std::shared_ptr<runtime::worker_listene
       boost::system::error_code ignored;
       sock.close(ignored);
     } else {
-      ls.path.start(w, {runtime::connection_ticket(l.live, w.id()), std::make_unique<io::socket_stream>(std::move(sock)),
-                        l.peer.address(), *index, l.peer.port(), nullptr});
+      accepted_connection c{runtime::connection_ticket(l.live, w.id()),
+                            std::make_unique<io::socket_stream>(std::move(sock)), l.peer.address(), *index,
+                            l.peer.port(), nullptr};
+      // Per-client limits: here, unless a PROXY header is yet to name the
+      // client (then a stage after it checks). A refused connection closes
+      // as `c` goes.
+      if (!ls.cfg->client_limits || ls.cfg->accept_proxy || admit_connection(w.id(), ls, c))
+        ls.path.start(w, std::move(c));
     }
     start_accepting(w, std::move(listener));
   });

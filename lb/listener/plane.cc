@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
+#include "lb/listener/client_limits.h"
 #include "lb/proto/h2/plane.h"
 #include "lb/proto/http/connection.h"
 #include "lb/proto/proxy/stage.h"
@@ -25,6 +26,9 @@ connection_path path_for(const config::listener& l) {
   }
   // The PROXY header comes first on the wire, ahead of any TLS record.
   if (l.accept_proxy) p.stages.push_back(&proto::proxy::accept_stage);
+  // The client's limits once the PROXY header named it (without one the
+  // acceptor checks them), before a TLS handshake costs anything.
+  if (l.accept_proxy && l.client_limits) p.stages.push_back(&client_limits_stage);
   if (l.tls) p.stages.push_back(&tls::handshake_stage);
   if (!p.plane) throw std::invalid_argument("listener '" + l.name + "': no plane for its protocol");
   p.start = p.stages.empty() ? p.plane : &run_stages;

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "lb/listener/client_table.h"
 #include "lb/metrics/counters.h"
 
 namespace lb::upstream {
@@ -141,6 +142,10 @@ inline constexpr const char* accept_error_names[] = {"fd_limit", "memory", "othe
 enum class proxy_failure : std::uint8_t { malformed, timeout, closed, count };
 inline constexpr const char* proxy_failure_names[] = {"malformed", "timeout", "closed"};
 
+// Which per-client limit refused (lb_client_limited_total's `limit`).
+enum class client_limit : std::uint8_t { connections, connection_rate, request_rate, count };
+inline constexpr const char* client_limit_names[] = {"connections", "connection_rate", "request_rate"};
+
 struct listener_worker_stats {
   metrics::local_gauge active;
   metrics::local_counter total;
@@ -158,14 +163,19 @@ struct listener_worker_stats {
   metrics::local_counter tcp_ended[static_cast<std::size_t>(tcp_end::count)];
   metrics::local_counter proxy_failures[static_cast<std::size_t>(proxy_failure::count)];
   metrics::local_counter accept_errors[static_cast<std::size_t>(accept_error::count)];
+  metrics::local_counter client_limited[static_cast<std::size_t>(client_limit::count)];
+  // Connections admitted untracked: every entry of the client table held open connections.
+  metrics::local_counter client_untracked;
 };
 
 class listener_live {
  public:
-  listener_live(std::string n, unsigned workers) : name(std::move(n)), stats(workers) {}
+  listener_live(std::string n, unsigned workers) : name(std::move(n)), stats(workers), clients(workers) {}
   const std::string name;
   std::atomic<std::uint64_t> open{0};  // open client connections, all workers (max_connections)
   metrics::per_worker<listener_worker_stats> stats;
+  // `client_limits:` state, each worker's its own (never shared, no locks).
+  metrics::per_worker<listener::client_limiter> clients;
 };
 
 // Thread: control. Hands out the live object for a name, the same one across

@@ -9,6 +9,7 @@
 
 #include "lb/core/ip_text.h"
 #include "lb/core/log.h"
+#include "lb/listener/client_limits.h"
 #include "lb/proto/h2/stream.h"
 
 namespace lb::proto::h2 {
@@ -162,6 +163,7 @@ session::session(runtime::worker& w, runtime::connection_ticket ticket, std::uni
       listener_index_(listener_index),
       peer_(peer),
       client_ip_(ip_text(peer)),
+      client_key_(lb::listener::key_of(peer)),
       wake_(w.io(), asio::steady_timer::time_point::max()) {
   worker_.link(this);
   const auto& h = listener().http2;

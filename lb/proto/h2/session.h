@@ -25,6 +25,7 @@
 
 #include "lb/config/config.h"
 #include "lb/io/stream.h"
+#include "lb/listener/client_table.h"
 #include "lb/runtime/session_base.h"
 #include "lb/runtime/worker.h"
 
@@ -76,6 +77,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   void refresh_snapshot();
   const std::string& client_ip() const { return client_ip_; }
   const boost::asio::ip::address& peer() const { return peer_; }
+  const lb::listener::client_key& client_key() const { return client_key_; }
   bool closed() const { return closed_; }
   // The session has frames to send: wake the writer.
   void want_write();
@@ -98,6 +100,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   std::size_t listener_index_;
   boost::asio::ip::address peer_;
   std::string client_ip_;
+  lb::listener::client_key client_key_;  // for client_limits' request rate
   nghttp2_session* ng_ = nullptr;
   std::unordered_map<std::int32_t, std::shared_ptr<stream>> streams_;
   std::string out_;                  // frames gathered for one write

@@ -15,6 +15,7 @@
 #include "lb/proto/h2/session.h"
 #include "lb/proto/h2/upload.h"
 #include "lb/balancer/balancer.h"
+#include "lb/listener/client_limits.h"
 #include "lb/proto/http/request_policy.h"
 #include "lb/proto/http/trace_context.h"
 #include "lb/proto/proxy/stage.h"
@@ -102,7 +103,8 @@ bool connection_specific(bhttp::field f, std::string_view name) {
 }
 
 // A response lb gives itself: a status and a one-line text body.
-void answer_local(session& s, stream& st, unsigned status, std::string_view reason) {
+// `retry_after` (seconds, when not 0) goes out as Retry-After.
+void answer_local(session& s, stream& st, unsigned status, std::string_view reason, std::uint32_t retry_after = 0) {
   st.ex.status = status;
   st.ex.reason = reason;
   http::ensure_request_id(st.ex.ids, s.listener(), s.worker().rng());
@@ -116,11 +118,17 @@ void answer_local(session& s, stream& st, unsigned status, std::string_view reas
   st.out_off = 0;
   st.out_last = true;
   const auto& id = st.ex.ids.request_id;
-  const nghttp2_nv hdrs[] = {nv(":status", {code, 3}), nv("content-type", "text/plain"), nv("x-request-id", id)};
+  char wait[10];
+  const auto wait_len = static_cast<std::size_t>(std::to_chars(wait, wait + sizeof wait, retry_after).ptr - wait);
+  // nghttp2 copies the fields on submit.
+  nghttp2_nv hdrs[4] = {nv(":status", {code, 3}), nv("content-type", "text/plain")};
+  std::size_t fields = 2;
+  if (!id.empty()) hdrs[fields++] = nv("x-request-id", id);
+  if (retry_after) hdrs[fields++] = nv("retry-after", {wait, wait_len});
   nghttp2_data_provider dp;
   dp.source.ptr = &st;
   dp.read_callback = &read_body;
-  nghttp2_submit_response(s.codec(), st.id, hdrs, std::size(hdrs) - (id.empty() ? 1 : 0), &dp);
+  nghttp2_submit_response(s.codec(), st.id, hdrs, fields, &dp);
   st.ex.bytes_out += body.size();
   s.want_write();
 }
@@ -207,6 +215,9 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
     http::decide_ids(ex.ids, listener, in, s.worker().rng(),
                      [&] { return proxy::trusted(listener.request_id.trust_from, s.peer()); });
   }
+  // Over the client's request rate: this stream gets 429, the connection goes on.
+  if (const auto wait = lb::listener::admit_request(s.worker().id(), lsnap, s.client_key(), ex.start))
+    co_return answer_local(s, st, 429, "client_request_rate", wait);
 
   const router::header_source headers{&rq, [](const void* ctx, std::string_view name) -> std::optional<std::string_view> {
                                         const auto* f = static_cast<const request_fields*>(ctx)->find(name);

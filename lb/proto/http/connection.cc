@@ -14,6 +14,7 @@
 #include "lb/core/arena.h"
 #include "lb/core/ip_text.h"
 #include "lb/core/log.h"
+#include "lb/listener/client_limits.h"
 #include "lb/proto/http/exchange.h"
 #include "lb/proto/http/forwarder.h"
 #include "lb/proto/http/hash_key.h"
@@ -74,6 +75,7 @@ class connection final : public runtime::session_base, public std::enable_shared
         listener_index_(listener_index),
         conn_(conn),
         client_ip_(ip_text(conn.peer)),
+        client_key_(lb::listener::key_of(conn.peer)),
         parked_once_(conn.exchanges != 0) {
     worker_.link(this);
   }
@@ -257,17 +259,19 @@ class connection final : public runtime::session_base, public std::enable_shared
   awaitable<void> write_local(local_status s, bool keep_alive) {
     arm(listener().limits.idle_timeout);
     if (keep_alive) keep_alive_nodelay();
-    auto wire = local_response(s, keep_alive);
-    if (!ex_.ids.request_id.empty()) {
-      // The canned answer with X-Request-Id as its last field, in the
-      // reused response-head buffer.
-      const auto head_end = wire.find("\r\n\r\n") + 2;
-      head_out_.assign(wire.substr(0, head_end));
-      detail::append_field(head_out_, "X-Request-Id", ex_.ids.request_id);
-      head_out_.append(wire.substr(head_end));
-      wire = head_out_;
-    }
+    const auto wire = with_request_id(local_response(s, keep_alive));
     if (!co_await client_->write(asio::buffer(wire))) ex_.bytes_out += wire.size();
+  }
+
+  // An answer of lb's own with X-Request-Id as its last field (in the reused
+  // response-head buffer) when the exchange has one.
+  std::string_view with_request_id(std::string_view wire) {
+    if (ex_.ids.request_id.empty()) return wire;
+    const auto head_end = wire.find("\r\n\r\n") + 2;
+    head_out_.assign(wire.substr(0, head_end));
+    detail::append_field(head_out_, "X-Request-Id", ex_.ids.request_id);
+    head_out_.append(wire.substr(head_end));
+    return head_out_;
   }
 
   // Answers with an error of lb's own; returns whether the connection stays open.
@@ -278,6 +282,22 @@ class connection final : public runtime::session_base, public std::enable_shared
     const bool keep = request_done && !draining_ && !closes_connection(s) && ex_.keep_alive;
     linger_ = !request_done;
     co_await write_local(s, keep);
+    co_return keep;
+  }
+
+  // 429 for a client over its request rate (client_limits): the connection
+  // stays open when the request is whole.
+  awaitable<bool> reply_too_many(std::uint32_t retry_after, bool request_done) {
+    ex_.status = 429;
+    ex_.reason = "client_request_rate";
+    ensure_request_id(ex_.ids, listener(), worker_.rng());
+    const bool keep = request_done && !draining_ && ex_.keep_alive;
+    linger_ = !request_done;
+    arm(listener().limits.idle_timeout);
+    if (keep) keep_alive_nodelay();
+    char buf[256];
+    const auto wire = with_request_id(std::string_view(buf, too_many_requests(buf, retry_after, keep)));
+    if (!co_await client_->write(asio::buffer(wire))) ex_.bytes_out += wire.size();
     co_return keep;
   }
 
@@ -384,6 +404,8 @@ class connection final : public runtime::session_base, public std::enable_shared
       case request_check::not_implemented:
         co_return co_await reply(local_status::not_implemented, "not_implemented", false);
     }
+    if (const auto wait = lb::listener::admit_request(worker_.id(), lsnap(), client_key_, ex_.start))
+      co_return co_await reply_too_many(wait, req.is_done());
     if (answer_max_forwards_here(msg))
       co_return co_await reply(msg.method() == bhttp::verb::options ? local_status::ok
                                                                     : local_status::method_not_allowed,
@@ -521,6 +543,7 @@ class connection final : public runtime::session_base, public std::enable_shared
   std::size_t listener_index_ = 0;                // in ws_->snap->listeners
   runtime::resume_state conn_;  // peer, requests so far, socket flags: what parking keeps
   std::string client_ip_;
+  lb::listener::client_key client_key_;  // for client_limits' request rate
   // Set when a connection parked before its first request resumes.
   std::optional<clock::time_point> first_head_deadline_;
   std::string head_out_;  // the response head being sent, reused across requests

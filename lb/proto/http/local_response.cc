@@ -1,6 +1,8 @@
 #include "lb/proto/http/local_response.h"
 
+#include <algorithm>
 #include <array>
+#include <charconv>
 #include <string>
 
 namespace lb::proto::http {
@@ -65,6 +67,24 @@ bool closes_connection(local_status s) {
     case local_status::not_implemented: return true;
     default: return false;
   }
+}
+
+std::size_t too_many_requests(char* out, std::uint32_t retry_after, bool keep_alive) {
+  constexpr std::string_view head = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: ";
+  constexpr std::string_view rest =
+      "\r\nContent-Type: text/plain\r\nContent-Length: 22\r\n";
+  constexpr std::string_view body = "429 Too Many Requests\n";
+  char* p = std::copy(head.begin(), head.end(), out);
+  p = std::to_chars(p, p + 10, retry_after).ptr;
+  p = std::copy(rest.begin(), rest.end(), p);
+  if (!keep_alive) {
+    constexpr std::string_view close = "Connection: close\r\n";
+    p = std::copy(close.begin(), close.end(), p);
+  }
+  *p++ = '\r';
+  *p++ = '\n';
+  p = std::copy(body.begin(), body.end(), p);
+  return static_cast<std::size_t>(p - out);
 }
 
 std::string_view local_response(local_status s, bool keep_alive) {

@@ -2,6 +2,8 @@
 // Responses lb answers itself (errors, limits, no route). Built once, shared,
 // written straight from static storage: no formatting on the error path.
 
+#include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 namespace lb::proto::http {
@@ -25,6 +27,10 @@ enum class local_status {
 // The whole wire response, head and short text body. `keep_alive` picks the
 // Connection header; statuses that end the connection ignore it.
 std::string_view local_response(local_status s, bool keep_alive);
+
+// `429 Too Many Requests` with `Retry-After: retry_after` (per-client request
+// rate), written into `out` (at least 256 bytes); returns the bytes used.
+std::size_t too_many_requests(char* out, std::uint32_t retry_after, bool keep_alive);
 
 // Whether lb closes the client connection after sending `s`.
 bool closes_connection(local_status s);

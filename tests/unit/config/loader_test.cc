@@ -274,7 +274,7 @@ colour: blue
             (std::vector<std::string>{
                 "t.yaml:4:5: unknown key 'lsiten' in listener (expected one of: name, listen, "
                 "protocol, limits, routes, tls, pool, accept_proxy_protocol, splice, protocols, http2, peek_timeout, "
-                "non_tls, request_id, tracing)",
+                "non_tls, request_id, tracing, client_limits)",
                 "t.yaml:6:50: unknown key 'wieght' in pool (expected one of: name, balancer, "
                 "hash_key, endpoints, dns_refresh, connect_timeout, keepalive, "
                 "max_connections_per_endpoint, health_check, outlier, slow_start, proxy_protocol, tls)",
@@ -1064,7 +1064,7 @@ pools:
                       "t.yaml:5:21: route 'route0' names unknown pool 'nope'",
                       "t.yaml:6:5: unknown key 'bogus' in listener (expected one of: name, "
                       "listen, protocol, limits, routes, tls, pool, accept_proxy_protocol, splice, protocols, http2, "
-                      "peek_timeout, non_tls, request_id, tracing)",
+                      "peek_timeout, non_tls, request_id, tracing, client_limits)",
                       "t.yaml:9:17: invalid 'address': an endpoint's port must not be 0",
                   }));
 }
