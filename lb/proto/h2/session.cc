@@ -9,7 +9,9 @@
 
 #include "lb/core/ip_text.h"
 #include "lb/core/log.h"
+#include "lb/io/tls_stream.h"
 #include "lb/proto/h2/stream.h"
+#include "lb/tls/client_auth.h"
 
 namespace lb::proto::h2 {
 
@@ -164,6 +166,8 @@ session::session(runtime::worker& w, runtime::connection_ticket ticket, std::uni
       client_ip_(ip_text(peer)),
       wake_(w.io(), asio::steady_timer::time_point::max()) {
   worker_.link(this);
+  if (const auto& t = listener().tls; t && t->verify != config::client_verify::off)
+    if (const auto* ts = dynamic_cast<const io::tls_stream*>(client_.get())) client_id_ = tls::client_identity_of(ts->ssl());
   const auto& h = listener().http2;
   control_budget_ = h.control_frame_budget;
   nghttp2_session_callbacks* cb = nullptr;
