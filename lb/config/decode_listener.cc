@@ -147,6 +147,10 @@ void decode_listener(reader& r, const field& f, listener& out) {
     }
   if (const auto* t = m->get("tls"); t && m->get("routes"))
     r.error(t->key_node.Mark(), "a tcp listener routes by SNI with TLS passed through: 'tls' and 'routes' exclude each other");
+  // A TCP listener that terminates TLS may check client certificates, but
+  // has no request to carry them in.
+  if (const auto* t = m->get("tls"); t && t->value.IsMap() && t->value["client_cert_headers"])
+    r.error(t->value["client_cert_headers"].Mark(), "'client_cert_headers' applies only to HTTP listeners");
   if (const auto* n = m->get("non_tls"); n && out.non_tls == non_tls_action::pool && !m->get("pool"))
     r.error(n->key_node.Mark(), "'non_tls: pool' needs the listener's default 'pool'");
   if (!idle_given) out.limits.idle_timeout = tcp_default_idle_timeout;

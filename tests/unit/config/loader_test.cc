@@ -502,6 +502,25 @@ pools:
             }));
 }
 
+TEST(loader, client_cert_headers_need_an_http_listener) {
+  EXPECT_EQ(errors_of(R"(listeners:
+  - name: db
+    listen: 127.0.0.1:8080
+    protocol: tcp
+    pool: web
+    tls:
+      certificates: [{cert: a.crt, key: a.key}]
+      client_ca: ca.pem
+      client_cert_headers: { subject: X-Client-Subject }
+pools:
+  - name: web
+    endpoints: [127.0.0.1:9001]
+)"),
+            (std::vector<std::string>{
+                "t.yaml:9:28: 'client_cert_headers' applies only to HTTP listeners",
+            }));
+}
+
 TEST(loader, redirect_https_answers_without_routes) {
   const auto r = load_string(R"(listeners:
   - name: plain
