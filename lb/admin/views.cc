@@ -378,8 +378,12 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
                                MetricType::Counter);
   auto tls_failures = family("lb_tls_handshake_failures_total",
                              "TLS handshakes that failed per listener, by reason (timeout, closed, version, "
-                             "cipher, sni, protocol).",
+                             "cipher, sni, protocol, client_cert).",
                              MetricType::Counter);
+  auto cert_failures = family("lb_tls_client_cert_failures_total",
+                              "TLS handshakes refused because of the client's certificate, per listener with "
+                              "client certificates on, by reason (missing, untrusted, revoked, expired, crl, invalid).",
+                              MetricType::Counter);
   for (const auto& ls : snap.listeners) {
     const std::string& lname = ls.cfg->name;
     const auto& wstats = ls.live->stats;
@@ -399,6 +403,13 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
         add_counter(tls_failures, {{"listener", lname}, {"reason", upstream::tls_failure_names[r]}},
                     static_cast<double>(n));
       }
+      if (ls.cfg->tls->verify != config::client_verify::off)
+        for (std::size_t r = 0; r < static_cast<std::size_t>(upstream::client_cert_failure::count); ++r) {
+          std::uint64_t n = 0;
+          for (unsigned w = 0; w < wstats.size(); ++w) n += wstats[w].client_cert_failures[r].get();
+          add_counter(cert_failures, {{"listener", lname}, {"reason", upstream::client_cert_failure_names[r]}},
+                      static_cast<double>(n));
+        }
     }
     std::int64_t active = 0;
     std::uint64_t total = 0;
@@ -526,6 +537,7 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
   add_gauge(file_changed, {}, facts.file_changed_unix);
 
   for (auto* f : {&conn_active, &conn_max, &conn_total, &accept_errors, &requests, &h2_abuse, &duration, &tls_handshakes, &tls_failures,
+                  &cert_failures,
                   &up_requests, &up_duration, &up_conns, &up_connect_failures, &up_healthy, &up_ejections,
                   &up_retries, &up_tls, &reloads, &last_reload, &file_changed}) {
     if (!f->metric.empty()) out.push_back(std::move(*f));

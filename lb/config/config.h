@@ -287,6 +287,10 @@ struct tls_certificate {
 
 enum class tls_version { tls12, tls13 };
 
+// `verify:` of a listener's client certificates. `optional` asks for one and
+// checks it when sent; `required` refuses handshakes without a valid one.
+enum class client_verify { off, optional, required };
+
 // `tls:` on a listener: terminate TLS 1.2/1.3 there.
 struct listener_tls {
   std::vector<tls_certificate> certificates;  // chosen by SNI; the first is the default
@@ -295,6 +299,25 @@ struct listener_tls {
   std::string ciphers;  // TLS 1.2 cipher list (OpenSSL syntax); empty = lb's modern default
   duration handshake_timeout = std::chrono::seconds(10);
   bool reject_unknown_sni = false;  // else an unknown name gets the default certificate
+  // Client certificates (mTLS): checked against `client_ca` (PEM, one or
+  // more CA certificates) and, with `crl`, its revocation list(s) (PEM).
+  client_verify verify = client_verify::off;
+  std::string client_ca;  // as resolved, like the certificates' paths
+  std::string crl;
+  source_pos client_ca_pos;
+  source_pos crl_pos;
+  // Request fields (lower case) that carry the verified client certificate's
+  // subject (RFC 2253) and SHA-256 fingerprint upstream. Always removed from
+  // what clients send, so a client cannot forge them. Empty: not sent.
+  std::string subject_header;
+  std::string fingerprint_header;
+};
+
+// `redirect_https:` on a plain HTTP listener: every request is answered with
+// a redirect to https://HOST[:port]/path?query, never reaching an upstream.
+struct redirect_https {
+  std::uint16_t port = 0;  // 0: none in Location (https's 443)
+  unsigned code = 308;     // 308, or 301 (then for GET and HEAD only; others keep 308)
 };
 
 // Top-level `tls:`: session resumption shared by every TLS listener.
@@ -319,6 +342,7 @@ struct listener {
   ::lb::config::tracing tracing;
   std::vector<route> routes;  // first match wins
   std::optional<listener_tls> tls;
+  std::optional<::lb::config::redirect_https> redirect_https;  // HTTP listeners without `tls:`
   // TCP listeners: the pool every flow goes to, or with `tcp_routes` the
   // default for flows no route matches (empty: those are closed).
   std::string pool;

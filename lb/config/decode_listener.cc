@@ -17,8 +17,9 @@ namespace {
 const schema listener_schema{"listener",
                              {"name", "listen", "protocol", "limits", "routes", "tls", "pool",
                               "accept_proxy_protocol", "splice", "protocols", "http2", "peek_timeout",
-                              "non_tls", "request_id", "tracing", "client_limits"},
+                              "non_tls", "request_id", "tracing", "client_limits", "redirect_https"},
                              {}};
+const schema redirect_schema{"redirect_https", {"port", "code"}, {}};
 const schema limits_schema{
     "limits",
     {"max_connections", "header_timeout", "idle_timeout", "max_header_bytes", "max_body_bytes",
@@ -34,6 +35,7 @@ const schema match_schema{"match",
                           {}};
 
 void read_protocol(reader& r, const field& f, listener& out);
+void read_redirect(reader& r, const field& f, redirect_https& out);
 void read_versions(reader& r, const field& f, listener& out);
 // Returns whether `idle_timeout` was given (a TCP listener's default differs).
 bool read_limits(reader& r, const field& f, limits& out);
@@ -101,6 +103,8 @@ void decode_listener(reader& r, const field& f, listener& out) {
         if (*v == "close" || *v == "pool") out.non_tls = *v == "pool" ? non_tls_action::pool : non_tls_action::close;
         else r.error(item, "invalid 'non_tls': expected 'close' or 'pool', got " + describe(item.value));
       }
+    } else if (item.key == "redirect_https") {
+      read_redirect(r, item, out.redirect_https.emplace());
     }
   }
   const auto* proto = m->get("protocol");
@@ -113,8 +117,14 @@ void decode_listener(reader& r, const field& f, listener& out) {
       else read_route(r, (*routes)[i], i, out.routes.emplace_back());
     }
   }
+  if (const auto* rd = m->get("redirect_https")) {
+    if (tcp) r.error(rd->key_node.Mark(), "'redirect_https' applies only to HTTP listeners");
+    else if (m->get("tls")) r.error(rd->key_node.Mark(), "'redirect_https' is for plain listeners: this one has 'tls'");
+    else if (m->get("routes"))
+      r.error(rd->key_node.Mark(), "'redirect_https' answers every request itself: the listener takes no 'routes'");
+  }
   if (!tcp) {
-    r.require(*m, "routes", "listener");
+    if (!out.redirect_https) r.require(*m, "routes", "listener");
     // Keys that mean something on a TCP listener only must not pass silently.
     // ALPN `h2` on a tls: listener speaks HTTP/2 to the clients that ask.
     if (out.tls && std::find(out.tls->alpn.begin(), out.tls->alpn.end(), "h2") != out.tls->alpn.end()) out.h2 = true;
@@ -146,6 +156,10 @@ void decode_listener(reader& r, const field& f, listener& out) {
     }
   if (const auto* t = m->get("tls"); t && m->get("routes"))
     r.error(t->key_node.Mark(), "a tcp listener routes by SNI with TLS passed through: 'tls' and 'routes' exclude each other");
+  // A TCP listener that terminates TLS may check client certificates, but
+  // has no request to carry them in.
+  if (const auto* t = m->get("tls"); t && t->value.IsMap() && t->value["client_cert_headers"])
+    r.error(t->value["client_cert_headers"].Mark(), "'client_cert_headers' applies only to HTTP listeners");
   if (const auto* n = m->get("non_tls"); n && out.non_tls == non_tls_action::pool && !m->get("pool"))
     r.error(n->key_node.Mark(), "'non_tls: pool' needs the listener's default 'pool'");
   if (!idle_given) out.limits.idle_timeout = tcp_default_idle_timeout;
@@ -202,6 +216,24 @@ void read_protocol(reader& r, const field& f, listener& out) {
     out.proto = protocol::tcp;
   } else {
     r.error(f, "unknown protocol '" + *p + "' (expected one of: http, tcp)");
+  }
+}
+
+// `redirect_https: {}` (or `true`) keeps the defaults: 308, no port.
+void read_redirect(reader& r, const field& f, redirect_https& out) {
+  if (f.value.IsScalar() && f.value.Scalar() == "true") return;
+  if (f.value.IsMap() && f.value.size() == 0) return;
+  const auto m = r.read_map(f, redirect_schema);
+  if (!m) return;
+  for (const auto& item : m->items) {
+    if (item.key == "port") {
+      if (auto v = r.read_uint(item, 1, 65535)) out.port = static_cast<std::uint16_t>(*v == 443 ? 0 : *v);
+    } else if (item.key == "code") {
+      if (auto v = r.read_uint(item, 0, no_max)) {
+        if (*v == 301 || *v == 308) out.code = static_cast<unsigned>(*v);
+        else r.error(item, "invalid 'code' " + std::to_string(*v) + " (expected 308 or 301)");
+      }
+    }
   }
 }
 

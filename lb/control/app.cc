@@ -289,18 +289,23 @@ class controller {
     return r;
   }
 
-  // Watches the folders of every certificate, key and OCSP response the
-  // running config names (made anew when that set of folders changes).
+  // Watches the folders of every certificate, key, OCSP response, client CA
+  // and CRL the running config names (made anew when that set of folders changes).
   void watch_tls_files() {
     std::vector<std::string> files, dirs;
-    for (const auto& l : current_->cfg->listeners)
-      if (l.tls)
-        for (const auto& c : l.tls->certificates)
-          for (const auto* f : {&c.cert, &c.key, &c.ocsp})
-            if (!f->empty()) {
-              files.push_back(*f);
-              dirs.push_back(std::filesystem::absolute(*f).parent_path().string());
-            }
+    auto add = [&](const std::string& f) {
+      if (f.empty()) return;
+      files.push_back(f);
+      dirs.push_back(std::filesystem::absolute(f).parent_path().string());
+    };
+    for (const auto& l : current_->cfg->listeners) {
+      if (!l.tls) continue;
+      for (const auto& c : l.tls->certificates)
+        for (const auto* f : {&c.cert, &c.key, &c.ocsp}) add(*f);
+      // Client CAs and CRLs reload with the certificates.
+      add(l.tls->client_ca);
+      add(l.tls->crl);
+    }
     std::sort(dirs.begin(), dirs.end());
     dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
     if (dirs == tls_dirs_ && (tls_watch_ || dirs.empty())) return;

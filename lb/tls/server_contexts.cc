@@ -180,8 +180,19 @@ ssl_st* server_contexts::new_ssl() const {
 }
 
 ctx_ptr context_cache::get(const std::vector<const certificate_files*>& certs, const config::listener_tls& settings,
-                           std::string& why) {
+                           const client_auth* auth, std::string& why) {
   std::string content = settings_text(settings);
+  if (auth) {
+    // A changed CA or CRL file is a new context (the CRL is "reloaded with
+    // the certificates").
+    content += settings.verify == config::client_verify::required ? "|required|" : "|optional|";
+    content += std::to_string(auth->ca_bytes.size());
+    content += ':';
+    content += auth->ca_bytes;
+    content += std::to_string(auth->crl_bytes.size());
+    content += ':';
+    content += auth->crl_bytes;
+  }
   for (const auto* f : certs) {
     // Appended piece by piece: `"|" + std::string&&` meets GCC 12's false
     // -Wrestrict in Release (GCC bug 105651).
@@ -227,6 +238,7 @@ ctx_ptr context_cache::get(const std::vector<const certificate_files*>& certs, c
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
   static const unsigned char sid_ctx[] = "lb";
   SSL_CTX_set_session_id_context(c, sid_ctx, sizeof sid_ctx - 1);
+  if (auth && !apply_client_auth(c, settings, *auth, why)) return nullptr;
   SSL_CTX_set_tlsext_servername_callback(c, &on_servername);
   SSL_CTX_set_alpn_select_cb(c, &on_alpn, nullptr);
   keys_.attach(c);
@@ -266,6 +278,8 @@ std::shared_ptr<const server_contexts> build_server_contexts(const config::liste
     // A staple that cannot be read is a warning (when its context is built), never an error.
     if (!c.ocsp.empty() && !read_file(c.ocsp, files[i].ocsp, files[i].ocsp_error)) files[i].ocsp.clear();
   }
+  const auto auth = load_client_auth(cfg, errors);
+  if (cfg.verify != config::client_verify::off && !auth) ok = false;
   if (!ok) return nullptr;
   // Group certificates by the names they serve: an ECDSA and an RSA
   // certificate for the same names go into one context.
@@ -290,7 +304,7 @@ std::shared_ptr<const server_contexts> build_server_contexts(const config::liste
   if (!ok) return nullptr;
   for (const auto& names : order) {
     std::string why;
-    auto ctx = cache.get(groups[names], cfg, why);
+    auto ctx = cache.get(groups[names], cfg, auth.get(), why);
     if (!ctx) {
       errors.push_back(config::diagnostic::at(groups[names].front()->cfg->pos, why).str());
       ok = false;

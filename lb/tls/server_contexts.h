@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "lb/config/config.h"
+#include "lb/tls/client_auth.h"
 #include "lb/tls/ticket_keys.h"
 
 struct ssl_ctx_st;
@@ -71,10 +72,11 @@ class server_contexts {
 class context_cache {
  public:
   explicit context_cache(ticket_keys& keys) : keys_(keys) {}
-  // A context for these files and settings: the cached one when nothing
-  // changed, else a new one. On failure returns null and sets `why`.
+  // A context for these files and settings (`auth`: the client
+  // certificates' CA and CRL, null when not checked): the cached one when
+  // nothing changed, else a new one. On failure returns null and sets `why`.
   ctx_ptr get(const std::vector<const certificate_files*>& certs, const config::listener_tls& settings,
-              std::string& why);
+              const client_auth* auth, std::string& why);
   // Forgets contexts no snapshot holds any more (after a build).
   void trim();
   ticket_keys& keys() { return keys_; }

@@ -107,8 +107,15 @@ class route_live {
 };
 
 // Why a TLS handshake failed, as lb_tls_handshake_failures_total's `reason`.
-enum class tls_failure : std::uint8_t { timeout, closed, version, cipher, sni, protocol, count };
-inline constexpr const char* tls_failure_names[] = {"timeout", "closed", "version", "cipher", "sni", "protocol"};
+enum class tls_failure : std::uint8_t { timeout, closed, version, cipher, sni, protocol, client_cert, count };
+inline constexpr const char* tls_failure_names[] = {"timeout", "closed",   "version",    "cipher",
+                                                    "sni",     "protocol", "client_cert"};
+
+// Why a client's certificate failed a handshake on an mTLS listener, as
+// lb_tls_client_cert_failures_total's `reason`.
+enum class client_cert_failure : std::uint8_t { missing, untrusted, revoked, expired, crl, invalid, count };
+inline constexpr const char* client_cert_failure_names[] = {"missing", "untrusted", "revoked",
+                                                            "expired", "crl",       "invalid"};
 
 // How a TCP session ended, as lb_tcp_sessions_total's `ended` and the access
 // log's `reason`.
@@ -156,7 +163,12 @@ struct listener_worker_stats {
   // Completed TLS handshakes by [version: 0 = 1.2, 1 = 1.3][resumed].
   metrics::local_counter tls_handshakes[2][2];
   metrics::local_counter tls_failures[static_cast<std::size_t>(tls_failure::count)];
-  // TCP listeners: bytes [0] received from clients, [1] sent to them; open
+  metrics::local_counter client_cert_failures[static_cast<std::size_t>(client_cert_failure::count)];
+  // Client certificate refusals are logged at most once a second per worker
+  // and listener (a scanner must not flood the log); the rest are counted
+  // and summed into the next line. Owning worker only.
+  std::int64_t cert_log_second = 0;
+  std::uint32_t cert_log_suppressed = 0;  // TCP listeners: bytes [0] received from clients, [1] sent to them; open
   // sessions; ended sessions by how.
   metrics::local_counter tcp_bytes[2];
   metrics::local_gauge tcp_active;

@@ -42,7 +42,7 @@ bool replaced_by_lb(std::string_view name, const config::route& route) {
 
 void write_upstream_head(std::string& out, const request_fields& rq, body_framing f, std::uint64_t length,
                          std::string_view client_ip, std::string_view forwarded_proto, const config::route& route,
-                         const http::trace_ids* ids) {
+                         const http::trace_ids* ids, const client_cert_fields& cc) {
   out.append(rq.method).append(" ").append(rq.path).append(" HTTP/1.1\r\n");
   append_field(out, "host", rq.host());
   bool cookies = false;
@@ -50,7 +50,9 @@ void write_upstream_head(std::string& out, const request_fields& rq, body_framin
   for (const auto& h : rq.fields) {
     if (h.name == "cookie") cookies = true;
     if (h.name == "x-forwarded-for") xff = true;
-    if (replaced_by_lb(h.name, route) || (ids && http::replaced_trace_field(h.name, *ids))) continue;
+    if (replaced_by_lb(h.name, route) || (ids && http::replaced_trace_field(h.name, *ids)) ||
+        (cc.any_name() && cc.owns(h.name)))
+      continue;
     append_field(out, h.name, h.value);
   }
   // RFC 9113 §8.2.3: cookie crumbs become one field for HTTP/1.1.
@@ -77,6 +79,7 @@ void write_upstream_head(std::string& out, const request_fields& rq, body_framin
   // the received protocol is HTTP/2.
   append_field(out, "via", "2 lb");
   for (const auto& [set_name, set_value] : route.set_headers) append_field(out, set_name, set_value);
+  cc.write([&](std::string_view n, std::string_view v) { append_field(out, n, v); });
   if (f == body_framing::length) {
     char buf[24];
     const auto* end = std::to_chars(buf, buf + sizeof buf, length).ptr;

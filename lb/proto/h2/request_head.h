@@ -12,6 +12,7 @@
 
 #include "lb/config/config.h"
 #include "lb/proto/http/trace_context.h"
+#include "lb/proto/client_cert_fields.h"
 
 namespace lb::proto::h2 {
 
@@ -36,9 +37,10 @@ struct request_fields {
 enum class body_framing { none, length, chunked };
 
 // Thread: any. Appends the HTTP/1.1 request head to `out`. With `ids`,
-// X-Request-Id and the trace context fields are as decided there.
+// X-Request-Id and the trace context fields are as decided there; the fields
+// `cc` names are lb's (the client's are dropped).
 void write_upstream_head(std::string& out, const request_fields& rq, body_framing f, std::uint64_t length,
                          std::string_view client_ip, std::string_view forwarded_proto, const config::route& route,
-                         const http::trace_ids* ids = nullptr);
+                         const http::trace_ids* ids = nullptr, const client_cert_fields& cc = {});
 
 }  // namespace lb::proto::h2

@@ -10,7 +10,9 @@
 #include "lb/core/ip_text.h"
 #include "lb/core/log.h"
 #include "lb/listener/client_limits.h"
+#include "lb/io/tls_stream.h"
 #include "lb/proto/h2/stream.h"
+#include "lb/tls/client_auth.h"
 
 namespace lb::proto::h2 {
 
@@ -166,6 +168,8 @@ session::session(runtime::worker& w, runtime::connection_ticket ticket, std::uni
       client_key_(lb::listener::key_of(peer)),
       wake_(w.io(), asio::steady_timer::time_point::max()) {
   worker_.link(this);
+  if (const auto& t = listener().tls; t && t->verify != config::client_verify::off)
+    if (const auto* ts = dynamic_cast<const io::tls_stream*>(client_.get())) client_id_ = tls::client_identity_of(ts->ssl());
   const auto& h = listener().http2;
   control_budget_ = h.control_frame_budget;
   nghttp2_session_callbacks* cb = nullptr;

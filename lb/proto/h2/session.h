@@ -29,6 +29,10 @@
 #include "lb/runtime/session_base.h"
 #include "lb/runtime/worker.h"
 
+namespace lb::tls {
+struct client_identity;
+}
+
 struct nghttp2_session;
 
 namespace lb::proto::h2 {
@@ -78,6 +82,9 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   const std::string& client_ip() const { return client_ip_; }
   const boost::asio::ip::address& peer() const { return peer_; }
   const lb::listener::client_key& client_key() const { return client_key_; }
+  // The verified client certificate's subject and fingerprint (TLS listeners
+  // with client certificates), worked out at the handshake; null when none.
+  const tls::client_identity* client_identity() const { return client_id_; }
   bool closed() const { return closed_; }
   // The session has frames to send: wake the writer.
   void want_write();
@@ -101,6 +108,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   boost::asio::ip::address peer_;
   std::string client_ip_;
   lb::listener::client_key client_key_;  // for client_limits' request rate
+  const tls::client_identity* client_id_ = nullptr;  // owned by the client stream's SSL
   nghttp2_session* ng_ = nullptr;
   std::unordered_map<std::int32_t, std::shared_ptr<stream>> streams_;
   std::string out_;                  // frames gathered for one write

@@ -16,10 +16,12 @@
 #include "lb/proto/h2/upload.h"
 #include "lb/balancer/balancer.h"
 #include "lb/listener/client_limits.h"
+#include "lb/proto/http/redirect.h"
 #include "lb/proto/http/request_policy.h"
 #include "lb/proto/http/trace_context.h"
 #include "lb/proto/proxy/stage.h"
 #include "lb/runtime/worker.h"
+#include "lb/tls/client_auth.h"
 
 namespace lb::proto::h2 {
 
@@ -164,6 +166,18 @@ std::uint64_t request_hash(const config::hash_key& key, std::string_view client_
   return 0;
 }
 
+// `redirect_https`: a redirect with no body (nghttp2 copies the fields).
+void answer_redirect(session& s, stream& st, unsigned status, std::string_view location) {
+  st.ex.status = status;
+  st.ex.reason = "redirect_https";
+  if (st.closed || s.closed()) return;
+  char code[4];
+  std::to_chars(code, code + 3, status);
+  const nghttp2_nv hdrs[] = {nv(":status", {code, 3}), nv("location", location), nv("content-length", "0")};
+  nghttp2_submit_response(s.codec(), st.id, hdrs, std::size(hdrs), nullptr);
+  s.want_write();
+}
+
 struct local_answer {
   unsigned status;
   std::string_view reason;
@@ -218,6 +232,12 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
   // Over the client's request rate: this stream gets 429, the connection goes on.
   if (const auto wait = lb::listener::admit_request(s.worker().id(), lsnap, s.client_key(), ex.start))
     co_return answer_local(s, st, 429, "client_request_rate", wait);
+  if (const auto& rd = listener.redirect_https) {
+    static thread_local std::string location;
+    location.clear();
+    if (!http::https_location(location, rq.host(), rq.path, rd->port)) co_return answer_local(s, st, 400, "bad_host");
+    co_return answer_redirect(s, st, http::redirect_status(*rd, rq.method == "GET" || rq.method == "HEAD"), location);
+  }
 
   const router::header_source headers{&rq, [](const void* ctx, std::string_view name) -> std::optional<std::string_view> {
                                         const auto* f = static_cast<const request_fields*>(ctx)->find(name);
@@ -251,7 +271,16 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
   }
   std::string head;
   head.reserve(st.block.size() + (trace_fields ? 384 : 256));
-  write_upstream_head(head, rq, f, length, s.client_ip(), lsnap.scheme, route, trace_fields ? &ex.ids : nullptr);
+  client_cert_fields cc;
+  if (const auto& t = listener.tls) {
+    cc.subject_name = t->subject_header;
+    cc.fingerprint_name = t->fingerprint_header;
+    if (const auto* id = s.client_identity()) {
+      cc.subject = id->subject;
+      cc.fingerprint = id->fingerprint;
+    }
+  }
+  write_upstream_head(head, rq, f, length, s.client_ip(), lsnap.scheme, route, trace_fields ? &ex.ids : nullptr, cc);
   const std::uint64_t hash =
       config::is_hash_balancer(pool.cfg->balancer) ? request_hash(pool.cfg->hash_key, s.client_ip(), rq) : 0;
   std::optional<upload> streamed;

@@ -18,7 +18,9 @@
 #include "lb/proto/http/exchange.h"
 #include "lb/proto/http/forwarder.h"
 #include "lb/proto/http/hash_key.h"
+#include "lb/io/tls_stream.h"
 #include "lb/proto/http/local_response.h"
+#include "lb/proto/http/redirect.h"
 #include "lb/proto/http/relay.h"
 #include "lb/proto/http/request_policy.h"
 #include "lb/proto/http/rewrite.h"
@@ -27,6 +29,7 @@
 #include "lb/proto/proxy/stage.h"
 #include "lb/proto/tcp/pump.h"
 #include "lb/runtime/worker.h"
+#include "lb/tls/client_auth.h"
 
 namespace lb::proto::http {
 
@@ -78,6 +81,9 @@ class connection final : public runtime::session_base, public std::enable_shared
         client_key_(lb::listener::key_of(conn.peer)),
         parked_once_(conn.exchanges != 0) {
     worker_.link(this);
+    // Worked out at the handshake and kept on the SSL (across parking too).
+    if (const auto& t = listener().tls; t && t->verify != config::client_verify::off)
+      if (const auto* s = dynamic_cast<const io::tls_stream*>(client_.get())) client_id_ = tls::client_identity_of(s->ssl());
   }
 
   ~connection() override { worker_.unlink(this); }
@@ -301,6 +307,40 @@ class connection final : public runtime::session_base, public std::enable_shared
     co_return keep;
   }
 
+  // `redirect_https`: the same host, path and query over https; a request
+  // with no usable Host is a 400.
+  awaitable<bool> redirect(const config::redirect_https& rd, std::string_view host, std::string_view target,
+                           bool get_or_head, bool http11, bool request_done) {
+    up_head_.clear();
+    if (!https_location(up_head_, host, target, rd.port))
+      co_return co_await reply(local_status::bad_request, "bad_host", request_done);
+    const auto status = redirect_status(rd, get_or_head);
+    ex_.status = status;
+    ex_.reason = "redirect_https";
+    const bool keep = request_done && http11 && !draining_ && ex_.keep_alive;
+    linger_ = !request_done;
+    head_out_.clear();
+    write_redirect(head_out_, status, up_head_, keep);
+    arm(listener().limits.idle_timeout);
+    if (keep) keep_alive_nodelay();
+    if (!co_await client_->write(asio::buffer(head_out_))) ex_.bytes_out += head_out_.size();
+    co_return keep;
+  }
+
+  // The client-certificate fields of this connection's upstream heads.
+  proto::client_cert_fields client_cert() const {
+    proto::client_cert_fields cc;
+    if (const auto& t = listener().tls) {
+      cc.subject_name = t->subject_header;
+      cc.fingerprint_name = t->fingerprint_header;
+      if (client_id_) {
+        cc.subject = client_id_->subject;
+        cc.fingerprint = client_id_->fingerprint;
+      }
+    }
+    return cc;
+  }
+
   // --- one exchange -----------------------------------------------------------
 
   // X-Request-Id and trace context for the parsed request (listener
@@ -410,6 +450,10 @@ class connection final : public runtime::session_base, public std::enable_shared
       co_return co_await reply(msg.method() == bhttp::verb::options ? local_status::ok
                                                                     : local_status::method_not_allowed,
                                "max_forwards", req.is_done());
+    if (const auto& rd = listener().redirect_https)
+      co_return co_await redirect(*rd, msg[bhttp::field::host], msg.target(),
+                                  msg.method() == bhttp::verb::get || msg.method() == bhttp::verb::head,
+                                  msg.version() == 11, req.is_done());
 
     // Route.
     const router::header_source headers{&msg, [](const void* ctx, std::string_view name) -> std::optional<std::string_view> {
@@ -440,7 +484,7 @@ class connection final : public runtime::session_base, public std::enable_shared
     // empty); room for lb's X-Request-Id and traceparent too.
     up_head_.reserve(head_len + (trace_fields ? 256 : 128));
     write_request_head(up_head_, msg, req_framing, content_length, client_ip_, lsnap().scheme, upgrade, route,
-                       trace_fields ? &ex_.ids : nullptr);
+                       trace_fields ? &ex_.ids : nullptr, client_cert());
     const std::uint64_t hash =
         config::is_hash_balancer(pool.cfg->balancer) ? request_hash(pool.cfg->hash_key, client_ip_, msg) : 0;
 
@@ -544,6 +588,7 @@ class connection final : public runtime::session_base, public std::enable_shared
   runtime::resume_state conn_;  // peer, requests so far, socket flags: what parking keeps
   std::string client_ip_;
   lb::listener::client_key client_key_;  // for client_limits' request rate
+  const tls::client_identity* client_id_ = nullptr;  // the verified client certificate's, owned by the SSL
   // Set when a connection parked before its first request resumes.
   std::optional<clock::time_point> first_head_deadline_;
   std::string head_out_;  // the response head being sent, reused across requests

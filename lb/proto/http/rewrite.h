@@ -17,6 +17,7 @@
 
 #include "lb/config/config.h"
 #include "lb/proto/http/trace_context.h"
+#include "lb/proto/client_cert_fields.h"
 
 namespace lb::proto::http {
 
@@ -114,12 +115,14 @@ inline void append_framing(std::string& out, framing f, std::uint64_t length) {
 // hop-by-hop fields and Expect (lb answers 100-continue itself); replaces
 // X-Forwarded-For (appending the client), X-Real-IP, X-Forwarded-Proto (the
 // scheme the client used on the listener: `forwarded_proto`) and the route's
-// set_headers; keeps Host. With `ids`, X-Request-Id and the trace context
-// fields are as decided there (trace_context.h).
+// set_headers and the client-certificate fields `cc` names (whatever the
+// client sent in them); keeps Host. With `ids`, X-Request-Id and the trace
+// context fields are as decided there (trace_context.h).
 template <class Fields>
 void write_request_head(std::string& out, const boost::beast::http::header<true, Fields>& h, framing f,
                         std::uint64_t length, std::string_view client_ip, std::string_view forwarded_proto,
-                        bool upgrade, const config::route& route, const trace_ids* ids = nullptr) {
+                        bool upgrade, const config::route& route, const trace_ids* ids = nullptr,
+                        const client_cert_fields& cc = {}) {
   using boost::beast::iequals;
   using boost::beast::http::field;
   const detail::connection_tokens<Fields> tokens(h);
@@ -142,7 +145,7 @@ void write_request_head(std::string& out, const boost::beast::http::header<true,
     }
     bool replaced = false;
     for (const auto& [set_name, set_value] : route.set_headers) replaced |= iequals(name, set_name);
-    if (replaced) continue;
+    if (replaced || (cc.any_name() && cc.owns(name))) continue;
     if (v.name() == field::max_forwards && decrements_max_forwards) {
       detail::append_decremented(out, v.value());
       continue;
@@ -160,6 +163,7 @@ void write_request_head(std::string& out, const boost::beast::http::header<true,
   // A gateway MUST add itself to Via (RFC 9110 §7.6.3), after any received.
   detail::append_field(out, "Via", h.version() == 10 ? "1.0 lb" : "1.1 lb");
   for (const auto& [set_name, set_value] : route.set_headers) detail::append_field(out, set_name, set_value);
+  cc.write([&](std::string_view n, std::string_view v) { detail::append_field(out, n, v); });
   detail::append_framing(out, f, length);
   if (upgrade) out.append("Connection: upgrade\r\n");
   out.append("\r\n");

@@ -274,7 +274,7 @@ colour: blue
             (std::vector<std::string>{
                 "t.yaml:4:5: unknown key 'lsiten' in listener (expected one of: name, listen, "
                 "protocol, limits, routes, tls, pool, accept_proxy_protocol, splice, protocols, http2, peek_timeout, "
-                "non_tls, request_id, tracing, client_limits)",
+                "non_tls, request_id, tracing, client_limits, redirect_https)",
                 "t.yaml:6:50: unknown key 'wieght' in pool (expected one of: name, balancer, "
                 "hash_key, endpoints, dns_refresh, connect_timeout, keepalive, "
                 "max_connections_per_endpoint, health_check, outlier, slow_start, proxy_protocol, tls)",
@@ -455,13 +455,38 @@ pools: [{name: web, endpoints: [127.0.0.1:9001]}]
             }));
 }
 
-TEST(loader, design_keys_not_in_this_build_say_so) {
-  EXPECT_EQ(errors_of(R"(listeners:
+TEST(loader, client_certificates_and_their_headers) {
+  const auto r = load_string(R"(listeners:
   - name: web
     listen: 127.0.0.1:8080
     tls:
       certificates: [{cert: a.crt, key: a.key}]
       client_ca: ca.pem
+      crl: ca.crl
+      client_cert_headers: { subject: X-Client-Subject, fingerprint: X-Client-Cert-Sha256 }
+    routes:
+      - pool: web
+pools:
+  - name: web
+    endpoints: [127.0.0.1:9001]
+)", "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].str();
+  const auto& t = *r.cfg->listeners[0].tls;
+  EXPECT_EQ(t.verify, client_verify::required);  // a CA without `verify` means required
+  EXPECT_EQ(t.client_ca, "ca.pem");
+  EXPECT_EQ(t.crl, "ca.crl");
+  EXPECT_EQ(t.subject_header, "x-client-subject");
+  EXPECT_EQ(t.fingerprint_header, "x-client-cert-sha256");
+}
+
+TEST(loader, client_certificate_mistakes_are_reported_where_they_are) {
+  EXPECT_EQ(errors_of(R"(listeners:
+  - name: web
+    listen: 127.0.0.1:8080
+    tls:
+      certificates: [{cert: a.crt, key: a.key}]
+      verify: optional
+      client_cert_headers: { subject: Content-Length, fingerprint: "a b" }
     routes:
       - pool: web
 pools:
@@ -469,7 +494,63 @@ pools:
     endpoints: [127.0.0.1:9001]
 )"),
             (std::vector<std::string>{
-                "t.yaml:6:7: 'client_ca' is not supported by this version of lb",
+                "t.yaml:6:15: 'verify: optional' needs 'client_ca' (the CA certificates clients' certificates are "
+                "checked against)",
+                "t.yaml:7:28: 'client_cert_headers' needs 'client_ca' and 'verify' other than off",
+                "t.yaml:7:39: 'subject' may not be 'content-length': lb writes that field itself",
+                "t.yaml:7:68: invalid header name 'a b' in 'fingerprint'",
+            }));
+}
+
+TEST(loader, client_cert_headers_need_an_http_listener) {
+  EXPECT_EQ(errors_of(R"(listeners:
+  - name: db
+    listen: 127.0.0.1:8080
+    protocol: tcp
+    pool: web
+    tls:
+      certificates: [{cert: a.crt, key: a.key}]
+      client_ca: ca.pem
+      client_cert_headers: { subject: X-Client-Subject }
+pools:
+  - name: web
+    endpoints: [127.0.0.1:9001]
+)"),
+            (std::vector<std::string>{
+                "t.yaml:9:28: 'client_cert_headers' applies only to HTTP listeners",
+            }));
+}
+
+TEST(loader, redirect_https_answers_without_routes) {
+  const auto r = load_string(R"(listeners:
+  - name: plain
+    listen: 127.0.0.1:8080
+    redirect_https: { port: 8443, code: 301 }
+  - name: default
+    listen: 127.0.0.1:8081
+    redirect_https: {}
+pools:
+  - name: web
+    endpoints: [127.0.0.1:9001]
+)", "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].str();
+  EXPECT_EQ(r.cfg->listeners[0].redirect_https->port, 8443);
+  EXPECT_EQ(r.cfg->listeners[0].redirect_https->code, 301u);
+  EXPECT_EQ(r.cfg->listeners[1].redirect_https->port, 0);
+  EXPECT_EQ(r.cfg->listeners[1].redirect_https->code, 308u);
+  EXPECT_EQ(errors_of(R"(listeners:
+  - name: plain
+    listen: 127.0.0.1:8080
+    redirect_https: { code: 302 }
+    routes:
+      - pool: web
+pools:
+  - name: web
+    endpoints: [127.0.0.1:9001]
+)"),
+            (std::vector<std::string>{
+                "t.yaml:4:5: 'redirect_https' answers every request itself: the listener takes no 'routes'",
+                "t.yaml:4:29: invalid 'code' 302 (expected 308 or 301)",
             }));
 }
 
@@ -1064,7 +1145,7 @@ pools:
                       "t.yaml:5:21: route 'route0' names unknown pool 'nope'",
                       "t.yaml:6:5: unknown key 'bogus' in listener (expected one of: name, "
                       "listen, protocol, limits, routes, tls, pool, accept_proxy_protocol, splice, protocols, http2, "
-                      "peek_timeout, non_tls, request_id, tracing, client_limits)",
+                      "peek_timeout, non_tls, request_id, tracing, client_limits, redirect_https)",
                       "t.yaml:9:17: invalid 'address': an endpoint's port must not be 0",
                   }));
 }

@@ -35,6 +35,28 @@ TEST(rewrite, request_keeps_host_and_adds_forwarding_fields) {
             "X-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: http\r\nVia: 1.1 lb\r\n\r\n");
 }
 
+TEST(rewrite, client_certificate_fields_are_lbs_own) {
+  bhttp::request_header<> h;
+  h.method(bhttp::verb::get);
+  h.target("/");
+  h.version(11);
+  h.set(bhttp::field::host, "example.com");
+  h.insert("x-client-SUBJECT", "CN=forged");  // any spelling is dropped
+  h.insert("X-Client-Cert-Sha256", "00");
+  client_cert_fields cc{"x-client-subject", "x-client-cert-sha256", "CN=alice", "ab12"};
+  std::string out;
+  write_request_head(out, h, framing::none, 0, "192.0.2.7", "https", false, route_with(), nullptr, cc);
+  EXPECT_EQ(out,
+            "GET / HTTP/1.1\r\nHost: example.com\r\n"
+            "X-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: https\r\nVia: 1.1 lb\r\n"
+            "x-client-subject: CN=alice\r\nx-client-cert-sha256: ab12\r\n\r\n");
+  // No verified certificate: the client's are still dropped, none are added.
+  cc.subject = cc.fingerprint = {};
+  out.clear();
+  write_request_head(out, h, framing::none, 0, "192.0.2.7", "https", false, route_with(), nullptr, cc);
+  EXPECT_EQ(out.find("client"), std::string::npos) << out;
+}
+
 TEST(rewrite, request_forwarded_proto_is_the_listeners_scheme) {
   bhttp::request_header<> h;
   h.method(bhttp::verb::get);
