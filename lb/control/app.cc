@@ -21,6 +21,7 @@
 #include "lb/admin/stats.h"
 #include "lb/admin/views.h"
 #include "lb/config/file_source.h"
+#include "lb/control/compile.h"
 #include "lb/control/fd_budget.h"
 #include "lb/control/file_watch.h"
 #include "lb/control/sd_notify.h"
@@ -44,39 +45,6 @@ tcp::endpoint to_endpoint(const config::address& a) { return {asio::ip::make_add
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-struct load_outcome {
-  std::shared_ptr<const runtime::snapshot> snap;
-  runtime::dns_cache dns;           // the hostnames `snap` resolved
-  std::vector<std::string> errors;  // "FILE:LINE:COL: message" or "FILE: message"
-};
-
-// Thread: control. Resolve and compile a loaded config into a snapshot.
-load_outcome compile(const config::load_result& r, const std::string& path, std::uint64_t version,
-                     upstream::live_registry& registry, tls::context_cache& tls, runtime::dns_cache seed = {}) {
-  load_outcome out;
-  out.dns = std::move(seed);
-  for (const auto& d : r.errors) out.errors.push_back(d.str());
-  if (!r.ok()) return out;
-  std::vector<std::string> errors;
-  const auto& sessions = r.cfg->tls;
-  if (!sessions.ticket_keys_file.empty()) {
-    if (auto why = tls.keys().load_file(sessions.ticket_keys_file); !why.empty())
-      out.errors.push_back(config::diagnostic::at(sessions.ticket_keys_file_pos, why).str());
-  } else {
-    tls.keys().use_own();
-  }
-  // A reload resolves hostnames afresh: what the file names now is what counts.
-  out.snap = runtime::build_snapshot(r.cfg, version, registry, out.dns, tls, errors);
-  // Problems with files the config names carry their own FILE:LINE:COL.
-  for (const auto& e : errors) out.errors.push_back(e.rfind(path + ":", 0) == 0 ? e : path + ": " + e);
-  if (!out.errors.empty()) out.snap = nullptr;
-  return out;
-}
-
-unsigned worker_count(const config::config& c) {
-  return c.workers ? c.workers : std::max(1u, std::thread::hardware_concurrency());
 }
 
 // The process while it runs: owns the workers, the live registry, the admin
@@ -576,31 +544,6 @@ class controller {
 };
 
 }  // namespace
-
-int check(config::config_source& source, bool resolve) {
-  upstream::live_registry registry(1);
-  tls::ticket_keys keys;
-  tls::context_cache cache(keys);
-  const auto loaded = source.load();
-  // --no-resolve: hostnames count as resolved (to a documentation address),
-  // for checking a config away from the network it will run in (a Helm
-  // chart's Service names at render time).
-  runtime::dns_cache seed;
-  if (!resolve && loaded.cfg)
-    for (const auto& p : loaded.cfg->pools)
-      for (const auto& e : p.endpoints)
-        if (e.addr.is_hostname) seed[e.addr.str()] = {tcp::endpoint(asio::ip::make_address("192.0.2.1"), e.addr.port)};
-  const auto outcome = compile(loaded, source.describe(), 1, registry, cache, std::move(seed));
-  for (const auto& e : outcome.errors) std::cerr << e << '\n';
-  if (!outcome.snap) return 1;
-  // lb raises its soft limit to the hard one when it starts: check against that.
-  if (auto e = fd_budget_error(*outcome.snap->cfg, worker_count(*outcome.snap->cfg), current_fd_limits().hard)) {
-    std::cerr << *e << '\n';
-    return 1;
-  }
-  std::cout << source.describe() << ": configuration is valid\n";
-  return 0;
-}
 
 int run(const std::string& path) { return controller(path).run(); }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "lb/config/cidr_match.h"
 #include "lb/runtime/snapshot.h"
 #include "lb/runtime/worker.h"
 
@@ -11,15 +12,6 @@ namespace {
 
 std::int64_t nanos(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-
-bool in_block(const config::cidr& c, const std::uint8_t* bytes) {
-  const std::size_t full = c.prefix / 8, rest = c.prefix % 8;
-  for (std::size_t i = 0; i < full; ++i)
-    if (bytes[i] != c.bytes[i]) return false;
-  if (rest == 0) return true;
-  const auto mask = static_cast<std::uint8_t>(0xFF << (8 - rest));
-  return (bytes[full] & mask) == (c.bytes[full] & mask);
 }
 
 bool v4_mapped(const client_key& k) {
@@ -47,7 +39,7 @@ bool in_blocks(const std::vector<config::cidr>& blocks, const client_key& key) {
   const bool v4 = v4_mapped(key);
   for (const auto& c : blocks) {
     if (c.v6 == v4) continue;
-    if (in_block(c, v4 ? key.data() + 12 : key.data())) return true;
+    if (config::cidr_contains(c, v4 ? key.data() + 12 : key.data())) return true;
   }
   return false;
 }

@@ -3,9 +3,13 @@
 // HTTP/2 planes alike): the names the listener gives them, which are always
 // removed from what the client sent, and the connection's verified values.
 
+#include <optional>
 #include <string_view>
 
 #include <boost/beast/core/string.hpp>
+
+#include "lb/config/config.h"
+#include "lb/tls/client_auth.h"
 
 namespace lb::proto {
 
@@ -28,5 +32,20 @@ struct client_cert_fields {
     if (!fingerprint_name.empty() && !fingerprint.empty()) append(fingerprint_name, fingerprint);
   }
 };
+
+// The fields for a connection on a listener with TLS settings `t` (none:
+// plain) whose verified client certificate is `id` (null: none).
+inline client_cert_fields make_client_cert_fields(const std::optional<config::listener_tls>& t,
+                                                  const tls::client_identity* id) {
+  client_cert_fields cc;
+  if (!t) return cc;
+  cc.subject_name = t->subject_header;
+  cc.fingerprint_name = t->fingerprint_header;
+  if (id) {
+    cc.subject = id->subject;
+    cc.fingerprint = id->fingerprint;
+  }
+  return cc;
+}
 
 }  // namespace lb::proto

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <vector>
 
+#include "lb/core/read_file.h"
 #include "lb/config/diagnostic.h"
 #include "lb/core/log.h"
 #include "lb/upstream/live.h"
@@ -28,18 +29,6 @@ struct parsed_auth {
     for (auto* c : crls) X509_CRL_free(c);
   }
 };
-
-bool read_file(const std::string& path, std::string& out, std::string& why) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    why = "cannot read '" + path + "': " + std::strerror(errno);
-    return false;
-  }
-  std::ostringstream s;
-  s << in.rdbuf();
-  out = s.str();
-  return true;
-}
 
 void parse_cas(const std::string& bytes, parsed_auth& out) {
   BIO* b = BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size()));

@@ -14,6 +14,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "lb/core/read_file.h"
 #include "lb/config/diagnostic.h"
 
 namespace lb::tls {
@@ -32,18 +33,6 @@ std::string openssl_error() {
   char buf[256];
   ERR_error_string_n(e, buf, sizeof buf);
   return buf;
-}
-
-bool read_file(const std::string& path, std::string& out, std::string& why) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    why = "cannot read '" + path + "': " + std::strerror(errno);
-    return false;
-  }
-  std::ostringstream s;
-  s << in.rdbuf();
-  out = s.str();
-  return true;
 }
 
 std::string sha256_hex(const std::string& bytes) {

@@ -271,16 +271,8 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
   }
   std::string head;
   head.reserve(st.block.size() + (trace_fields ? 384 : 256));
-  client_cert_fields cc;
-  if (const auto& t = listener.tls) {
-    cc.subject_name = t->subject_header;
-    cc.fingerprint_name = t->fingerprint_header;
-    if (const auto* id = s.client_identity()) {
-      cc.subject = id->subject;
-      cc.fingerprint = id->fingerprint;
-    }
-  }
-  write_upstream_head(head, rq, f, length, s.client_ip(), lsnap.scheme, route, trace_fields ? &ex.ids : nullptr, cc);
+  write_upstream_head(head, rq, f, length, s.client_ip(), lsnap.scheme, route, trace_fields ? &ex.ids : nullptr,
+                      make_client_cert_fields(listener.tls, s.client_identity()));
   const std::uint64_t hash =
       config::is_hash_balancer(pool.cfg->balancer) ? request_hash(pool.cfg->hash_key, s.client_ip(), rq) : 0;
   std::optional<upload> streamed;

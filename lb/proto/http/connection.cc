@@ -18,6 +18,7 @@
 #include "lb/proto/http/exchange.h"
 #include "lb/proto/http/forwarder.h"
 #include "lb/proto/http/hash_key.h"
+#include "lb/proto/http/head_limits.h"
 #include "lb/io/tls_stream.h"
 #include "lb/proto/http/local_response.h"
 #include "lb/proto/http/redirect.h"
@@ -46,25 +47,6 @@ namespace {
 constexpr std::size_t read_chunk = 1024;
 // Reads while lingering: input is dropped, so big bites and few syscalls.
 constexpr std::size_t linger_chunk = 16 * 1024;
-
-// The line-level limits of a request head (whose size is already within
-// max_header_bytes): a request line over max_header_line_bytes is a target
-// too long (414); any other line over it, or more than max_headers field
-// lines, is 431. One memchr per line.
-std::optional<local_status> head_shape_limit(std::string_view head, const config::limits& lim) {
-  std::size_t lines = 0;
-  for (std::size_t pos = 0; pos < head.size();) {
-    const void* lf = std::memchr(head.data() + pos, '\n', head.size() - pos);
-    const std::size_t end = lf ? static_cast<std::size_t>(static_cast<const char*>(lf) - head.data()) : head.size();
-    const std::size_t len = end - pos;
-    if (len > lim.max_header_line_bytes)
-      return lines == 0 ? local_status::uri_too_long : local_status::header_too_large;
-    if (len > 1) ++lines;  // not the final empty line
-    pos = end + 1;
-  }
-  if (lines > lim.max_headers + 1) return local_status::header_too_large;
-  return std::nullopt;
-}
 
 class connection final : public runtime::session_base, public std::enable_shared_from_this<connection> {
  public:
@@ -327,20 +309,6 @@ class connection final : public runtime::session_base, public std::enable_shared
     co_return keep;
   }
 
-  // The client-certificate fields of this connection's upstream heads.
-  proto::client_cert_fields client_cert() const {
-    proto::client_cert_fields cc;
-    if (const auto& t = listener().tls) {
-      cc.subject_name = t->subject_header;
-      cc.fingerprint_name = t->fingerprint_header;
-      if (client_id_) {
-        cc.subject = client_id_->subject;
-        cc.fingerprint = client_id_->fingerprint;
-      }
-    }
-    return cc;
-  }
-
   // --- one exchange -----------------------------------------------------------
 
   // X-Request-Id and trace context for the parsed request (listener
@@ -484,7 +452,8 @@ class connection final : public runtime::session_base, public std::enable_shared
     // empty); room for lb's X-Request-Id and traceparent too.
     up_head_.reserve(head_len + (trace_fields ? 256 : 128));
     write_request_head(up_head_, msg, req_framing, content_length, client_ip_, lsnap().scheme, upgrade, route,
-                       trace_fields ? &ex_.ids : nullptr, client_cert());
+                       trace_fields ? &ex_.ids : nullptr,
+                       make_client_cert_fields(listener().tls, client_id_));
     const std::uint64_t hash =
         config::is_hash_balancer(pool.cfg->balancer) ? request_hash(pool.cfg->hash_key, client_ip_, msg) : 0;
 

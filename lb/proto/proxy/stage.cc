@@ -4,31 +4,21 @@
 
 #include <cerrno>
 
+#include "lb/config/cidr_match.h"
 #include "lb/io/socket_stream.h"
 #include "lb/listener/stage_guard.h"
 #include "lb/runtime/worker.h"
 
 namespace lb::proto::proxy {
 
-namespace {
-
-bool in_block(const config::cidr& c, const std::uint8_t* bytes) {
-  const std::size_t full = c.prefix / 8, rest = c.prefix % 8;
-  for (std::size_t i = 0; i < full; ++i)
-    if (bytes[i] != c.bytes[i]) return false;
-  if (rest == 0) return true;
-  const auto mask = static_cast<std::uint8_t>(0xFF << (8 - rest));
-  return (bytes[full] & mask) == (c.bytes[full] & mask);
-}
-
-}  // namespace
-
 bool trusted(const std::vector<config::cidr>& blocks, const boost::asio::ip::address& a) {
   auto addr = a;
   if (addr.is_v6() && addr.to_v6().is_v4_mapped()) addr = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, addr.to_v6());
   for (const auto& c : blocks) {
     if (c.v6 != addr.is_v6()) continue;
-    if (c.v6 ? in_block(c, addr.to_v6().to_bytes().data()) : in_block(c, addr.to_v4().to_bytes().data())) return true;
+    if (c.v6 ? config::cidr_contains(c, addr.to_v6().to_bytes().data())
+             : config::cidr_contains(c, addr.to_v4().to_bytes().data()))
+      return true;
   }
   return false;
 }
