@@ -39,8 +39,8 @@ Options:
   --instr-requests N  requests per callgrind measurement (20000)
   --instr-scenarios L small,64k,close subset for --instr (small)
   --instr-targets L   targets for --instr (lb,nginx; those also in --targets)
-  --lb-trace          lb's listener gets `request_id: true` and
-                      `tracing: { start: true }` (their cost per request)
+  --lb-trace          lb's listener gets 'request_id: true' and
+                      'tracing: { start: true }' (their cost per request)
   --no-throughput     skip the wrk scenarios
   --quiet-wait S      before each recorded run, wait up to S seconds until the
                       rest of the machine uses < 10% of a CPU (30; 0 = off)
