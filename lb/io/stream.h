@@ -20,8 +20,8 @@
 //   WANT_* mapping; the whole sequence is written or an error returned.
 // - shutdown_send(): SSL_shutdown (close_notify) then shutdown(SHUT_WR).
 // - release(): hands over the descriptor for parking; a TLS stream parks its
-//   SSL* beside it with SSL_MODE_RELEASE_BUFFERS so an idle TLS connection
-//   keeps no record buffers.
+//   SSL* beside it, its record buffers freed (SSL_free_buffers) so an idle
+//   TLS connection keeps none.
 // - wait_readable(): a TLS stream first consumes records that carry no
 //   application data (TLS 1.3 NewSessionTicket after the handshake), so an
 //   idle pooled upstream connection is not taken for dead.
@@ -100,6 +100,10 @@ class stream {
   // (TLS records decrypted past what was asked for): such a stream must not
   // be parked, as no readiness event would announce them.
   virtual bool has_buffered_input() const { return false; }
+  // Frees the buffers a quiet connection does not need (TLS record buffers),
+  // which the next read or write takes again: called when a connection goes
+  // idle, so busy ones reuse theirs instead of a malloc and free per record.
+  virtual void shed_buffers() {}
   // Gives the descriptor (and TLS session) up, for parking; the stream is
   // closed afterwards without closing them. `fd` is -1, with the stream
   // closed, when it cannot.

@@ -140,6 +140,12 @@ void tls_stream::shutdown_send() {
 
 bool tls_stream::has_buffered_input() const { return SSL_has_pending(ssl_) == 1; }
 
+// OpenSSL refuses (returns 0) while a record is half read or written; the
+// buffers then stay, which is only memory.
+void tls_stream::shed_buffers() {
+  if (ssl_) (void)SSL_free_buffers(ssl_);
+}
+
 void tls_stream::wait_readable(std::function<void(error_code)> h) {
   raw_->wait_readable([this, h = std::move(h)](error_code ec) mutable {
     if (ec || !ssl_) return h(ec);
@@ -159,6 +165,7 @@ void tls_stream::wait_readable(std::function<void(error_code)> h) {
 }
 
 released tls_stream::release() {
+  shed_buffers();
   auto r = raw_->release();
   if (r.fd < 0) return {};
   r.ssl = std::exchange(ssl_, nullptr);

@@ -34,6 +34,7 @@ class tls_stream final : public stream {
   bool is_open() const override { return raw_->is_open(); }
   int native_handle() override { return raw_->native_handle(); }
   bool has_buffered_input() const override;
+  void shed_buffers() override;
   released release() override;
   // Records that carry no application data (a TLS 1.3 NewSessionTicket or
   // KeyUpdate reaching an idle pooled connection) are consumed and the wait

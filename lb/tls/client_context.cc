@@ -140,6 +140,8 @@ std::shared_ptr<const client_context> build_client_context(const config::pool_tl
   SSL_CTX* ctx = out->ctx_;
   SSL_CTX_set_min_proto_version(ctx, cfg.min_version == config::tls_version::tls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  // As on listeners: one recv() per record, not a header and then its body.
+  SSL_CTX_set_read_ahead(ctx, 1);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   SSL_CTX_sess_set_new_cb(ctx, on_new_session);
   std::string identity = "min=" + std::to_string(static_cast<int>(cfg.min_version)) + "|sni=" + cfg.sni +

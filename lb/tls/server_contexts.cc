@@ -213,8 +213,13 @@ ctx_ptr context_cache::get(const std::vector<const certificate_files*>& certs, c
   SSL_CTX_set_min_proto_version(c, settings.min_version == config::tls_version::tls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
   // No renegotiation (a client could make the server redo handshakes at will).
   SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-  // An idle connection keeps no record buffers (~34 KB each).
-  SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // No SSL_MODE_RELEASE_BUFFERS: it frees and allocates both record buffers
+  // (~34 KB) around every record, a large-size malloc and free each time; an
+  // idle connection sheds them instead (io::stream::shed_buffers, parking).
+  SSL_CTX_set_mode(c, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Read whole records (and what follows) in one recv(), not a 5-byte header
+  // and then its body; bytes read ahead are seen by SSL_has_pending (parking).
+  SSL_CTX_set_read_ahead(c, 1);
   if (SSL_CTX_set_cipher_list(c, settings.ciphers.empty() ? default_ciphers : settings.ciphers.c_str()) != 1) {
     why = "no usable cipher in '" + settings.ciphers + "'";
     ERR_clear_error();

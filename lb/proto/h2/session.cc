@@ -246,6 +246,7 @@ awaitable<void> session::read_loop() {
     // borrows one of the worker's blocks only for the read and its parsing.
     // A busy one (streams open) reads straight away, with no extra wait.
     if (streams_.empty() && !client_->has_buffered_input()) {
+      client_->shed_buffers();
       bool fired = false;
       ready.expires_at(asio::steady_timer::time_point::max());
       client_->wait_readable([&ready, &fired](io::error_code) {
