@@ -67,5 +67,5 @@ int main(int argc, char** argv) {
     lb::config::file_source source(path);
     return lb::control::check(source, !vm.count("no-resolve"));
   }
-  return lb::control::run(path);
+  return lb::control::run(path, lb::control::launch_info_of(argc, argv));
 }

@@ -5,6 +5,11 @@
 #include <list>
 #include <string_view>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include <openssl/crypto.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -168,6 +173,34 @@ tcp::endpoint server::listen(const tcp::endpoint& ep) {
   state_->loopback = ep.address().is_loopback();
   accept_loop(state_);
   return a.local_endpoint();
+}
+
+tcp::endpoint server::adopt(int fd) {
+  auto& a = state_->acceptor;
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw boost::system::system_error(err, boost::system::system_category(), "getsockname");
+  }
+  a.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd);
+  const auto ep = a.local_endpoint();
+  state_->loopback = ep.address().is_loopback();
+  accept_loop(state_);
+  return ep;
+}
+
+int server::native_handle() { return state_->acceptor.is_open() ? state_->acceptor.native_handle() : -1; }
+
+void server::stop_accepting() {
+  // release() takes the socket out of this reactor first: the new process
+  // holds the same socket, so close() alone would leave it registered.
+  boost::system::error_code ec;
+  if (!state_->acceptor.is_open()) return;
+  const int fd = state_->acceptor.release(ec);
+  if (!ec) ::close(fd);
+  else state_->acceptor.close(ec);
 }
 
 void server::set_token(std::string token) { state_->token = std::move(token); }

@@ -34,6 +34,19 @@ class server {
   // Throws boost::system::system_error when the address cannot be bound.
   boost::asio::ip::tcp::endpoint listen(const boost::asio::ip::tcp::endpoint& ep);
 
+  // Thread: control. Starts accepting on `fd`, a listening socket a running
+  // lb handed over (binary upgrade); returns its endpoint. Throws
+  // boost::system::system_error.
+  boost::asio::ip::tcp::endpoint adopt(int fd);
+
+  // Thread: control. The listening descriptor (-1 when not listening), to
+  // hand over to a new process.
+  int native_handle();
+
+  // Thread: control. Stops accepting (the new process of an upgrade does);
+  // requests in progress finish.
+  void stop_accepting();
+
   // Thread: control. The bearer token every request but GET and HEAD must
   // carry (`Authorization: Bearer TOKEN`); empty = none required. Also on
   // reload (a new token file content applies to the next request).

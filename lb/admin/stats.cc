@@ -133,6 +133,10 @@ json stats_history::render(const runtime::snapshot& snap, const control_facts& f
   j["started_at"] = rfc3339_utc(static_cast<std::int64_t>(unix_to_ms(facts.started_unix)));
   j["uptime_seconds"] = round3(unix_now - facts.started_unix);
   j["workers"] = facts.workers;
+  j["pid"] = facts.pid;
+  j["upgrades"] = {{"succeeded", facts.upgrades_succeeded},
+                   {"failed", facts.upgrades_failed},
+                   {"refused", facts.upgrades_refused}};
   j["config"] = {{"version", snap.version}, {"loaded_at", rfc3339_utc(snap.loaded_at_unix_ms)}, {"source", snap.cfg->source}};
   const auto& last = facts.last_reload;
   j["reloads"] = {{"success", facts.reloads_success},

@@ -352,6 +352,13 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
                         "Config loads by result; the startup load counts as the first success.", MetricType::Counter);
   add_counter(reloads, {{"result", "success"}}, static_cast<double>(facts.reloads_success));
   add_counter(reloads, {{"result", "failure"}}, static_cast<double>(facts.reloads_failure));
+  auto upgrades = family("lb_upgrades_total",
+                         "Binary upgrades by result: succeeded (counted by the new process, which took over), "
+                         "failed and refused (counted by the process that kept serving).",
+                         MetricType::Counter);
+  add_counter(upgrades, {{"result", "succeeded"}}, static_cast<double>(facts.upgrades_succeeded));
+  add_counter(upgrades, {{"result", "failed"}}, static_cast<double>(facts.upgrades_failed));
+  add_counter(upgrades, {{"result", "refused"}}, static_cast<double>(facts.upgrades_refused));
   auto last_reload = family("lb_config_last_reload_success_timestamp_seconds",
                             "Unix time of the last successful config load.", MetricType::Gauge);
   add_gauge(last_reload, {}, facts.last_reload_success_unix);
@@ -364,7 +371,7 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
   for (auto* f : {&conn_active, &conn_max, &conn_total, &accept_errors, &requests, &h2_abuse, &duration, &tls_handshakes, &tls_failures,
                   &cert_failures,
                   &up_requests, &up_duration, &up_conns, &up_connect_failures, &up_healthy, &up_ejections,
-                  &up_retries, &up_tls, &reloads, &last_reload, &file_changed}) {
+                  &up_retries, &up_tls, &reloads, &upgrades, &last_reload, &file_changed}) {
     if (!f->metric.empty()) out.push_back(std::move(*f));
   }
   for (auto& f : tcp_families(snap)) out.push_back(std::move(f));

@@ -22,6 +22,10 @@ struct control_facts {
   double file_changed_unix = 0;
   double started_unix = 0;
   unsigned workers = 0;
+  long pid = 0;  // this process's (a binary upgrade changes it)
+  // Binary upgrades: `succeeded` counts in the new process (it took over),
+  // `failed` and `refused` in the one that keeps serving.
+  std::uint64_t upgrades_succeeded = 0, upgrades_failed = 0, upgrades_refused = 0;
   // The last load attempt, successful or not (the status page shows it).
   struct reload_attempt {
     bool ok = true;

@@ -1,5 +1,7 @@
 #include "lb/control/app.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <csignal>
 #include <filesystem>
@@ -22,9 +24,12 @@
 #include "lb/admin/views.h"
 #include "lb/config/file_source.h"
 #include "lb/control/compile.h"
+#include "lb/control/dns_refresh.h"
 #include "lb/control/fd_budget.h"
 #include "lb/control/file_watch.h"
+#include "lb/control/handover.h"
 #include "lb/control/sd_notify.h"
+#include "lb/control/upgrade.h"
 #include "lb/health/checker.h"
 #include "lb/core/log.h"
 #include "lb/core/version.h"
@@ -52,14 +57,21 @@ double unix_now() {
 // thread (the main thread), so none of it needs a lock.
 class controller {
  public:
-  explicit controller(std::string path) : path_(std::move(path)), source_(path_) {
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) signals_.add(sig);
+  controller(std::string path, launch_info how) : path_(std::move(path)), source_(path_), how_(std::move(how)) {
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD}) signals_.add(sig);
   }
 
+  // Tells the process that started this one (an upgrade) that it failed.
+  void report_failed(const std::string& why) { handover_.failed(why); }
+
   int run() {
+    if (!handover_.receive()) return 1;
     auto first = source_.load();
     for (const auto& d : first.errors) std::cerr << d.str() << '\n';
-    if (!first.ok()) return 1;
+    if (!first.ok()) {
+      report_failed("config invalid: " + (first.errors.empty() ? std::string("see its log") : first.errors.front().str()));
+      return 1;
+    }
     workers_count_ = worker_count(*first.cfg);
     fd_limit_ = raise_fd_limit().soft;
     if (auto e = fd_budget_error(*first.cfg, workers_count_, fd_limit_)) {
@@ -84,6 +96,7 @@ class controller {
     facts_.reloads_success = 1;
     facts_.last_reload_success_unix = facts_.started_unix = unix_now();
     facts_.workers = workers_count_;
+    facts_.pid = ::getpid();
     facts_.last_reload = {true, facts_.started_unix, "startup", {}};
 
     try {
@@ -99,7 +112,10 @@ class controller {
     for (const auto& l : current_->listeners) {
       auto bound = bind(l);
       if (bound.empty()) return 1;
-      for (unsigned w = 0; w < workers_count_; ++w) workers_[w]->add_listener({l.live, std::move(bound[w])});
+      held_[l.cfg->name] = hold(bound);
+      // Handed-over sockets may outnumber this process's workers: none is left unserved.
+      for (std::size_t i = 0; i < bound.size(); ++i)
+        workers_[i % workers_count_]->add_listener({l.live, std::move(bound[i])});
     }
 
     admin_ = std::make_unique<admin::server>(control_);
@@ -107,7 +123,9 @@ class controller {
     admin_->set_token(current_->cfg->admin.token);
     if (const auto& a = current_->cfg->admin.listen) {
       try {
-        auto ep = admin_->listen(to_endpoint(*a));
+        auto fds = handover_.take(handover_message::kind::admin, a->str());
+        for (std::size_t i = 1; i < fds.size(); ++i) ::close(fds[i]);
+        auto ep = fds.empty() ? admin_->listen(to_endpoint(*a)) : admin_->adopt(fds.front());
         log::info("admin listening", {{"address", runtime::endpoint_text(ep)}});
         if (!ep.address().is_loopback() && current_->cfg->admin.token.empty())
           log::warn("admin is not on loopback and has no token_file: POST /reload is refused (403); "
@@ -136,15 +154,22 @@ class controller {
     });
     watch_tls_files();
     wait_signal();
-    schedule_dns();
+    dns_refresh_.schedule(current_->cfg);
     schedule_ticket_rotation();
     health_ = std::make_unique<health::checker>(control_);
     health_->update(current_);
     schedule_stats();
     ready_ = true;
-    log::info("ready", {{"workers", std::to_string(workers_count_)}, {"config", path_}});
-    // systemd Type=notify: the unit is "started" once every listener is bound.
-    if (!sd_notify("READY=1\nSTATUS=serving")) log::warn("sd_notify failed: NOTIFY_SOCKET unreachable");
+    log::info("ready", {{"workers", std::to_string(workers_count_)}, {"config", path_}, {"pid", std::to_string(::getpid())}});
+    if (handover_.active()) {
+      // The old process tells systemd this one is the main PID now (only the
+      // main PID may notify with NotifyAccess=main), then drains.
+      ++facts_.upgrades_succeeded;
+      handover_.ready();
+    } else if (!sd_notify("READY=1\nSTATUS=serving")) {
+      // systemd Type=notify: the unit is "started" once every listener is bound.
+      log::warn("sd_notify failed: NOTIFY_SOCKET unreachable");
+    }
     control_.run();
     for (auto& w : workers_) w->join();
     if (log_sink_) log_sink_->close();
@@ -153,20 +178,40 @@ class controller {
   }
 
  private:
-  // Opens one SO_REUSEPORT socket per worker for `l`; logs and returns none on failure.
+  // Opens one SO_REUSEPORT socket per worker for `l`, first taking those an
+  // upgrading lb handed over for the same address; logs and returns none on failure.
   std::vector<listener::listen_socket> bind(const runtime::listener_snapshot& l) {
     try {
-      auto sockets = listener::bind_reuseport(control_, workers_count_, to_endpoint(l.cfg->listen));
+      std::vector<listener::listen_socket> sockets;
+      for (int fd : handover_.take(handover_message::kind::listener, l.cfg->listen.str()))
+        sockets.push_back(listener::adopt_listening(fd));
+      const std::size_t adopted = sockets.size();
+      if (sockets.size() < workers_count_) {
+        // Port 0 was resolved by the adopted sockets: the new ones join them.
+        const auto ep = sockets.empty() ? to_endpoint(l.cfg->listen) : sockets.front().local_endpoint();
+        for (auto& s : listener::bind_reuseport(control_, workers_count_ - static_cast<unsigned>(sockets.size()), ep))
+          sockets.push_back(std::move(s));
+      }
       const auto bound = sockets.front().local_endpoint();
       bound_[l.cfg->name] = l.cfg->listen.str();
-      log::info("listener bound",
-                {{"listener", l.cfg->name}, {"address", runtime::endpoint_text(bound)}, {"workers", std::to_string(workers_count_)}});
+      log::info("listener bound", {{"listener", l.cfg->name},
+                                   {"address", runtime::endpoint_text(bound)},
+                                   {"workers", std::to_string(workers_count_)},
+                                   {"adopted", std::to_string(adopted)}});
       return sockets;
     } catch (const boost::system::system_error& e) {
       log::error("cannot bind listener",
                  {{"listener", l.cfg->name}, {"address", l.cfg->listen.str()}, {"error", e.what()}});
       return {};
     }
+  }
+
+  // Duplicates of a listener's sockets, kept to hand over in an upgrade.
+  static owned_fds hold(const std::vector<listener::listen_socket>& sockets) {
+    owned_fds out;
+    for (const auto& s : sockets)
+      if (!out.dup_of(s.native_handle())) log::warn("cannot keep a listening socket for upgrades");
+    return out;
   }
 
   struct reload_result {
@@ -214,6 +259,7 @@ class controller {
     // Bind new and re-addressed listeners before anything switches.
     std::vector<std::vector<runtime::new_listener>> added(workers_count_);
     std::map<std::string, std::string> bound = bound_;
+    std::map<std::string, owned_fds> held;
     for (const auto& l : next.listeners) {
       auto it = bound_.find(l.cfg->name);
       if (it != bound_.end() && it->second == l.cfg->listen.str()) continue;
@@ -226,14 +272,17 @@ class controller {
                   {{"trigger", trigger}, {"version", std::to_string(current_->version)}});
         return r;
       }
-      for (unsigned w = 0; w < workers_count_; ++w) added[w].push_back({l.live, std::move(sockets[w])});
+      held[l.cfg->name] = hold(sockets);
+      for (std::size_t i = 0; i < sockets.size(); ++i) added[i % workers_count_].push_back({l.live, std::move(sockets[i])});
     }
+    for (auto& [name, fds] : held) held_[name] = std::move(fds);
     for (auto it = bound_.begin(); it != bound_.end();) {
       bool kept = false;
       for (const auto& l : next.listeners) kept |= l.cfg->name == it->first;
       if (kept) ++it;
       else {
         log::info("listener removed", {{"listener", it->first}});
+        held_.erase(it->first);  // a kept duplicate would keep the socket accepting
         it = bound_.erase(it);
       }
     }
@@ -244,7 +293,7 @@ class controller {
     dns_ = std::move(outcome.dns);
     registry_->retain_only_used();
     file_digest_ = std::move(parsed.digest);
-    schedule_dns();
+    dns_refresh_.schedule(current_->cfg);
     watch_tls_files();
     if (health_) health_->update(current_);
     ++facts_.reloads_success;
@@ -350,76 +399,19 @@ class controller {
     });
   }
 
-  // Every dns_refresh (the shortest among pools with hostname endpoints),
-  // re-resolve asynchronously; publish a new snapshot only when an address
-  // set changed. Connections to addresses that left finish undisturbed.
-  void schedule_dns() {
-    dns_timer_.cancel();
-    std::optional<config::duration> every;
-    for (const auto& p : current_->cfg->pools)
-      for (const auto& e : p.endpoints)
-        if (e.addr.is_hostname) every = every ? std::min(*every, p.dns_refresh) : p.dns_refresh;
-    if (!every || draining_) return;
-    dns_timer_.expires_after(*every);
-    dns_timer_.async_wait([this](boost::system::error_code ec) {
-      if (!ec) refresh_dns();
-    });
-  }
-
-  void refresh_dns() {
-    std::map<std::string, config::address> names;
-    for (const auto& p : current_->cfg->pools)
-      for (const auto& e : p.endpoints)
-        if (e.addr.is_hostname) names.emplace(e.addr.str(), e.addr);
-    auto fresh = std::make_shared<runtime::dns_cache>();
-    auto pending = std::make_shared<std::size_t>(names.size());
-    const auto generation = ++dns_generation_;
-    for (const auto& [key, addr] : names) {
-      resolver_.async_resolve(addr.host, std::to_string(addr.port),
-                              [this, key = key, fresh, pending, generation](boost::system::error_code ec,
-                                                                            tcp::resolver::results_type results) {
-                                if (generation != dns_generation_) return;  // a reload superseded it
-                                if (!ec) {
-                                  auto& v = (*fresh)[key];
-                                  for (const auto& r : results)
-                                    if (std::find(v.begin(), v.end(), r.endpoint()) == v.end()) v.push_back(r.endpoint());
-                                  std::sort(v.begin(), v.end());
-                                } else {
-                                  log::warn("dns refresh failed: keeping the last addresses",
-                                            {{"endpoint", key}, {"error", ec.message()}});
-                                }
-                                if (--*pending == 0) dns_done(*fresh);
-                              });
+  // dns_refresh found new addresses: publish them in a new snapshot.
+  void dns_changed() {
+    if (draining_) return;
+    std::vector<std::string> errors;
+    auto snap = runtime::build_snapshot(current_->cfg, current_->version + 1, *registry_, dns_, tls_cache_, errors);
+    if (!snap) {
+      for (const auto& e : errors) log::error("dns update not applied", {{"error", e}});
+      return;
     }
-  }
-
-  void dns_done(const runtime::dns_cache& fresh) {
-    bool changed = false;
-    for (const auto& [key, addrs] : fresh) {
-      if (addrs.empty() || dns_[key] == addrs) continue;
-      std::string list;
-      for (const auto& a : addrs) {
-        if (!list.empty()) list.push_back(',');
-        list.append(runtime::endpoint_text(a));
-      }
-      log::info("dns changed", {{"endpoint", key}, {"addresses", list}});
-      dns_[key] = addrs;
-      changed = true;
-    }
-    if (changed && !draining_) {
-      std::vector<std::string> errors;
-      auto snap =
-          runtime::build_snapshot(current_->cfg, current_->version + 1, *registry_, dns_, tls_cache_, errors);
-      if (snap) {
-        for (auto& w : workers_) w->apply(snap, {});
-        current_ = snap;
-        registry_->retain_only_used();
-        if (health_) health_->update(current_);
-      } else {
-        for (const auto& e : errors) log::error("dns update not applied", {{"error", e}});
-      }
-    }
-    schedule_dns();
+    for (auto& w : workers_) w->apply(snap, {});
+    current_ = snap;
+    registry_->retain_only_used();
+    if (health_) health_->update(current_);
   }
 
   void add_admin_routes() {
@@ -449,6 +441,14 @@ class controller {
                      "text/html; charset=utf-8"};
       });
     }
+    admin_->route(bhttp::verb::post, "/upgrade", [this] {
+      nlohmann::json body;
+      std::string refused;
+      const pid_t pid = start_upgrade("POST /upgrade", refused);
+      if (pid > 0) body["pid"] = pid;
+      else body["error"] = refused;
+      return reply{pid > 0 ? bhttp::status::accepted : bhttp::status::conflict, body.dump() + "\n", "application/json"};
+    });
     admin_->route(bhttp::verb::post, "/reload", [this] {
       auto r = reload("POST /reload");
       nlohmann::json body;
@@ -466,28 +466,77 @@ class controller {
       } else if (sig == SIGUSR1) {
         if (log_sink_) log_sink_->reopen();
         log::info("access log reopened");
+      } else if (sig == SIGUSR2) {
+        std::string refused;
+        start_upgrade("SIGUSR2", refused);
+      } else if (sig == SIGCHLD) {
+        upgrade_.reap();
       } else {
-        drain(sig);
+        drain(sig == SIGTERM ? "SIGTERM" : "SIGINT", false);
       }
       wait_signal();
     });
   }
 
-  void drain(int sig) {
+  // Binary upgrade (SIGUSR2, POST /upgrade): starts the new process with
+  // the listening sockets; drains once it serves. Returns its pid, or 0 with
+  // `refused` set (and logged) when none was started.
+  pid_t start_upgrade(std::string_view trigger, std::string& refused) {
+    if (draining_) refused = "draining";
+    else if (upgrade_.in_progress()) refused = "an upgrade is already in progress";
+    else if (::getpid() == 1)
+      refused = "lb is PID 1 (a container's init): its exit would end the container; run it under an init "
+                "(docker run --init, tini) to upgrade in place";
+    pid_t pid = 0;
+    if (refused.empty()) {
+      std::vector<socket_group> groups;
+      for (const auto& [name, fds] : held_)
+        groups.push_back({handover_message::kind::listener, bound_[name], fds.fds()});
+      if (admin_ && admin_->native_handle() >= 0 && current_->cfg->admin.listen)
+        groups.push_back({handover_message::kind::admin, current_->cfg->admin.listen->str(), {admin_->native_handle()}});
+      pid = upgrade_.start(how_, groups, upgrade_timeout, refused);
+    }
+    if (pid == 0) {
+      ++facts_.upgrades_refused;
+      log::warn("upgrade refused: keeping this process", {{"trigger", trigger}, {"reason", refused}});
+      return 0;
+    }
+    log::info("upgrade started", {{"trigger", trigger}, {"binary", how_.exe}, {"pid", std::to_string(pid)}});
+    return pid;
+  }
+
+  void upgrade_done(const upgrade::outcome& o) {
+    if (!o.ok) {
+      ++facts_.upgrades_failed;
+      log::error("upgrade failed: keeping this process", {{"pid", std::to_string(o.pid)}, {"reason", o.reason}});
+      return;
+    }
+    log::info("upgrade: the new process serves; draining this one", {{"pid", std::to_string(o.pid)}});
+    if (!sd_notify("MAINPID=" + std::to_string(o.pid) + "\nSTATUS=upgraded"))
+      log::warn("sd_notify failed: NOTIFY_SOCKET unreachable");
+    drain("upgrade", true);
+  }
+
+  // Stop accepting and let the workers finish (SIGTERM, SIGINT, or handing
+  // over to an upgrade's new process); exit when they have.
+  void drain(std::string_view why, bool handover) {
     if (draining_) return;
     draining_ = true;
     const auto timeout = current_->cfg->drain_timeout;
-    log::info("draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
-                           {"drain_timeout_ms", std::to_string(timeout.count())}});
+    log::info("draining", {{"signal", why}, {"drain_timeout_ms", std::to_string(timeout.count())}});
+    // The duplicates kept for an upgrade would keep the sockets accepting.
+    held_.clear();
+    upgrade_.abandon();
+    if (handover && admin_) admin_->stop_accepting();
     if (watch_) watch_->stop();
     if (tls_watch_) tls_watch_->stop();
-    dns_timer_.cancel();
+    dns_refresh_.stop();
     ticket_timer_.cancel();
     stats_timer_.cancel();
-    ++dns_generation_;
     if (health_) health_->stop();
-    for (auto& w : workers_) w->begin_drain();
-    sd_notify("STOPPING=1\nSTATUS=draining");
+    for (auto& w : workers_) w->begin_drain(handover);
+    // After a handover the service goes on (systemd follows the new MAINPID).
+    if (!handover) sd_notify("STOPPING=1\nSTATUS=draining");
     drain_timer_.expires_after(timeout);
     drain_timer_.async_wait([this](boost::system::error_code e) {
       if (e) return;
@@ -497,33 +546,35 @@ class controller {
   }
 
   void all_exited() {
+    upgrade_.abandon();
     if (admin_) admin_->stop();
     if (watch_) watch_->stop();
     if (tls_watch_) tls_watch_->stop();
     signals_.cancel();
     drain_timer_.cancel();
-    dns_timer_.cancel();
+    dns_refresh_.stop();
     ticket_timer_.cancel();
     stats_timer_.cancel();
-    ++dns_generation_;
     if (health_) health_->stop();
   }
 
+  // How long an upgrade's new process may take to serve before it counts as failed.
+  static constexpr auto upgrade_timeout = std::chrono::seconds(30);
+
   std::string path_;
   config::file_source source_;
+  launch_info how_;
   // Before anything holding a snapshot: TLS contexts point at the keys.
   tls::ticket_keys ticket_keys_;
   tls::context_cache tls_cache_{ticket_keys_};
   asio::io_context control_;
   asio::signal_set signals_{control_};
   asio::steady_timer drain_timer_{control_};
-  asio::steady_timer dns_timer_{control_};
   asio::steady_timer ticket_timer_{control_};
   asio::steady_timer stats_timer_{control_};
   admin::stats_history stats_;
-  tcp::resolver resolver_{control_};
   runtime::dns_cache dns_;
-  std::uint64_t dns_generation_ = 0;
+  dns_refresh dns_refresh_{control_, dns_, [this] { dns_changed(); }};
   unsigned workers_count_ = 0;
   std::unique_ptr<upstream::live_registry> registry_;
   std::shared_ptr<const runtime::snapshot> current_;
@@ -531,6 +582,9 @@ class controller {
   std::shared_ptr<accesslog::sink> log_sink_;
   std::vector<std::unique_ptr<runtime::worker>> workers_;
   std::map<std::string, std::string> bound_;  // listener name -> address it is bound to
+  std::map<std::string, owned_fds> held_;      // listener name -> its sockets, to hand over
+  handover_in handover_;                       // from the old process, while starting after an upgrade
+  upgrade upgrade_{control_, [this](const upgrade::outcome& o) { upgrade_done(o); }};
   std::unique_ptr<admin::server> admin_;
   std::unique_ptr<file_watch> watch_;
   std::unique_ptr<file_watch> tls_watch_;
@@ -545,6 +599,11 @@ class controller {
 
 }  // namespace
 
-int run(const std::string& path) { return controller(path).run(); }
+int run(const std::string& path, const launch_info& how) {
+  controller c(path, how);
+  const int rc = c.run();
+  if (rc != 0) c.report_failed("startup failed: see its log");
+  return rc;
+}
 
 }  // namespace lb::control

@@ -6,12 +6,15 @@
 #include <string>
 
 #include "lb/config/source.h"
+#include "lb/control/upgrade.h"
 
 namespace lb::control {
 
 // Thread: main. Runs lb with the config at `path`. Returns the exit code:
 // 0 after a graceful drain, 1 when the config is invalid or cannot be served.
-int run(const std::string& path);
+// `how` (the binary and arguments) is what SIGUSR2 starts anew; a process
+// started that way (LB_UPGRADE_FD set) first takes the old one's sockets.
+int run(const std::string& path, const launch_info& how);
 
 // Thread: main. `lb --check`: loads `source` and compiles it as a reload
 // would, prints each error as FILE:LINE:COL: message on stderr. Returns 0

@@ -43,6 +43,22 @@ tcp::acceptor listen_socket::attach(asio::io_context& io) && {
   return a;
 }
 
+listen_socket adopt_listening(int fd) {
+  auto fail = [fd](int err, const char* what) {
+    ::close(fd);
+    return boost::system::system_error(err, boost::system::system_category(), what);
+  };
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) throw fail(errno, "getsockname");
+  int listening = 0;
+  socklen_t optlen = sizeof listening;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) != 0) throw fail(errno, "SO_ACCEPTCONN");
+  if (!listening || (addr.ss_family != AF_INET && addr.ss_family != AF_INET6))
+    throw fail(EINVAL, "handed socket is not a listening TCP socket");
+  return {addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd};
+}
+
 std::vector<listen_socket> bind_reuseport(asio::io_context& scratch, unsigned count, tcp::endpoint ep) {
   std::vector<listen_socket> out;
   out.reserve(count);

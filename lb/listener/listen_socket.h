@@ -24,6 +24,9 @@ class listen_socket {
   // The bound address (port 0 resolved). Throws boost::system::system_error.
   boost::asio::ip::tcp::endpoint local_endpoint() const;
 
+  // The descriptor, still owned (dup it to hand it to a new process).
+  int native_handle() const { return fd_; }
+
   // Thread: the one running `io`. Hands the socket to an acceptor on `io`.
   boost::asio::ip::tcp::acceptor attach(boost::asio::io_context& io) &&;
 
@@ -36,6 +39,11 @@ class listen_socket {
 // each socket is set up). Opens `count` listening sockets on `ep`, all with
 // SO_REUSEPORT; port 0 is resolved by the first and reused by the others.
 // Throws boost::system::system_error on failure.
+// Thread: control. Takes over `fd`, a listening TCP socket a running lb
+// handed over (binary upgrade). Throws boost::system::system_error (and
+// closes `fd`) if it is not one.
+listen_socket adopt_listening(int fd);
+
 std::vector<listen_socket> bind_reuseport(boost::asio::io_context& scratch, unsigned count,
                                           boost::asio::ip::tcp::endpoint ep);
 

@@ -24,7 +24,11 @@ class stage_guard final : public runtime::session_base {
     timed_out = true;
     s_.cancel();
   }
-  void on_drain() override { s_.close(); }
+  // Draining to exit ends the stage; handing over to a new process lets it
+  // finish (a handshake under way is a connection the client already made).
+  void on_drain() override {
+    if (!w_.handing_over()) s_.close();
+  }
   void on_force_close() override { s_.close(); }
 
   runtime::connection_ticket give_back() { return std::move(ticket_); }

@@ -86,10 +86,22 @@ class parked_connection final : public session_base {
     resume(w, std::move(ticket), stream, st, until);
   }
 
-  // Idle past idle_timeout, draining, or forced: an idle connection just closes.
+  // Idle past idle_timeout or forced: an idle connection just closes.
   void on_timeout() override { delete this; }
-  void on_drain() override { delete this; }
   void on_force_close() override { delete this; }
+  // Draining. A request that already arrived is served first (the session
+  // answers it with `Connection: close`): closing with it unread would send
+  // an RST and lose it. On an upgrade's handover the record stays parked
+  // until the client's next request or close, or its deadline.
+  void on_drain() override {
+    if (lot_.w_.handing_over()) return;
+    char byte;
+    if (::recv(stream_.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+      wake(EPOLLIN);
+      return;
+    }
+    delete this;
+  }
 
  private:
   parking_lot& lot_;
@@ -116,8 +128,9 @@ void parking_lot::stop() {
 void parking_lot::park(connection_ticket ticket, io::released stream, const resume_state& st, clock::time_point deadline,
                        resume_fn resume) {
   auto* p = new parked_connection(*this, std::move(ticket), stream, st, deadline, resume);
-  // A draining worker keeps no idle connection.
-  if (w_.draining() || !p->enter()) delete p;
+  // A worker draining to exit keeps no idle connection; one handing over to
+  // a new process keeps it until its next request (worker::begin_drain).
+  if ((w_.draining() && !w_.handing_over()) || !p->enter()) delete p;
 }
 
 void parking_lot::arm() {

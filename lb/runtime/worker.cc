@@ -1,6 +1,7 @@
 #include "lb/runtime/worker.h"
 
 #include <pthread.h>
+#include <unistd.h>
 #include <csignal>
 
 #include <boost/asio/post.hpp>
@@ -138,13 +139,20 @@ void worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void worker::begin_drain() {
-  asio::post(io_, [this] {
+void worker::begin_drain(bool handover) {
+  asio::post(io_, [this, handover] {
     if (draining_) return;
     draining_ = true;
+    handover_ = handover;
     for (auto& l : listeners_) {
-      boost::system::error_code ignored;
-      l->acceptor.close(ignored);
+      // A new process may hold the same socket (an upgrade's handover): take
+      // it out of this reactor's epoll set explicitly (release() does), as
+      // close() alone leaves the registration while another descriptor of
+      // that socket lives.
+      boost::system::error_code ec;
+      const int fd = l->acceptor.release(ec);
+      if (!ec) ::close(fd);
+      else l->acceptor.close(ec);
     }
     for (auto& p : current_->pools) p.idle.close_all();
     for_each_session([](session_base& s) { s.on_drain(); });

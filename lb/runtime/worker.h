@@ -122,8 +122,13 @@ class worker {
   void start(std::function<void()> on_exit);
   void join();
 
-  // Thread: any. Stop accepting; idle connections close; busy ones finish.
-  void begin_drain();
+  // Thread: any. Stop accepting; busy connections finish their exchange. On
+  // exit (`handover` false) idle ones close, but a request that already
+  // arrived is answered first. On a binary upgrade's handover (another
+  // process now accepts), idle ones stay open until their next request,
+  // answered with `Connection: close`, or the client's close, idle_timeout
+  // or drain_timeout: closing an idle connection always races a request.
+  void begin_drain(bool handover = false);
   // Thread: any. Close every connection now (drain deadline passed).
   void force_close();
 
@@ -135,6 +140,8 @@ class worker {
   fast_rng& rng() { return rng_; }
   parking_lot& parking() { return parking_; }
   bool draining() const { return draining_; }
+  // Draining for a binary upgrade's handover (begin_drain(true)).
+  bool handing_over() const { return handover_; }
   // The worker's access log writer; nullptr when `access_log: { path: off }`.
   accesslog::writer* access_log() const { return access_log_.get(); }
   void link(session_base* s);
@@ -164,6 +171,7 @@ class worker {
   session_base* sessions_ = nullptr;
   std::size_t session_count_ = 0;
   bool draining_ = false;
+  bool handover_ = false;
   std::unique_ptr<accesslog::writer> access_log_;
   std::thread thread_;
 };

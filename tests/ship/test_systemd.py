@@ -142,6 +142,43 @@ class Systemd(unittest.TestCase):
         name = f"lb-notify-test-{os.getpid()}"
         self.notify_run("@" + name, "\0" + name)
 
+    def test_sd_notify_follows_a_binary_upgrade(self):
+        # SIGUSR2: the old process (still the main PID) tells systemd the new
+        # one's PID before it drains, and sends no STOPPING=1; the new one is
+        # then the process that notifies.
+        path = os.path.join(self.tmp, "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(15)
+        lb = Lb(self.tmp, env={"NOTIFY_SOCKET": path})
+        new_pid = None
+        try:
+            self.assertIn("READY=1", sock.recv(4096).decode().split("\n"))
+            lb.p.send_signal(signal.SIGUSR2)
+            msg = sock.recv(4096).decode().split("\n")
+            mainpid = [l for l in msg if l.startswith("MAINPID=")]
+            self.assertEqual(len(mainpid), 1, msg)
+            new_pid = int(mainpid[0].split("=", 1)[1])
+            self.assertNotEqual(new_pid, lb.p.pid)
+            self.assertEqual(lb.p.wait(timeout=15), 0)
+            self.assertEqual(get(lb.port, "/")[0], 200)  # the new process serves
+            os.kill(new_pid, signal.SIGTERM)
+            self.assertIn("STOPPING=1", sock.recv(4096).decode().split("\n"))
+
+            def gone():
+                try:
+                    with open(f"/proc/{new_pid}/stat") as f:
+                        return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+                except FileNotFoundError:
+                    return True
+            wait_until(gone, 15, "the new lb's exit")
+            new_pid = None
+        finally:
+            if new_pid:
+                os.kill(new_pid, signal.SIGKILL)
+            lb.stop()
+            sock.close()
+
     def test_no_notify_socket_is_fine(self):
         lb = Lb(self.tmp)
         try:

@@ -427,7 +427,10 @@ void session::on_force_close() { shut(); }
 
 void start_h2(runtime::worker& w, std::unique_ptr<io::stream> s, runtime::connection_ticket ticket,
               asio::ip::address peer, std::size_t listener_index) {
-  std::make_shared<session>(w, std::move(ticket), std::move(s), peer, listener_index)->start();
+  auto h = std::make_shared<session>(w, std::move(ticket), std::move(s), peer, listener_index);
+  h->start();
+  // Out of a TLS handshake the drain let finish (an upgrade's handover): GOAWAY at once.
+  if (w.draining()) h->on_drain();
 }
 
 }  // namespace lb::proto::h2

@@ -1,5 +1,7 @@
 #include "lb/proto/http/connection.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -63,6 +65,11 @@ class connection final : public runtime::session_base, public std::enable_shared
         client_key_(lb::listener::key_of(conn.peer)),
         parked_once_(conn.exchanges != 0) {
     worker_.link(this);
+    // Resumed (or out of a TLS handshake) while the worker drains.
+    if (worker_.draining()) {
+      draining_ = true;
+      keep_idle_ = worker_.handing_over();
+    }
     // Worked out at the handshake and kept on the SSL (across parking too).
     if (const auto& t = listener().tls; t && t->verify != config::client_verify::off)
       if (const auto* s = dynamic_cast<const io::tls_stream*>(client_.get())) client_id_ = tls::client_identity_of(s->ssl());
@@ -107,7 +114,10 @@ class connection final : public runtime::session_base, public std::enable_shared
 
   void on_drain() override {
     draining_ = true;
-    if (waiting_) cancel_io();
+    keep_idle_ = worker_.handing_over();
+    // An idle connection waiting to exit is woken; its request, if one
+    // arrived meanwhile, is still answered (await_request()).
+    if (waiting_ && !keep_idle_) cancel_io();
   }
 
   void on_force_close() override {
@@ -117,7 +127,7 @@ class connection final : public runtime::session_base, public std::enable_shared
 
   void on_sweep() override {
     // Park a connection that has been waiting for a whole sweep interval.
-    if (!waiting_ || parked_ || park_requested_ || client_buf_.size() != 0 || client_->has_buffered_input()) return;
+    if (!waiting_ || (draining_ && !keep_idle_) || parked_ || park_requested_ || client_buf_.size() != 0 || client_->has_buffered_input()) return;
     if (idle_swept_) {
       park_requested_ = true;
       client_->cancel();
@@ -150,7 +160,9 @@ class connection final : public runtime::session_base, public std::enable_shared
   // --- connection loop -------------------------------------------------------
 
   awaitable<void> serve() {
-    while (!draining_) {
+    for (;;) {
+      // Draining to exit: answer only a request that has already arrived.
+      if (draining_ && !keep_idle_ && !input_waiting()) break;
       refresh_snapshot();
       const auto& lim = listener().limits;
       if (client_buf_.size() == 0) {
@@ -212,28 +224,41 @@ class connection final : public runtime::session_base, public std::enable_shared
     client_->close();
   }
 
+  // Bytes of a request that are here, read or not (a drain peeks: one
+  // syscall, and only while draining).
+  bool input_waiting() {
+    if (client_buf_.size() != 0 || client_->has_buffered_input()) return true;
+    char byte;
+    return ::recv(client_->native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+  }
+
   // Waits for the first bytes of the next request with a queued read (no
   // syscall when the socket is drained). A connection still waiting after a
   // whole sweep interval gets its read cancelled by on_sweep and is parked.
   awaitable<bool> await_request() {
     waiting_ = true;
     idle_swept_ = false;
-    const auto ec = co_await client_->read(client_buf_, read_chunk, false);
+    auto ec = co_await client_->read(client_buf_, read_chunk, false);
     waiting_ = false;
-    if (ec == asio::error::operation_aborted && park_requested_ && !ex_.deadline.fired && !draining_) {
+    if (ec == asio::error::operation_aborted && park_requested_ && !ex_.deadline.fired &&
+        (!draining_ || keep_idle_)) {
       park_requested_ = false;
       parked_ = true;
       co_return false;
     }
     park_requested_ = false;
-    co_return !ec && !draining_;
+    // Woken by a drain: a request that raced it is served, not dropped
+    // (closing with it unread would send an RST).
+    if (ec == asio::error::operation_aborted && draining_ && !ex_.deadline.fired && input_waiting())
+      ec = co_await client_->read(client_buf_, read_chunk, true);
+    co_return !ec;
   }
 
   // An idle connection leaves its session and Asio for the worker's parking
   // lot, keeping only what resuming needs. The deadline set before parking
   // (idle_timeout) goes with it.
   void park() {
-    if (draining_) {
+    if (draining_ && !keep_idle_) {
       close();
       return;
     }
@@ -564,6 +589,7 @@ class connection final : public runtime::session_base, public std::enable_shared
   std::string up_head_;   // the request head sent upstream (kept for retries)
   struct exchange ex_;    // the exchange in progress (one at a time on HTTP/1)
   bool draining_ = false;
+  bool keep_idle_ = false;  // draining for an upgrade's handover: wait for the next request
   bool linger_ = false;  // the last answer went out before the request was read whole
   bool idle_swept_ = false;
   bool waiting_ = false;         // between requests, no byte of the next one read yet

@@ -78,7 +78,9 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     // drain_timeout passes (that of the config now current).
     if (draining_) return;
     draining_ = true;
-    if (peeking_) {  // nothing has moved yet: nothing to finish
+    // Nothing has moved yet: nothing to finish, unless an upgrade's new
+    // process serves on (then the client's connection is kept).
+    if (peeking_ && !w_.handing_over()) {
       ended_ = tcp_end::drained;
       client_->cancel();
       return;
@@ -290,7 +292,10 @@ class session final : public runtime::session_base, public std::enable_shared_fr
 }  // namespace
 
 void start_session(runtime::worker& w, listener::accepted_connection&& c) {
-  std::make_shared<session>(w, std::move(c))->start();
+  auto s = std::make_shared<session>(w, std::move(c));
+  s->start();
+  // Out of a stage the drain let finish (an upgrade's handover): drain_timeout bounds it.
+  if (w.draining()) s->on_drain();
 }
 
 }  // namespace lb::proto::tcp
