@@ -1,0 +1,1 @@
+"""tools/chaos: a bounded chaos run against the real lb (see tools/chaoslib/README.md)."""
