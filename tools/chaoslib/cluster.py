@@ -20,8 +20,9 @@ HEALTH_INTERVAL = 0.5
 HEALTHY_THRESHOLD = 2
 HEALTH_TIMEOUT = 0.25
 # How long a backend must have been up before a request may count on lb knowing it is
-# healthy: the probes that mark it up, one more interval for probe scheduling, slack.
-UP_WINDOW = HEALTH_INTERVAL * (HEALTHY_THRESHOLD + 1) + HEALTH_TIMEOUT + 0.5
+# healthy: the probes that mark it up, one more interval for probe scheduling, and 1 s
+# of slack for a machine busy with other tests.
+UP_WINDOW = HEALTH_INTERVAL * (HEALTHY_THRESHOLD + 1) + HEALTH_TIMEOUT + 1.0
 
 ROUTE_TIMEOUT_S = 10          # longer than any SIGSTOP, so a stopped backend only delays
 TIGHT_MAX_CONNECTIONS = 24    # the `tight` listener's limits.max_connections

@@ -10,9 +10,12 @@ malformed (bad request heads: 4xx and close), conn-cap (one client over its
 client_limits.connections), rate-flood (one client over its request rate: 429),
 max-conn (the tight listener's max_connections filled from many addresses)."""
 
+import queue
+import random
 import select
 import signal
 import socket
+import threading
 import time
 
 from lib import harness
@@ -51,6 +54,16 @@ class Faults:
         self.limit_windows = []    # [(start, end)] when `tight` was held at max_connections
         self.tight_busy_until = 0.0
         self.held = []             # sockets a limit fault holds open
+        self.notes = []
+        # Faults that talk to lb as a client may block for seconds (a pipelined GET on
+        # a stopped backend waits for it): they run one at a time on a side thread with
+        # their own RNG, so the main thread sends every SIGCONT and restart on time.
+        self.side_rng = random.Random(rng.random())
+        self.lock = threading.Lock()  # pending, held
+        self.jobs = queue.Queue()
+        self.side_busy = False
+        self.side = threading.Thread(target=self._side_loop, name="chaos-client-faults", daemon=True)
+        self.side.start()
 
     # ------------------------------------------------------------------ schedule
 
@@ -61,15 +74,40 @@ class Faults:
         self.log(f"VIOLATION: {what}")
         self.violations.append(what)
 
-    def run_due(self, now=None, everything=False):
-        now = self.clock() if now is None else now
-        due = [p for p in self.pending if everything or p[0] <= now]
-        self.pending = [p for p in self.pending if p not in due]
+    def run_due(self, everything=False):
+        """Runs the timed actions that are due (all of them with `everything`). Main thread."""
+        now = self.clock()
+        with self.lock:
+            due = [p for p in self.pending if everything or p[0] <= now]
+            self.pending = [p for p in self.pending if p not in due]
         for _, _, fn in sorted(due, key=lambda p: p[0]):
             fn()
 
     def later(self, delay, what, fn):
-        self.pending.append((self.clock() + delay, what, fn))
+        with self.lock:
+            self.pending.append((self.clock() + delay, what, fn))
+
+    def _side_loop(self):
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            try:
+                job()
+            except Exception as e:  # lb unreachable, or a bug here: never pass quietly
+                self.violation(f"fault {job.__name__} failed: {e!r}")
+            finally:
+                self.side_busy = False
+
+    def _submit(self, job):
+        self.side_busy = True
+        self.jobs.put(job)
+
+    def finish(self, timeout=60):
+        """Waits for the side thread's last fault; returns False if it is still running."""
+        self.jobs.put(None)
+        self.side.join(timeout)
+        return not self.side.is_alive()
 
     def step(self):
         """One fault, picked by weight among those that make sense now (the first is a
@@ -77,17 +115,25 @@ class Faults:
         up = [s for s in self.c.slots if s.state == "up"]
         if not self.c.retries and not self.counts:
             return self._kill()
-        choices = [("reload", 3), ("bad-reload", 2), ("malformed", 2)]
+        choices = []
+        if not self.side_busy:
+            choices += [("reload", 3), ("bad-reload", 2), ("malformed", 2)]
+            if self.clock() >= self.tight_busy_until:
+                choices += [("conn-cap", 1), ("rate-flood", 1), ("max-conn", 1)]
         # Never fault the last backend standing by kill/stop: `outage` does that on purpose.
         if len(up) >= 2:
             choices += [("kill", 3), ("stop", 2)]
         if len(up) == len(self.c.slots):
             choices.append(("outage", 0.3))
-        if self.clock() >= self.tight_busy_until:
-            choices += [("conn-cap", 1), ("rate-flood", 1), ("max-conn", 1)]
+        if not choices:
+            return
         kinds, weights = zip(*choices)
         kind = self.rng.choices(kinds, weights)[0]
-        getattr(self, "_" + kind.replace("-", "_"))()
+        fn = getattr(self, "_" + kind.replace("-", "_"))
+        if kind in ("kill", "stop", "outage"):
+            fn()
+        else:
+            self._submit(fn)
 
     # ------------------------------------------------------------------ backends
 
@@ -105,7 +151,7 @@ class Faults:
         self.log(f"restart {s.name} (pid {s.proc.pid}, port {s.port})")
         if moved:
             self.log(f"{s.name} moved to port {s.port}: reloading lb with it")
-            self._reload()
+            self._submit(self._reload)
 
     def _stop(self):
         s = self.rng.choice([s for s in self.c.slots if s.state == "up"])
@@ -113,9 +159,15 @@ class Faults:
         self.log(f"SIGSTOP {s.name}")
         self.c.stop(s)
 
+        t0 = self.clock()
+
         def cont():
-            self.log(f"SIGCONT {s.name}")
+            held = self.clock() - t0
+            self.log(f"SIGCONT {s.name} after {held:.1f} s")
             self.c.cont(s)
+            if held > cl.ROUTE_TIMEOUT_S - 2:
+                self.notes.append(f"{s.name} was stopped {held:.1f} s, near the route timeout "
+                                  f"({cl.ROUTE_TIMEOUT_S} s): the tool fell behind its schedule")
         self.later(self.rng.uniform(1, 4), f"SIGCONT {s.name}", cont)
 
     def _outage(self):
@@ -135,7 +187,7 @@ class Faults:
 
     def _trigger(self):
         """SIGHUP or POST /reload; returns the POST's status (None for SIGHUP)."""
-        if self.rng.random() < 0.5:
+        if self.side_rng.random() < 0.5:
             self.c.lb.signal(signal.SIGHUP)
             return None
         return harness.admin_request(self.c.lb, "POST", "/reload").status
@@ -154,7 +206,7 @@ class Faults:
             self.violation("a valid reload was not counted as a success within 5 s")
 
     def _bad_reload(self):
-        kind = self.rng.choice(self.c.INVALID_KINDS)
+        kind = self.side_rng.choice(self.c.INVALID_KINDS)
         self.count("bad-reload")
         ok0, bad0 = self._reload_counts()
         self.c.write_config(self.c.invalid_text(kind))
@@ -173,7 +225,7 @@ class Faults:
     # ------------------------------------------------------------------ bad clients
 
     def _malformed(self):
-        for name in self.rng.sample(sorted(MALFORMED), 3):
+        for name in self.side_rng.sample(sorted(MALFORMED), 3):
             data, want = MALFORMED[name]
             self.count("malformed")
             try:
@@ -205,11 +257,14 @@ class Faults:
         return socks
 
     @staticmethod
-    def _closed_by_peer(socks, wait=1.0):
-        """How many of `socks` lb has closed (EOF or RST) within `wait` seconds."""
+    def _closed_by_peer(socks, want, wait=3.0):
+        """How many of `socks` lb has closed (EOF or RST), once `want` are or `wait`
+        seconds have passed, then 0.2 s more (to see any closed beyond `want`)."""
         deadline = time.monotonic() + wait
         closed = set()
         while time.monotonic() < deadline and len(closed) < len(socks):
+            if len(closed) >= want:
+                deadline = min(deadline, time.monotonic() + 0.2)
             readable, _, _ = select.select([s for s in socks if s not in closed], [], [], 0.1)
             for s in readable:
                 try:
@@ -223,7 +278,8 @@ class Faults:
         def release():
             for s in socks:
                 s.close()
-            self.held = [s for s in self.held if s not in socks]
+            with self.lock:
+                self.held = [s for s in self.held if s not in socks]
             self.log(f"{what}: released {len(socks)} connections")
         return release
 
@@ -237,14 +293,15 @@ class Faults:
         before = self._limited("connections")
         n = 3 * cl.TIGHT_CLIENT_CONNECTIONS
         socks = self._open_idle(n, ["127.0.0.9"])
-        closed = self._closed_by_peer(socks)
         want = len(socks) - cl.WORKERS * cl.TIGHT_CLIENT_CONNECTIONS
+        closed = self._closed_by_peer(socks, want)
         self.log(f"conn-cap: {len(socks)} connections from one client, {closed} closed by lb")
         if closed < want or self._limited("connections") <= before:
             self.violation(f"client_limits.connections: {closed} of {len(socks)} connections closed "
                            f"(want >= {want}), lb_client_limited_total{{limit=connections}} "
                            f"{before} -> {self._limited('connections')}")
-        self.held += socks
+        with self.lock:
+            self.held += socks
         self.tight_busy_until = self.clock() + 3
         self.later(2, "conn-cap release", self._release(socks, "conn-cap"))
 
@@ -282,13 +339,14 @@ class Faults:
         n = cl.TIGHT_MAX_CONNECTIONS + 8
         sources = [f"127.0.0.{20 + i}" for i in range(8)]
         socks = self._open_idle(n, sources)
-        closed = self._closed_by_peer(socks)
+        closed = self._closed_by_peer(socks, len(socks) - cl.TIGHT_MAX_CONNECTIONS)
         self.log(f"max-conn: {len(socks)} connections, {closed} closed by lb")
         if closed < len(socks) - cl.TIGHT_MAX_CONNECTIONS:
             self.violation(f"limits.max_connections {cl.TIGHT_MAX_CONNECTIONS}: only {closed} of "
                            f"{len(socks)} connections closed")
-        self.held += socks
-        hold = self.rng.uniform(1, 3)
+        with self.lock:
+            self.held += socks
+        hold = self.side_rng.uniform(1, 3)
         self.tight_busy_until = self.clock() + hold + 1
         release = self._release(socks, "max-conn")
 
@@ -298,6 +356,7 @@ class Faults:
         self.later(hold, "max-conn release", end)
 
     def close_held(self):
-        for s in self.held:
+        with self.lock:
+            held, self.held = self.held, []
+        for s in held:
             s.close()
-        self.held = []
