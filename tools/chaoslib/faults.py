@@ -1,5 +1,6 @@
-"""The faults of a chaos run, chosen by a seeded RNG at jittered times and run on the main
-thread (backends must be spawned from it). Each fault that has an expected outcome
+"""The faults of a chaos run, chosen by a seeded RNG at jittered times. Backend faults and
+their timed ends run on the main thread (backends must be spawned from it); faults that
+act as a client of lb run one at a time on a side thread. Each fault that has an expected outcome
 (a refused reload, a 400 for a malformed request, connections closed over a limit)
 checks it; a wrong outcome is a violation.
 
