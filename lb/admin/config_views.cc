@@ -215,6 +215,7 @@ std::string render_config(const runtime::snapshot& snap) {
   j["source"] = c.source;
   j["workers"] = c.workers == 0 ? json("auto") : json(c.workers);
   j["drain_timeout"] = dur(c.drain_timeout);
+  j["limits"] = {{"memory_high", c.limits.memory_high}};
   j["admin"] = {{"listen", c.admin.listen ? json(c.admin.listen->str()) : json(nullptr)}};
   // The file's path is shown, its content (the token) never.
   if (!c.admin.token_file.empty()) j["admin"]["token_file"] = c.admin.token_file;

@@ -19,6 +19,7 @@
 #include "lb/admin/endpoint_state.h"
 #include "lb/admin/sums.h"
 #include "lb/config/parse.h"
+#include "lb/runtime/memory.h"
 
 namespace lb::admin {
 
@@ -143,6 +144,35 @@ std::vector<MetricFamily> tcp_families(const runtime::snapshot& snap) {
 }
 
 // lb_client_limited_total and lb_client_untracked_total: listeners with client_limits only.
+// Process-wide, not per listener: an allocation can fail in the event loop
+// itself, outside any connection; memory_high is one limit for all.
+std::vector<MetricFamily> memory_families() {
+  namespace memory = runtime::memory;
+  auto errors = family("lb_memory_errors_total",
+                       "Allocation failures lb contained, by where they happened (accept, stage: PROXY/TLS/"
+                       "protocol sniffing, http1, h2, tcp, worker: escaped into a worker's event loop); each "
+                       "ended one connection (or one handler), never the worker.",
+                       MetricType::Counter);
+  for (std::size_t p = 0; p < static_cast<std::size_t>(memory::plane::count); ++p)
+    add_counter(errors, {{"plane", memory::plane_names[p]}},
+                static_cast<double>(memory::failures(static_cast<memory::plane>(p))));
+  auto overloaded = family("lb_memory_overloaded",
+                           "1 while resident memory is over limits.memory_high (accepts paused, idle connections "
+                           "closed) until it drops below 90% of it.",
+                           MetricType::Gauge);
+  add_gauge(overloaded, {}, memory::overloaded() ? 1 : 0);
+  auto episodes = family("lb_memory_overload_total", "Times resident memory went over limits.memory_high.",
+                         MetricType::Counter);
+  add_counter(episodes, {}, static_cast<double>(memory::overload_episodes()));
+  auto resident = family("lb_memory_resident_bytes",
+                         "Resident memory at the last memory_high sample (once a second; 0 when memory_high is off).",
+                         MetricType::Gauge);
+  add_gauge(resident, {}, static_cast<double>(memory::resident_bytes()));
+  std::vector<MetricFamily> out;
+  for (auto* f : {&errors, &overloaded, &episodes, &resident}) out.push_back(std::move(*f));
+  return out;
+}
+
 std::vector<MetricFamily> client_limit_families(const runtime::snapshot& snap) {
   auto limited = family("lb_client_limited_total",
                         "Connections (connections, connection_rate) and requests (request_rate) refused per "
@@ -376,6 +406,7 @@ std::string render_metrics(const runtime::snapshot& snap, const control_facts& f
   }
   for (auto& f : tcp_families(snap)) out.push_back(std::move(f));
   for (auto& f : client_limit_families(snap)) out.push_back(std::move(f));
+  for (auto& f : memory_families()) out.push_back(std::move(f));
 
   std::ostringstream os;
   prometheus::TextSerializer{}.Serialize(os, out);

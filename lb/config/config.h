@@ -401,6 +401,12 @@ struct config {
   std::vector<pool> pools;
   tls_sessions tls;
   ::lb::config::metrics metrics;
+  // Process-wide limits (top-level `limits:`). memory_high: resident bytes
+  // past which workers stop accepting and close idle connections until lb is
+  // below 90% of it again; 0 = off.
+  struct process_limits {
+    std::uint64_t memory_high = 0;
+  } limits;
 };
 
 }  // namespace lb::config

@@ -13,8 +13,9 @@ namespace {
 
 const schema top_schema{"top level",
                         {"workers", "drain_timeout", "admin", "access_log", "listeners", "pools", "tls",
-                         "metrics"},
+                         "metrics", "limits"},
                         {}};
+const schema process_limits_schema{"limits", {"memory_high"}, {}};
 const schema admin_schema{"admin", {"listen", "token_file"}, {}};
 const schema access_log_schema{"access_log", {"path", "format"}, {}};
 
@@ -56,6 +57,10 @@ void decode_top(reader& r, const YAML::Node& root, config& cfg) {
       }
     } else if (f.key == "metrics") {
       decode_metrics(r, f, cfg.metrics);
+    } else if (f.key == "limits") {
+      if (const auto m = r.read_map(f, process_limits_schema))
+        if (const auto* h = m->get("memory_high"))
+          if (auto v = r.read_uint(*h, 0, std::uint64_t{1} << 50)) cfg.limits.memory_high = *v;
     }
   }
 }

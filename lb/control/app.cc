@@ -28,6 +28,7 @@
 #include "lb/control/fd_budget.h"
 #include "lb/control/file_watch.h"
 #include "lb/control/handover.h"
+#include "lb/control/memory_watch.h"
 #include "lb/control/sd_notify.h"
 #include "lb/control/upgrade.h"
 #include "lb/health/checker.h"
@@ -153,6 +154,8 @@ class controller {
       reload("file change");
     });
     watch_tls_files();
+    // Off (memory_high: 0) it samples nothing; a reload can turn it on.
+    memory_watch_ = std::make_unique<memory_watch>(control_, [this] { return current_->cfg->limits.memory_high; });
     wait_signal();
     dns_refresh_.schedule(current_->cfg);
     schedule_ticket_rotation();
@@ -531,6 +534,7 @@ class controller {
     if (watch_) watch_->stop();
     if (tls_watch_) tls_watch_->stop();
     dns_refresh_.stop();
+    if (memory_watch_) memory_watch_->stop();
     ticket_timer_.cancel();
     stats_timer_.cancel();
     if (health_) health_->stop();
@@ -550,6 +554,7 @@ class controller {
     if (admin_) admin_->stop();
     if (watch_) watch_->stop();
     if (tls_watch_) tls_watch_->stop();
+    if (memory_watch_) memory_watch_->stop();
     signals_.cancel();
     drain_timer_.cancel();
     dns_refresh_.stop();
@@ -587,6 +592,7 @@ class controller {
   upgrade upgrade_{control_, [this](const upgrade::outcome& o) { upgrade_done(o); }};
   std::unique_ptr<admin::server> admin_;
   std::unique_ptr<file_watch> watch_;
+  std::unique_ptr<memory_watch> memory_watch_;
   std::unique_ptr<file_watch> tls_watch_;
   std::vector<std::string> tls_dirs_;  // the folders tls_watch_ watches
   std::unique_ptr<health::checker> health_;

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <new>
 #include <span>
 
 #include <boost/asio/redirect_error.hpp>
@@ -37,7 +38,14 @@ socket_stream::socket_stream(tcp::socket s) : sock_(std::move(s)) {
 std::unique_ptr<socket_stream> socket_stream::adopt(asio::io_context& io, int fd, const asio::ip::address& peer) {
   tcp::socket sock(io);
   error_code ec;
-  sock.assign(peer.is_v6() ? tcp::v6() : tcp::v4(), fd, ec);
+  // Out of memory the descriptor is closed either way: here, or by `sock`
+  // once it owns it.
+  try {
+    sock.assign(peer.is_v6() ? tcp::v6() : tcp::v4(), fd, ec);
+  } catch (const std::bad_alloc&) {
+    ::close(fd);
+    throw;
+  }
   if (ec) {
     ::close(fd);
     return nullptr;

@@ -5,6 +5,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <new>
+
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/address.hpp>
 
@@ -173,13 +175,17 @@ released tls_stream::release() {
 }
 
 std::unique_ptr<stream> resume_stream(asio::io_context& io, released r, const asio::ip::address& peer) {
-  auto raw = socket_stream::adopt(io, r.fd, peer);
-  if (!raw) {
+  // Out of memory (adopt closes the descriptor) the SSL goes too.
+  std::unique_ptr<socket_stream> raw;
+  try {
+    raw = socket_stream::adopt(io, r.fd, peer);
+    if (raw && r.ssl) return std::make_unique<tls_stream>(std::move(raw), r.ssl);
+  } catch (const std::bad_alloc&) {
     if (r.ssl) SSL_free(r.ssl);
-    return nullptr;
+    throw;
   }
-  if (!r.ssl) return raw;
-  return std::make_unique<tls_stream>(std::move(raw), r.ssl);
+  if (!raw && r.ssl) SSL_free(r.ssl);
+  return raw;
 }
 
 void discard(released r) {

@@ -1,11 +1,14 @@
 #include "lb/listener/acceptor.h"
 
+#include <new>
+
 #include <boost/asio/steady_timer.hpp>
 
 #include "lb/core/log.h"
 #include "lb/io/socket_stream.h"
 #include "lb/listener/client_limits.h"
 #include "lb/listener/plane.h"
+#include "lb/runtime/memory.h"
 #include "lb/runtime/worker.h"
 
 namespace lb::listener {
@@ -56,6 +59,9 @@ void accept_later(runtime::worker& w, std::shared_ptr<runtime::worker_listener> 
 }  // namespace
 
 void start_accepting(runtime::worker& w, std::shared_ptr<runtime::worker_listener> listener) {
+  // Over memory_high: no accept until lb is back under (polled, like a full
+  // descriptor table; one timer per listener and worker).
+  if (w.accepts_paused()) return accept_later(w, std::move(listener));
   auto& l = *listener;
   // accept4 fills in the peer's address: no getpeername per connection.
   // A completion queued before a reload closed the acceptor still runs: it
@@ -63,7 +69,13 @@ void start_accepting(runtime::worker& w, std::shared_ptr<runtime::worker_listene
   l.acceptor.async_accept(l.peer, [&w, listener = std::move(listener)](boost::system::error_code ec,
                                                                       tcp::socket sock) mutable {
     auto& l = *listener;
-    if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) return;
+    if (!l.acceptor.is_open()) return;
+    if (ec == asio::error::operation_aborted) {
+      // Cancelled (the acceptor still open) by the worker's sweep going over
+      // memory_high: poll until lb is back under.
+      accept_later(w, std::move(listener));
+      return;
+    }
     if (ec) {
       note_accept_error(w, l, ec);
       accept_later(w, std::move(listener));
@@ -82,16 +94,28 @@ void start_accepting(runtime::worker& w, std::shared_ptr<runtime::worker_listene
       boost::system::error_code ignored;
       sock.close(ignored);
     } else {
-      accepted_connection c{runtime::connection_ticket(l.live, w.id()),
-                            std::make_unique<io::socket_stream>(std::move(sock)), l.peer.address(), *index,
-                            l.peer.port(), nullptr};
-      // Per-client limits: here, unless a PROXY header is yet to name the
-      // client (then a stage after it checks). A refused connection closes
-      // as `c` goes.
-      if (!ls.cfg->client_limits || ls.cfg->accept_proxy || admit_connection(w.id(), ls, c))
-        ls.path.start(w, std::move(c));
+      try {
+        accepted_connection c{runtime::connection_ticket(l.live, w.id()),
+                              std::make_unique<io::socket_stream>(std::move(sock)), l.peer.address(), *index,
+                              l.peer.port(), nullptr};
+        // Per-client limits: here, unless a PROXY header is yet to name the
+        // client (then a stage after it checks). A refused connection closes
+        // as `c` goes.
+        if (!ls.cfg->client_limits || ls.cfg->accept_proxy || admit_connection(w.id(), ls, c))
+          ls.path.start(w, std::move(c));
+      } catch (const std::bad_alloc&) {
+        // Out of memory setting the connection up: it closes as what was
+        // built of it unwinds (ticket, stream); the listener goes on.
+        runtime::memory::note_failure(runtime::memory::plane::accept);
+      }
     }
-    start_accepting(w, std::move(listener));
+    try {
+      start_accepting(w, listener);
+    } catch (const std::bad_alloc&) {
+      // Not even the next accept could be queued: try again after a pause.
+      runtime::memory::note_failure(runtime::memory::plane::accept);
+      accept_later(w, std::move(listener));
+    }
   });
 }
 

@@ -11,6 +11,7 @@
 #include "lb/proto/proxy/stage.h"
 #include "lb/proto/tcp/session.h"
 #include "lb/tls/handshake.h"
+#include "lb/runtime/memory.h"
 #include "lb/runtime/worker.h"
 
 namespace lb::listener {
@@ -54,7 +55,7 @@ void run_stages(runtime::worker& w, accepted_connection&& c) {
         conn->listener_index = *index;
         path.plane(w, std::move(*conn));
       },
-      boost::asio::detached);
+      runtime::memory::contain{runtime::memory::plane::stage});
 }
 
 }  // namespace lb::listener

@@ -6,9 +6,11 @@
 
 #include <array>
 #include <cerrno>
+#include <new>
 #include <utility>
 
 #include "lb/core/log.h"
+#include "lb/runtime/memory.h"
 #include "lb/runtime/session_base.h"
 #include "lb/runtime/worker.h"
 
@@ -83,11 +85,18 @@ class parked_connection final : public session_base {
     const resume_fn resume = resume_;
     const auto until = deadline();
     delete this;
-    resume(w, std::move(ticket), stream, st, until);
+    // Out of memory this connection ends (resume owns and closes `stream`);
+    // the rest of the batch and the lot's watch go on.
+    try {
+      resume(w, std::move(ticket), stream, st, until);
+    } catch (const std::bad_alloc&) {
+      memory::note_failure(memory::plane::http1);
+    }
   }
 
   // Idle past idle_timeout or forced: an idle connection just closes.
   void on_timeout() override { delete this; }
+  void on_memory_pressure() override { delete this; }
   void on_force_close() override { delete this; }
   // Draining. A request that already arrived is served first (the session
   // answers it with `Connection: close`): closing with it unread would send
@@ -127,10 +136,18 @@ void parking_lot::stop() {
 
 void parking_lot::park(connection_ticket ticket, io::released stream, const resume_state& st, clock::time_point deadline,
                        resume_fn resume) {
-  auto* p = new parked_connection(*this, std::move(ticket), stream, st, deadline, resume);
+  parked_connection* p = nullptr;
+  try {
+    p = new parked_connection(*this, std::move(ticket), stream, st, deadline, resume);
+  } catch (const std::bad_alloc&) {
+    io::discard(stream);  // the connection ends; its ticket went with the throw
+    memory::note_failure(memory::plane::http1);
+    return;
+  }
   // A worker draining to exit keeps no idle connection; one handing over to
   // a new process keeps it until its next request (worker::begin_drain).
-  if ((w_.draining() && !w_.handing_over()) || !p->enter()) delete p;
+  // Over memory_high none is kept.
+  if ((w_.draining() && !w_.handing_over()) || memory::overloaded() || !p->enter()) delete p;
 }
 
 void parking_lot::arm() {

@@ -35,6 +35,9 @@ class session_base {
   virtual void on_force_close() = 0;
   // Thread: owning worker. Periodic: release memory held while idle.
   virtual void on_sweep() {}
+  // Thread: owning worker. lb went over `limits.memory_high`: close if idle
+  // (a keep-alive connection between requests); busy ones carry on.
+  virtual void on_memory_pressure() {}
 
   clock::time_point deadline() const { return deadline_; }
   // The listener that accepted the connection (null once the ticket moved on).

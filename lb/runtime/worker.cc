@@ -3,11 +3,13 @@
 #include <pthread.h>
 #include <unistd.h>
 #include <csignal>
+#include <new>
 
 #include <boost/asio/post.hpp>
 
 #include "lb/core/log.h"
 #include "lb/listener/acceptor.h"
+#include "lb/runtime/memory.h"
 
 namespace lb::runtime {
 
@@ -130,9 +132,23 @@ void worker::start(std::function<void()> on_exit) {
     for (auto& l : listeners_) listener::start_accepting(*this, l);
     parking_.start();
     arm_sweep();
-    io_.run();
+    run_contained();
     on_exit();
   });
+}
+
+void worker::run_contained() {
+  // The last line of containment: a handler that let bad_alloc out has lost
+  // only its own connection (its captures unwound with it); the loop goes on
+  // with every other one. Asio allows run() again after a handler threw.
+  for (;;) {
+    try {
+      io_.run();
+      return;
+    } catch (const std::bad_alloc&) {
+      memory::note_failure(memory::plane::worker);
+    }
+  }
 }
 
 void worker::join() {
@@ -186,7 +202,12 @@ void worker::arm_sweep() {
   sweep_timer_.expires_after(sweep_interval);
   sweep_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
-    sweep();
+    // Timeouts rest on the sweep: out of memory it is skipped, never lost.
+    try {
+      sweep();
+    } catch (const std::bad_alloc&) {
+      memory::note_failure(memory::plane::worker);
+    }
     // A draining worker with no connections left lets its loop run out.
     if (draining_ && session_count_ == 0) {
       parking_.stop();
@@ -197,6 +218,20 @@ void worker::arm_sweep() {
 }
 
 void worker::sweep() {
+  // `limits.memory_high` as the control thread last sampled it: going over,
+  // pending accepts are cancelled (their listeners then poll until lb is
+  // back under) and idle connections close, client and upstream.
+  if (const bool over = memory::overloaded(); over != memory_paused_) {
+    memory_paused_ = over;
+    if (over) {
+      for (auto& l : listeners_) {
+        boost::system::error_code ignored;
+        l->acceptor.cancel(ignored);
+      }
+      for (auto& p : current_->pools) p.idle.close_all();
+      for_each_session([](session_base& s) { s.on_memory_pressure(); });
+    }
+  }
   const auto now = clock::now();
   for_each_session([now](session_base& s) {
     if (s.deadline_ <= now) {

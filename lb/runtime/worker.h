@@ -142,6 +142,8 @@ class worker {
   bool draining() const { return draining_; }
   // Draining for a binary upgrade's handover (begin_drain(true)).
   bool handing_over() const { return handover_; }
+  // Over `limits.memory_high` (as of the last sweep): accepts wait.
+  bool accepts_paused() const { return memory_paused_; }
   // The worker's access log writer; nullptr when `access_log: { path: off }`.
   accesslog::writer* access_log() const { return access_log_.get(); }
   void link(session_base* s);
@@ -149,6 +151,8 @@ class worker {
 
  private:
   std::shared_ptr<worker_snapshot> derive(std::shared_ptr<const snapshot> snap);
+  // io_.run(), resumed after a handler that ran out of memory.
+  void run_contained();
   void arm_sweep();
   void sweep();
   // Calls f(session_base&) for every connection, which it may end.
@@ -172,6 +176,7 @@ class worker {
   std::size_t session_count_ = 0;
   bool draining_ = false;
   bool handover_ = false;
+  bool memory_paused_ = false;
   std::unique_ptr<accesslog::writer> access_log_;
   std::thread thread_;
 };

@@ -4,12 +4,14 @@
 #include <openssl/ssl.h>
 
 #include <chrono>
+#include <new>
 #include <string>
 
 #include "lb/core/ip_text.h"
 #include "lb/core/log.h"
 #include "lb/io/tls_stream.h"
 #include "lb/listener/stage_guard.h"
+#include "lb/runtime/memory.h"
 #include "lb/runtime/worker.h"
 #include "lb/tls/client_auth.h"
 #include "lb/tls/server_contexts.h"
@@ -65,8 +67,17 @@ boost::asio::awaitable<bool> handshake_stage(runtime::worker& w, const runtime::
   std::unique_ptr<io::socket_stream> raw(plain);
   c.stream.release();
   SSL* ssl = ls.tls->new_ssl();
-  if (!ssl) co_return false;
-  auto tls = std::make_unique<io::tls_stream>(std::move(raw), ssl);
+  if (!ssl) {  // SSL_new fails only when out of memory
+    runtime::memory::note_failure(runtime::memory::plane::stage);
+    co_return false;
+  }
+  std::unique_ptr<io::tls_stream> tls;
+  try {
+    tls = std::make_unique<io::tls_stream>(std::move(raw), ssl);
+  } catch (const std::bad_alloc&) {
+    SSL_free(ssl);  // not yet owned by a stream
+    throw;
+  }
   listener::stage_guard guard(w, std::move(c.ticket), *tls, ls.cfg->tls->handshake_timeout);
   const auto ec = co_await tls->handshake();
   c.ticket = guard.give_back();
@@ -80,6 +91,8 @@ boost::asio::awaitable<bool> handshake_stage(runtime::worker& w, const runtime::
       client_cert_refused(stats, ls, c, cert_why, detail);
     }
     stats.tls_failures[static_cast<std::size_t>(why)].add();
+    if (ERR_GET_REASON(tls->last_error()) == ERR_R_MALLOC_FAILURE)
+      runtime::memory::note_failure(runtime::memory::plane::stage);
     co_return false;
   }
   // Once per connection: the verified certificate's subject and fingerprint

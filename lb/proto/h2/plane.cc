@@ -16,6 +16,7 @@
 #include "lb/listener/stage_guard.h"
 #include "lb/proto/h2/session.h"
 #include "lb/proto/http/connection.h"
+#include "lb/runtime/memory.h"
 #include "lb/runtime/worker.h"
 
 namespace lb::proto::h2 {
@@ -88,7 +89,7 @@ void start_negotiated(runtime::worker& w, listener::accepted_connection&& c) {
   }
   if (!cfg.h1) return start_connection(w, std::move(c));
   auto conn = std::make_shared<listener::accepted_connection>(std::move(c));
-  asio::co_spawn(w.io(), sniff(w, conn), asio::detached);
+  asio::co_spawn(w.io(), sniff(w, conn), runtime::memory::contain{runtime::memory::plane::stage});
 }
 
 }  // namespace lb::proto::h2

@@ -2,6 +2,8 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <new>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -12,6 +14,7 @@
 #include "lb/listener/client_limits.h"
 #include "lb/io/tls_stream.h"
 #include "lb/proto/h2/stream.h"
+#include "lb/runtime/memory.h"
 #include "lb/tls/client_auth.h"
 
 namespace lb::proto::h2 {
@@ -37,6 +40,19 @@ struct callbacks {
   static session& of(void* p) { return *static_cast<session*>(p); }
   static stream* stream_of(nghttp2_session* ng, std::int32_t id) {
     return static_cast<stream*>(nghttp2_session_get_stream_user_data(ng, id));
+  }
+
+  // nghttp2 is C: nothing may unwind through it. Out of memory in a callback
+  // fails the callback, and with it nghttp2_session_mem_recv: the read loop
+  // ends the connection (counted here, once).
+  template <auto F, class... A>
+  static int guarded(A... a) noexcept {
+    try {
+      return F(a...);
+    } catch (const std::bad_alloc&) {
+      runtime::memory::note_failure(runtime::memory::plane::h2);
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
   }
 
   static int begin_headers(nghttp2_session* ng, const nghttp2_frame* f, void* u) {
@@ -87,7 +103,8 @@ struct callbacks {
           s.control_budget_ += s.listener().http2.control_frames_per_request;
           const auto cap = static_cast<std::int64_t>(s.listener().http2.control_frame_budget);
           if (s.control_budget_ > cap) s.control_budget_ = cap;
-          asio::co_spawn(s.worker_.io(), run(s.shared_from_this(), s.streams_[f->hd.stream_id]), asio::detached);
+          asio::co_spawn(s.worker_.io(), run(s.shared_from_this(), s.streams_[f->hd.stream_id]),
+                         runtime::memory::contain{runtime::memory::plane::h2});
         } else {
           st->wake();
         }
@@ -174,10 +191,10 @@ session::session(runtime::worker& w, runtime::connection_ticket ticket, std::uni
   control_budget_ = h.control_frame_budget;
   nghttp2_session_callbacks* cb = nullptr;
   nghttp2_session_callbacks_new(&cb);
-  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, &callbacks::begin_headers);
-  nghttp2_session_callbacks_set_on_header_callback(cb, &callbacks::header);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &callbacks::frame_recv);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &callbacks::data_chunk);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, &callbacks::guarded<&callbacks::begin_headers>);
+  nghttp2_session_callbacks_set_on_header_callback(cb, &callbacks::guarded<&callbacks::header>);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &callbacks::guarded<&callbacks::frame_recv>);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &callbacks::guarded<&callbacks::data_chunk>);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, &callbacks::stream_close);
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);
@@ -222,6 +239,11 @@ void session::start() {
   arm(idle_, listener().limits.header_timeout);  // the preface must come within header_timeout
   auto on_end = [self](std::exception_ptr e) {
     if (!e) return;
+    if (runtime::memory::is_bad_alloc(e)) {
+      runtime::memory::note_failure(runtime::memory::plane::h2);
+      self->shut();
+      return;
+    }
     try {
       std::rethrow_exception(e);
     } catch (const std::exception& x) {
@@ -276,7 +298,11 @@ awaitable<void> session::read_loop() {
       // PINGs and SETTINGS; anything else is fatal to the session.
       if (rv == NGHTTP2_ERR_FLOODED) calm_down(abuse::flood);
       else if (rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) calm_down(abuse::header_block);
-      else if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC) break;
+      else if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC || rv == NGHTTP2_ERR_CALLBACK_FAILURE) break;
+      else if (rv == NGHTTP2_ERR_NOMEM) {
+        runtime::memory::note_failure(runtime::memory::plane::h2);
+        break;
+      }
       else {
         log::debug("h2 session error", {{"client", client_ip_}, {"error", nghttp2_strerror(static_cast<int>(rv))}});
         nghttp2_session_terminate_session(ng_, NGHTTP2_PROTOCOL_ERROR);
@@ -295,6 +321,7 @@ awaitable<void> session::write_loop() {
       const std::uint8_t* data = nullptr;
       const auto n = nghttp2_session_mem_send(ng_, &data);
       if (n < 0) {
+        if (n == NGHTTP2_ERR_NOMEM) runtime::memory::note_failure(runtime::memory::plane::h2);
         shut();
         co_return;
       }
@@ -424,6 +451,10 @@ void session::on_drain() {
 }
 
 void session::on_force_close() { shut(); }
+
+void session::on_memory_pressure() {
+  if (streams_.empty()) on_drain();
+}
 
 void start_h2(runtime::worker& w, std::unique_ptr<io::stream> s, runtime::connection_ticket ticket,
               asio::ip::address peer, std::size_t listener_index) {

@@ -69,6 +69,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
 
   void on_timeout() override;
   void on_drain() override;
+  void on_memory_pressure() override;  // an idle connection says GOAWAY and closes
   void on_force_close() override;
 
   // --- for the streams (thread: owning worker) ---

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <exception>
+#include <new>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -20,6 +22,7 @@
 #include "lb/proto/http/request_policy.h"
 #include "lb/proto/http/trace_context.h"
 #include "lb/proto/proxy/stage.h"
+#include "lb/runtime/memory.h"
 #include "lb/runtime/worker.h"
 #include "lb/tls/client_auth.h"
 
@@ -198,7 +201,18 @@ awaitable<void> run(std::shared_ptr<session> s, std::shared_ptr<stream> st) {
   s->refresh_snapshot();
   const auto ws = s->snapshot();
   const auto li = s->listener_index();
-  co_await serve(*s, *st, *ws, li);
+  // Out of memory, the stream's exchange unwound (releasing what it held)
+  // and its connection ends.
+  bool out_of_memory = false;
+  try {
+    co_await serve(*s, *st, *ws, li);
+  } catch (const std::bad_alloc&) {
+    out_of_memory = true;
+  }
+  if (out_of_memory) {
+    runtime::memory::note_failure(runtime::memory::plane::h2);
+    s->on_force_close();  // shut(): closes the client, wakes every stream
+  }
   // A local answer's body lives in a thread-local: wait for it to be taken.
   while (!st->closed && !s->closed() && st->out_off < st->out_len) co_await st->wait();
   runtime::session_base::disarm(ex.deadline);
@@ -276,172 +290,182 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
   const std::uint64_t hash =
       config::is_hash_balancer(pool.cfg->balancer) ? request_hash(pool.cfg->hash_key, s.client_ip(), rq) : 0;
   std::optional<upload> streamed;
-  if (has_body && !body_whole) streamed.emplace(s, st, head, f == body_framing::chunked, route.timeout);
+  // The upload coroutine uses this frame (`streamed`): an exception (out of
+  // memory) must not unwind it under the upload.
+  std::exception_ptr out_of_memory;
+  try {
+    if (has_body && !body_whole) streamed.emplace(s, st, head, f == body_framing::chunked, route.timeout);
 
-  runtime::borrowed_block fields_block(s.worker().arenas());
-  arena fields_arena(fields_block.get(), fields_block.size());
-  const http::fields_allocator alloc(fields_arena);
-  const http::request_view view{head,
-                                body_whole ? asio::const_buffer(st.body_in.data(), st.body_in.size())
-                                           : asio::const_buffer(),
-                                streamed ? &*streamed : nullptr,
-                                !has_body || body_whole,
-                                rq.method == "GET" || rq.method == "HEAD" || rq.method == "PUT" ||
-                                    rq.method == "DELETE" || rq.method == "OPTIONS" || rq.method == "TRACE",
-                                rq.method == "HEAD"};
-  std::optional<http::response_parser> res;
-  http::forward_context fctx{s.worker(), s, ex};
-  auto fwd = co_await http::forward(fctx, pool, wpool, route, hash, view, res, alloc);
-  if (body_whole && has_body) {
-    ex.bytes_in += st.body_in.size();
-    nghttp2_session_consume(s.codec(), st.id, st.body_in.size());
-    st.body_in.clear();
+    runtime::borrowed_block fields_block(s.worker().arenas());
+    arena fields_arena(fields_block.get(), fields_block.size());
+    const http::fields_allocator alloc(fields_arena);
+    const http::request_view view{head,
+                                  body_whole ? asio::const_buffer(st.body_in.data(), st.body_in.size())
+                                             : asio::const_buffer(),
+                                  streamed ? &*streamed : nullptr,
+                                  !has_body || body_whole,
+                                  rq.method == "GET" || rq.method == "HEAD" || rq.method == "PUT" ||
+                                      rq.method == "DELETE" || rq.method == "OPTIONS" || rq.method == "TRACE",
+                                  rq.method == "HEAD"};
+    std::optional<http::response_parser> res;
+    http::forward_context fctx{s.worker(), s, ex};
+    auto fwd = co_await http::forward(fctx, pool, wpool, route, hash, view, res, alloc);
+    if (body_whole && has_body) {
+      ex.bytes_in += st.body_in.size();
+      nghttp2_session_consume(s.codec(), st.id, st.body_in.size());
+      st.body_in.clear();
+      s.want_write();
+    }
+    if (fwd.what == http::forward_result::kind::abandoned) co_return;
+    if (fwd.what == http::forward_result::kind::local)
+      co_return answer_local(s, st, static_cast<unsigned>(fwd.status), fwd.reason);
+    auto& up = fwd.up;
+    auto& msg = res->get();
+    ex.status = msg.result_int();
+
+    // Response head: lower-case names (copied once into `names`), no
+    // connection-specific fields.
+    std::size_t field_count = 0, name_bytes = 0;
+    for (const auto& v : msg) ++field_count, name_bytes += v.name_string().size();
+    std::string names;
+    names.reserve(name_bytes);
+    std::vector<nghttp2_nv> nva;
+    nva.reserve(field_count + 2);
+    char code[4];
+    std::to_chars(code, code + 3, msg.result_int());
+    nva.push_back(nv(":status", {code, 3}));
+    const auto& request_id = ex.ids.request_id;  // replaces the upstream's
+    if (!request_id.empty()) nva.push_back(nv("x-request-id", request_id));
+    for (const auto& v : msg) {
+      const auto name = v.name_string();
+      if (connection_specific(v.name(), name)) continue;
+      if (!request_id.empty() && name.size() == 12 && beast::iequals(name, "x-request-id")) continue;
+      const auto at = names.size();
+      for (char c : name) names.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+      nva.push_back(nv({names.data() + at, name.size()}, v.value()));
+    }
+    const bool no_body = res->is_done();
+    nghttp2_data_provider dp;
+    dp.source.ptr = &st;
+    dp.read_callback = &read_body;
+    if (st.closed || s.closed()) {
+      http::drop_upstream(ex, up);
+      if (streamed) co_await streamed->finish(true);
+      co_return;
+    }
+    nghttp2_submit_response(s.codec(), st.id, nva.data(), nva.size(), no_body ? nullptr : &dp);
     s.want_write();
-  }
-  if (fwd.what == http::forward_result::kind::abandoned) co_return;
-  if (fwd.what == http::forward_result::kind::local)
-    co_return answer_local(s, st, static_cast<unsigned>(fwd.status), fwd.reason);
-  auto& up = fwd.up;
-  auto& msg = res->get();
-  ex.status = msg.result_int();
 
-  // Response head: lower-case names (copied once into `names`), no
-  // connection-specific fields.
-  std::size_t field_count = 0, name_bytes = 0;
-  for (const auto& v : msg) ++field_count, name_bytes += v.name_string().size();
-  std::string names;
-  names.reserve(name_bytes);
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(field_count + 2);
-  char code[4];
-  std::to_chars(code, code + 3, msg.result_int());
-  nva.push_back(nv(":status", {code, 3}));
-  const auto& request_id = ex.ids.request_id;  // replaces the upstream's
-  if (!request_id.empty()) nva.push_back(nv("x-request-id", request_id));
-  for (const auto& v : msg) {
-    const auto name = v.name_string();
-    if (connection_specific(v.name(), name)) continue;
-    if (!request_id.empty() && name.size() == 12 && beast::iequals(name, "x-request-id")) continue;
-    const auto at = names.size();
-    for (char c : name) names.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
-    nva.push_back(nv({names.data() + at, name.size()}, v.value()));
-  }
-  const bool no_body = res->is_done();
-  nghttp2_data_provider dp;
-  dp.source.ptr = &st;
-  dp.read_callback = &read_body;
-  if (st.closed || s.closed()) {
-    http::drop_upstream(ex, up);
-    if (streamed) co_await streamed->finish(true);
-    co_return;
-  }
-  nghttp2_submit_response(s.codec(), st.id, nva.data(), nva.size(), no_body ? nullptr : &dp);
-  s.want_write();
-
-  bool ok = true;
-  if (!no_body) {
-    // Body: one block at a time, the next read only once the client's
-    // window has taken the last (relay_parsed's pattern, with the session
-    // as the writer).
-    runtime::borrowed_block chunk(s.worker().buffers());
-    constexpr std::size_t cap = 16 * 1024;  // one DATA frame: the next read waits for the client
-    auto& body = msg.body();
-    for (;;) {
-      std::size_t produced = 0;
-      body.data = chunk.get();
-      body.size = cap;
+    bool ok = true;
+    if (!no_body) {
+      // Body: one block at a time, the next read only once the client's
+      // window has taken the last (relay_parsed's pattern, with the session
+      // as the writer).
+      runtime::borrowed_block chunk(s.worker().buffers());
+      constexpr std::size_t cap = 16 * 1024;  // one DATA frame: the next read waits for the client
+      auto& body = msg.body();
       for (;;) {
-        if (up->buf.size() != 0) {
-          io::error_code ec;
-          const auto used = res->put(up->buf.data(), ec);
-          up->buf.consume(used);
-          if (ec == bhttp::error::need_buffer) break;
-          if (ec && ec != bhttp::error::need_more) {
+        std::size_t produced = 0;
+        body.data = chunk.get();
+        body.size = cap;
+        for (;;) {
+          if (up->buf.size() != 0) {
+            io::error_code ec;
+            const auto used = res->put(up->buf.data(), ec);
+            up->buf.consume(used);
+            if (ec == bhttp::error::need_buffer) break;
+            if (ec && ec != bhttp::error::need_more) {
+              ok = false;
+              break;
+            }
+            if (res->is_done() || body.size != cap) break;
+            if (used != 0 && up->buf.size() != 0) continue;
+          }
+          s.arm(ex.deadline, route.timeout);
+          auto ec = co_await up->stream->read(up->buf, cap, true);
+          if (ec == asio::error::eof) {
+            res->put_eof(ec);
+            if (ec) ok = false;
+            break;
+          }
+          if (ec) {
             ok = false;
             break;
           }
-          if (res->is_done() || body.size != cap) break;
-          if (used != 0 && up->buf.size() != 0) continue;
         }
-        s.arm(ex.deadline, route.timeout);
-        auto ec = co_await up->stream->read(up->buf, cap, true);
-        if (ec == asio::error::eof) {
-          res->put_eof(ec);
-          if (ec) ok = false;
-          break;
-        }
-        if (ec) {
+        if (!ok || st.closed || s.closed()) break;
+        produced = cap - body.size;
+        const bool last = res->is_done();
+        // Upstream trailers (fields Beast added after the head) go as a HEADERS frame.
+        std::size_t now_fields = 0;
+        if (last)
+          for (auto it = msg.begin(); it != msg.end(); ++it) ++now_fields;
+        st.out_data = chunk.get();
+        st.out_len = produced;
+        st.out_off = 0;
+        st.out_last = last;
+        st.out_trailers = last && now_fields > field_count;
+        ex.bytes_out += produced;
+        nghttp2_session_resume_data(s.codec(), st.id);
+        s.want_write();
+        // A client whose window stays shut past stall_timeout is a slow reader.
+        s.arm(ex.deadline, listener.http2.stall_timeout);
+        while (!st.closed && !s.closed() && (st.out_off < st.out_len || (last && !st.eof_sent)) && !ex.deadline.fired)
+          co_await st.wait();
+        if (ex.deadline.fired) {
+          s.calm_down(abuse::slow_read);
           ok = false;
           break;
         }
-      }
-      if (!ok || st.closed || s.closed()) break;
-      produced = cap - body.size;
-      const bool last = res->is_done();
-      // Upstream trailers (fields Beast added after the head) go as a HEADERS frame.
-      std::size_t now_fields = 0;
-      if (last)
-        for (auto it = msg.begin(); it != msg.end(); ++it) ++now_fields;
-      st.out_data = chunk.get();
-      st.out_len = produced;
-      st.out_off = 0;
-      st.out_last = last;
-      st.out_trailers = last && now_fields > field_count;
-      ex.bytes_out += produced;
-      nghttp2_session_resume_data(s.codec(), st.id);
-      s.want_write();
-      // A client whose window stays shut past stall_timeout is a slow reader.
-      s.arm(ex.deadline, listener.http2.stall_timeout);
-      while (!st.closed && !s.closed() && (st.out_off < st.out_len || (last && !st.eof_sent)) && !ex.deadline.fired)
-        co_await st.wait();
-      if (ex.deadline.fired) {
-        s.calm_down(abuse::slow_read);
-        ok = false;
-        break;
-      }
-      if (!(last && st.eof_sent) && (st.closed || s.closed())) {
-        ok = false;
-        break;
-      }
-      if (last) {
-        if (st.out_trailers) {
-          std::vector<nghttp2_nv> tva;
-          std::string tnames;
-          tnames.reserve(name_bytes + 256);
-          std::size_t i = 0;
-          for (const auto& v : msg) {
-            if (i++ < field_count) continue;
-            const auto name = v.name_string();
-            const auto at = tnames.size();
-            for (char c : name) tnames.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
-            tva.push_back(nv({tnames.data() + at, name.size()}, v.value()));
-          }
-          nghttp2_submit_trailer(s.codec(), st.id, tva.data(), tva.size());
-          s.want_write();
+        if (!(last && st.eof_sent) && (st.closed || s.closed())) {
+          ok = false;
+          break;
         }
-        break;
+        if (last) {
+          if (st.out_trailers) {
+            std::vector<nghttp2_nv> tva;
+            std::string tnames;
+            tnames.reserve(name_bytes + 256);
+            std::size_t i = 0;
+            for (const auto& v : msg) {
+              if (i++ < field_count) continue;
+              const auto name = v.name_string();
+              const auto at = tnames.size();
+              for (char c : name) tnames.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+              tva.push_back(nv({tnames.data() + at, name.size()}, v.value()));
+            }
+            nghttp2_submit_trailer(s.codec(), st.id, tva.data(), tva.size());
+            s.want_write();
+          }
+          break;
+        }
+      }
+      st.out_len = st.out_off = 0;
+      runtime::session_base::disarm(ex.deadline);
+      if (!ok && !st.closed && !s.closed()) {
+        // Mid-body failure: the client learns it from a reset, not a status.
+        nghttp2_submit_rst_stream(s.codec(), NGHTTP2_FLAG_NONE, st.id, NGHTTP2_INTERNAL_ERROR);
+        s.want_write();
       }
     }
-    st.out_len = st.out_off = 0;
-    runtime::session_base::disarm(ex.deadline);
-    if (!ok && !st.closed && !s.closed()) {
-      // Mid-body failure: the client learns it from a reset, not a status.
-      nghttp2_submit_rst_stream(s.codec(), NGHTTP2_FLAG_NONE, st.id, NGHTTP2_INTERNAL_ERROR);
-      s.want_write();
+    if (streamed && streamed->running()) {
+      co_await streamed->finish(!ok || !streamed->done());
+      if (streamed->result() != http::relay_result::ok) ok = false;
     }
+    fwd.in_flight.reset();
+    if (ok && res->keep_alive() && !res->need_eof() && up->buf.size() == 0 && &ws == s.worker().current().get() &&
+        !(streamed && !streamed->done())) {
+      ex.upstream = nullptr;
+      wpool.idle.release(std::move(up));
+    } else {
+      http::drop_upstream(ex, up);
+    }
+    co_return;
+  } catch (const std::bad_alloc&) {
+    out_of_memory = std::current_exception();
   }
-  if (streamed && streamed->running()) {
-    co_await streamed->finish(!ok || !streamed->done());
-    if (streamed->result() != http::relay_result::ok) ok = false;
-  }
-  fwd.in_flight.reset();
-  if (ok && res->keep_alive() && !res->need_eof() && up->buf.size() == 0 && &ws == s.worker().current().get() &&
-      !(streamed && !streamed->done())) {
-    ex.upstream = nullptr;
-    wpool.idle.release(std::move(up));
-  } else {
-    http::drop_upstream(ex, up);
-  }
+  if (streamed && streamed->running()) co_await streamed->finish(true);
+  std::rethrow_exception(out_of_memory);
 }
 
 }  // namespace

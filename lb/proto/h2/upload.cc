@@ -3,6 +3,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <charconv>
+#include <new>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -11,6 +12,7 @@
 
 #include "lb/proto/h2/session.h"
 #include "lb/proto/h2/stream.h"
+#include "lb/runtime/memory.h"
 
 namespace lb::proto::h2 {
 
@@ -24,7 +26,13 @@ awaitable<void> upload::start(const connpool::upstream_ptr& up) {
   asio::co_spawn(
       s_.worker().io(),
       [this, up]() -> awaitable<void> {
-        result_ = co_await pump(up);
+        // Out of memory, the upload fails like a broken client stream.
+        try {
+          result_ = co_await pump(up);
+        } catch (const std::bad_alloc&) {
+          runtime::memory::note_failure(runtime::memory::plane::h2);
+          result_ = http::relay_result::in_error;
+        }
         runtime::session_base::disarm(st_.ex.upload_deadline);
         done_ = true;
         finished_->cancel();

@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <exception>
+#include <new>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -31,6 +33,7 @@
 #include "lb/proto/http/upload.h"
 #include "lb/proto/proxy/stage.h"
 #include "lb/proto/tcp/pump.h"
+#include "lb/runtime/memory.h"
 #include "lb/runtime/worker.h"
 #include "lb/tls/client_auth.h"
 
@@ -80,10 +83,16 @@ class connection final : public runtime::session_base, public std::enable_shared
   void start() {
     asio::co_spawn(worker_.io(), serve(), [self = shared_from_this()](std::exception_ptr e) {
       if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& x) {
-          log::error("session failed", {{"error", x.what()}});
+        // Out of memory outside an exchange (waiting, lingering): the
+        // connection ends; its members unwound with the frame.
+        if (runtime::memory::is_bad_alloc(e)) {
+          runtime::memory::note_failure(runtime::memory::plane::http1);
+        } else {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& x) {
+            log::error("session failed", {{"error", x.what()}});
+          }
         }
         self->close();
         return;
@@ -118,6 +127,10 @@ class connection final : public runtime::session_base, public std::enable_shared
     // An idle connection waiting to exit is woken; its request, if one
     // arrived meanwhile, is still answered (await_request()).
     if (waiting_ && !keep_idle_) cancel_io();
+  }
+
+  void on_memory_pressure() override {
+    if (waiting_) on_drain();
   }
 
   void on_force_close() override {
@@ -190,10 +203,34 @@ class connection final : public runtime::session_base, public std::enable_shared
         arm(lim.header_timeout);  // pipelined bytes already buffered
       }
       ++conn_.exchanges;
-      if (!co_await exchange()) break;
+      bool more = false;
+      bool out_of_memory = false;
+      try {
+        more = co_await exchange();
+      } catch (const std::bad_alloc&) {
+        out_of_memory = true;
+      }
+      if (out_of_memory) {
+        co_await answer_out_of_memory();
+        break;
+      }
+      if (!more) break;
     }
     if (linger_) co_await linger();
     close();
+  }
+
+  // An exchange ran out of memory: it ended (its frame unwound, releasing
+  // what it held), and the connection ends after a 503 when no byte of a
+  // response went out yet. The answer is static text: no allocation.
+  awaitable<void> answer_out_of_memory() {
+    runtime::memory::note_failure(runtime::memory::plane::http1);
+    if (answering_ || !client_->is_open()) co_return;
+    try {
+      const auto wire = local_response(local_status::service_unavailable, false);
+      if (!co_await client_->write(asio::buffer(wire))) linger_ = true;  // unread input must not reset the 503
+    } catch (const std::bad_alloc&) {
+    }
   }
 
   // Lingering close: the answer is out, but the client may still be sending
@@ -355,6 +392,7 @@ class connection final : public runtime::session_base, public std::enable_shared
   awaitable<bool> exchange() {
     ex_.begin();
     linger_ = false;
+    answering_ = false;
     const auto& lim = listener().limits;
     std::size_t head_len = 0;
     // Usually the whole head came with the first read: no coroutine to await.
@@ -483,95 +521,105 @@ class connection final : public runtime::session_base, public std::enable_shared
         config::is_hash_balancer(pool.cfg->balancer) ? request_hash(pool.cfg->hash_key, client_ip_, msg) : 0;
 
     std::optional<upload> streamed;
-    if (has_body && !body_buffered) {
-      streamed.emplace(upload::params{*client_, client_buf_, req, req_framing, up_head_, lim.idle_timeout,
-                                      route.timeout, *this, worker_, ex_,
-                                      // Never a 1xx to an HTTP/1.0 client (RFC 9110 §15.2).
-                                      client_version == 11 &&
-                                          beast::iequals(msg[bhttp::field::expect], "100-continue") &&
-                                          client_buf_.size() == 0,
-                                      conn_.nodelay, shared_from_this()});
-    }
-    const request_view rq{up_head_,
-                          body_buffered ? asio::const_buffer(client_buf_.data().data(), content_length)
-                                        : asio::const_buffer(),
-                          streamed ? &*streamed : nullptr,
-                          !has_body || body_buffered,
-                          is_idempotent(msg.method()),
-                          msg.method() == bhttp::verb::head};
-    std::optional<response_parser> res;
-    forward_context fctx{worker_, *this, ex_};
-    auto fwd = co_await forward(fctx, pool, wpool, route, hash, rq, res, alloc);
-    if (fwd.what == forward_result::kind::abandoned) co_return false;
-    if (fwd.what == forward_result::kind::local)
-      co_return co_await reply(fwd.status, fwd.reason, fwd.body_failed ? false : req_done);
-    auto& up = fwd.up;
-    if (body_buffered) {
-      client_buf_.consume(content_length);
-      ex_.bytes_in += content_length;
-      req_done = true;
-    }
-    if (streamed && streamed->done() && streamed->result() == relay_result::ok) req_done = true;
+    // The upload coroutine reads the request through this frame (`req`): an
+    // exception (out of memory) must not unwind the frame under it.
+    std::exception_ptr out_of_memory;
+    try {
+      if (has_body && !body_buffered) {
+        streamed.emplace(upload::params{*client_, client_buf_, req, req_framing, up_head_, lim.idle_timeout,
+                                        route.timeout, *this, worker_, ex_,
+                                        // Never a 1xx to an HTTP/1.0 client (RFC 9110 §15.2).
+                                        client_version == 11 &&
+                                            beast::iequals(msg[bhttp::field::expect], "100-continue") &&
+                                            client_buf_.size() == 0,
+                                        conn_.nodelay, shared_from_this()});
+      }
+      const request_view rq{up_head_,
+                            body_buffered ? asio::const_buffer(client_buf_.data().data(), content_length)
+                                          : asio::const_buffer(),
+                            streamed ? &*streamed : nullptr,
+                            !has_body || body_buffered,
+                            is_idempotent(msg.method()),
+                            msg.method() == bhttp::verb::head};
+      std::optional<response_parser> res;
+      forward_context fctx{worker_, *this, ex_};
+      auto fwd = co_await forward(fctx, pool, wpool, route, hash, rq, res, alloc);
+      if (fwd.what == forward_result::kind::abandoned) co_return false;
+      if (fwd.what == forward_result::kind::local)
+        co_return co_await reply(fwd.status, fwd.reason, fwd.body_failed ? false : req_done);
+      auto& up = fwd.up;
+      if (body_buffered) {
+        client_buf_.consume(content_length);
+        ex_.bytes_in += content_length;
+        req_done = true;
+      }
+      if (streamed && streamed->done() && streamed->result() == relay_result::ok) req_done = true;
 
-    // Response to the client, in its HTTP version, framed by lb.
-    const auto& rmsg = res->get();
-    ex_.status = rmsg.result_int();
-    const bool upgraded = upgrade && rmsg.result() == bhttp::status::switching_protocols;
-    // 1xx and 204 carry no framing fields at all (RFC 9110 §8.6, RFC 9112 §6.1).
-    const bool no_content = ex_.status == 204 || ex_.status < 200;
-    const framing res_framing = response_framing(
-        {res->chunked(), res->content_length().has_value() && !no_content, res->is_done()}, client_version, upgraded);
-    // Keep-alive is decided now, for the head; an upload still running must
-    // finish before the connection can be reused (checked below).
-    const bool uploading = streamed && streamed->running() && !streamed->done();
-    bool keep_client = keeps_client(ex_.keep_alive, draining_, upgraded, res_framing, req_done, uploading);
-    head_out_.clear();
-    head_out_.reserve(fwd.head_len + (ex_.ids.request_id.empty() ? 64 : 64 + 160));
-    write_response_head(head_out_, rmsg, client_version, res_framing, res->content_length().value_or(0), keep_client,
-                        upgraded, ex_.ids.request_id);
-    if (keep_client || upgraded) keep_alive_nodelay();
+      // Response to the client, in its HTTP version, framed by lb.
+      const auto& rmsg = res->get();
+      ex_.status = rmsg.result_int();
+      const bool upgraded = upgrade && rmsg.result() == bhttp::status::switching_protocols;
+      // 1xx and 204 carry no framing fields at all (RFC 9110 §8.6, RFC 9112 §6.1).
+      const bool no_content = ex_.status == 204 || ex_.status < 200;
+      const framing res_framing = response_framing(
+          {res->chunked(), res->content_length().has_value() && !no_content, res->is_done()}, client_version, upgraded);
+      // Keep-alive is decided now, for the head; an upload still running must
+      // finish before the connection can be reused (checked below).
+      const bool uploading = streamed && streamed->running() && !streamed->done();
+      bool keep_client = keeps_client(ex_.keep_alive, draining_, upgraded, res_framing, req_done, uploading);
+      head_out_.clear();
+      head_out_.reserve(fwd.head_len + (ex_.ids.request_id.empty() ? 64 : 64 + 160));
+      write_response_head(head_out_, rmsg, client_version, res_framing, res->content_length().value_or(0), keep_client,
+                          upgraded, ex_.ids.request_id);
+      if (keep_client || upgraded) keep_alive_nodelay();
 
-    bool response_ok = true;
-    if (res->is_done() || upgraded) {
-      arm(lim.idle_timeout);
-      response_ok = !co_await client_->write(asio::buffer(head_out_));
-      if (response_ok) ex_.bytes_out += head_out_.size();
-    } else {
-      std::uint64_t body_bytes = 0;
-      const relay_ends ends{*up->stream,  up->buf, *client_, head_out_, route.timeout, lim.idle_timeout,
-                            *this,         ex_.deadline, worker_.buffers()};
-      const auto r = co_await relay_body(ends, *res, res_framing, body_bytes);
-      ex_.bytes_out += head_out_.size() + body_bytes;
-      response_ok = r == relay_result::ok;
-    }
+      bool response_ok = true;
+      answering_ = true;  // from here on a failure cannot be answered with a status
+      if (res->is_done() || upgraded) {
+        arm(lim.idle_timeout);
+        response_ok = !co_await client_->write(asio::buffer(head_out_));
+        if (response_ok) ex_.bytes_out += head_out_.size();
+      } else {
+        std::uint64_t body_bytes = 0;
+        const relay_ends ends{*up->stream,  up->buf, *client_, head_out_, route.timeout, lim.idle_timeout,
+                              *this,         ex_.deadline, worker_.buffers()};
+        const auto r = co_await relay_body(ends, *res, res_framing, body_bytes);
+        ex_.bytes_out += head_out_.size() + body_bytes;
+        response_ok = r == relay_result::ok;
+      }
 
-    // The response is out. An upload still running is one the upstream
-    // answered without waiting for: stop it, and the connection with it.
-    if (streamed && streamed->running()) {
-      co_await streamed->finish(!response_ok || !streamed->done());
-      if (streamed->result() == relay_result::ok) req_done = true;
-      else keep_client = false;
+      // The response is out. An upload still running is one the upstream
+      // answered without waiting for: stop it, and the connection with it.
+      if (streamed && streamed->running()) {
+        co_await streamed->finish(!response_ok || !streamed->done());
+        if (streamed->result() == relay_result::ok) req_done = true;
+        else keep_client = false;
+      }
+      linger_ = !req_done && !upgraded;
+      if (!response_ok) {
+        drop_upstream(ex_, up);
+        co_return false;  // mid-response failure: the client cannot be told with a status any more
+      }
+      if (upgraded) {
+        co_await tcp::pump_both(worker_, {*client_, client_buf_}, {*up->stream, up->buf},
+                                {*this, ex_.deadline, lim.idle_timeout}, shared_from_this());
+        drop_upstream(ex_, up);
+        co_return false;
+      }
+      fwd.in_flight.reset();
+      if (req_done && res->keep_alive() && !res->need_eof() && up->buf.size() == 0 && !draining_ &&
+          ws_ == worker_.current()) {
+        ex_.upstream = nullptr;
+        wpool.idle.release(std::move(up));
+      } else {
+        drop_upstream(ex_, up);
+      }
+      co_return keep_client && req_done;
+    } catch (const std::bad_alloc&) {
+      out_of_memory = std::current_exception();
     }
-    linger_ = !req_done && !upgraded;
-    if (!response_ok) {
-      drop_upstream(ex_, up);
-      co_return false;  // mid-response failure: the client cannot be told with a status any more
-    }
-    if (upgraded) {
-      co_await tcp::pump_both(worker_, {*client_, client_buf_}, {*up->stream, up->buf},
-                              {*this, ex_.deadline, lim.idle_timeout}, shared_from_this());
-      drop_upstream(ex_, up);
-      co_return false;
-    }
-    fwd.in_flight.reset();
-    if (req_done && res->keep_alive() && !res->need_eof() && up->buf.size() == 0 && !draining_ &&
-        ws_ == worker_.current()) {
-      ex_.upstream = nullptr;
-      wpool.idle.release(std::move(up));
-    } else {
-      drop_upstream(ex_, up);
-    }
-    co_return keep_client && req_done;
+    if (streamed && streamed->running()) co_await streamed->finish(true);
+    std::rethrow_exception(out_of_memory);
   }
 
   runtime::worker& worker_;
@@ -591,6 +639,7 @@ class connection final : public runtime::session_base, public std::enable_shared
   bool draining_ = false;
   bool keep_idle_ = false;  // draining for an upgrade's handover: wait for the next request
   bool linger_ = false;  // the last answer went out before the request was read whole
+  bool answering_ = false;  // the response to the exchange in progress has begun
   bool idle_swept_ = false;
   bool waiting_ = false;         // between requests, no byte of the next one read yet
   bool parked_ = false;          // idle: hand the connection to the parking lot once the coroutine ends

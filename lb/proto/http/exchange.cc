@@ -1,6 +1,9 @@
 #include "lb/proto/http/exchange.h"
 
+#include <new>
+
 #include "lb/accesslog/access_log.h"
+#include "lb/runtime/memory.h"
 #include "lb/runtime/worker.h"
 
 namespace lb::proto::http {
@@ -38,7 +41,14 @@ void account(const exchange& ex, runtime::worker& w, const runtime::worker_snaps
     r.attempts = ex.attempts;
     r.request_id = ex.ids.request_id;
     r.trace_id = ex.ids.trace_id;
-    log->append(r);
+    // Out of memory the line is lost, not the exchange's ending: this also
+    // runs while an out-of-memory exception unwinds one.
+    try {
+      log->append(r);
+    } catch (const std::bad_alloc&) {
+      runtime::memory::note_failure(ex.protocol == exchange::h2 ? runtime::memory::plane::h2
+                                                                : runtime::memory::plane::http1);
+    }
   }
 }
 

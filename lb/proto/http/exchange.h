@@ -64,7 +64,8 @@ struct exchange {
 
 // Thread: worker `w`. Counts the exchange that just ended in its route's (or
 // its listener's) stats and writes its access log line, against the snapshot
-// `ws` it ran on.
+// `ws` it ran on. Never throws bad_alloc (a log line that cannot be
+// written is dropped and counted): it also runs while one unwinds.
 void account(const exchange& ex, runtime::worker& w, const runtime::worker_snapshot& ws, std::size_t listener_index,
              std::string_view client_ip);
 

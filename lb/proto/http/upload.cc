@@ -1,10 +1,13 @@
 #include "lb/proto/http/upload.h"
 
+#include <new>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "lb/runtime/memory.h"
 #include "lb/runtime/worker.h"
 
 namespace lb::proto::http {
@@ -29,7 +32,14 @@ awaitable<void> upload::start(const connpool::upstream_ptr& up) {
         const relay_ends ends{p_.client,         p_.client_buf, *up->stream, p_.head, p_.client_timeout,
                               p_.upstream_timeout, p_.owner,    p_.ex.upload_deadline, p_.worker.buffers()};
         std::uint64_t moved = 0;
-        result_ = co_await relay_body(ends, p_.req, p_.f, moved);
+        // Out of memory, the upload fails like a broken client read: the
+        // exchange waiting on it ends the connection.
+        try {
+          result_ = co_await relay_body(ends, p_.req, p_.f, moved);
+        } catch (const std::bad_alloc&) {
+          runtime::memory::note_failure(runtime::memory::plane::http1);
+          result_ = relay_result::in_error;
+        }
         runtime::session_base::disarm(p_.ex.upload_deadline);
         p_.ex.bytes_in += moved;
         done_ = true;

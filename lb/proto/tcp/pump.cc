@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <exception>
+#include <new>
 #include <cstring>
 #include <optional>
 #include <string_view>
@@ -244,19 +246,36 @@ awaitable<pump_report> pump_flow(runtime::worker& w, pump_end a, pump_end b, pum
   flow f{w, t, opts, {}};
   asio::steady_timer done(w.io(), asio::steady_timer::time_point::max());
   bool other_finished = false;
+  // Out of memory in either direction ends the flow; the other direction is
+  // stopped and awaited before this frame, which it uses, unwinds.
+  std::exception_ptr failed;
+  const auto fail = [&failed, &a, &b] {
+    failed = std::current_exception();
+    a.stream.close();
+    b.stream.close();
+  };
   asio::co_spawn(
       w.io(),
-      [&f, a, b, &done, &other_finished, keep]() -> awaitable<void> {
-        co_await pump_one(f, 1, b, a.stream);
+      [&f, a, b, &done, &other_finished, &fail, keep]() -> awaitable<void> {
+        try {
+          co_await pump_one(f, 1, b, a.stream);
+        } catch (const std::bad_alloc&) {
+          fail();
+        }
         other_finished = true;
         done.cancel();
       },
       asio::detached);
-  co_await pump_one(f, 0, a, b.stream);
+  try {
+    co_await pump_one(f, 0, a, b.stream);
+  } catch (const std::bad_alloc&) {
+    fail();
+  }
   if (!other_finished) {
     io::error_code ec;
     co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
+  if (failed) std::rethrow_exception(failed);
   co_return f.r;
 }
 

@@ -3,7 +3,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <new>
 #include <optional>
 #include <string>
 
@@ -19,6 +21,7 @@
 #include "lb/proto/tcp/client_hello.h"
 #include "lb/proto/tcp/pump.h"
 #include "lb/proto/tcp/upstream_header.h"
+#include "lb/runtime/memory.h"
 #include "lb/runtime/worker.h"
 #include "lb/upstream/selection.h"
 
@@ -49,6 +52,12 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   void start() {
     asio::co_spawn(w_.io(), run(), [self = shared_from_this()](std::exception_ptr e) {
       if (!e) return;
+      if (runtime::memory::is_bad_alloc(e)) {
+        // Only before run() set its counts up (its frame), or in finish().
+        runtime::memory::note_failure(runtime::memory::plane::tcp);
+        self->close_both();
+        return;
+      }
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& x) {
@@ -111,8 +120,15 @@ class session final : public runtime::session_base, public std::enable_shared_fr
     start_ = clock::now();
     if (w_.access_log()) start_wall_ = std::chrono::system_clock::now();
     if (!cfg.pool.empty()) pool_index_ = cfg.pool_index;
-    if (cfg.peek_sni) pool_index_ = co_await peek(ls);
-    if (pool_index_) co_await proxy(ls, ws_->snap->pools[*pool_index_], lstats);
+    // Out of memory, the flow ends like any other (closed and accounted);
+    // what it held was released as the failing coroutines unwound.
+    try {
+      if (cfg.peek_sni) pool_index_ = co_await peek(ls);
+      if (pool_index_) co_await proxy(ls, ws_->snap->pools[*pool_index_], lstats);
+    } catch (const std::bad_alloc&) {
+      runtime::memory::note_failure(runtime::memory::plane::tcp);
+      if (!ended_) ended_ = tcp_end::closed;
+    }
     close_both();
     finish(ls, pool_index_ ? &ws_->snap->pools[*pool_index_] : nullptr, lstats);
   }
@@ -126,9 +142,13 @@ class session final : public runtime::session_base, public std::enable_shared_fr
       header_ = upstream_header(pool.cfg->proxy_protocol, *client_, peer_, proxied_.get(), hello_.sni);
     if (co_await connect(pool)) {
       auto& ep_stats = pool.live[up_->endpoint]->stats[w_.id()];
-      auto& in_flight = pool.live[up_->endpoint]->in_flight;
-      // A flow is load for least_conn/least_request for as long as it lasts.
-      in_flight.fetch_add(1, std::memory_order_relaxed);
+      // A flow is load for least_conn/least_request for as long as it lasts,
+      // however it ends (an exception included).
+      struct load {
+        std::atomic<std::uint32_t>& n;
+        explicit load(std::atomic<std::uint32_t>& c) : n(c) { n.fetch_add(1, std::memory_order_relaxed); }
+        ~load() { n.fetch_sub(1, std::memory_order_relaxed); }
+      } in_flight(pool.live[up_->endpoint]->in_flight);
       io::set_no_delay(*client_);
       pump_options opts;
       opts.half_close = &half_;
@@ -146,7 +166,6 @@ class session final : public runtime::session_base, public std::enable_shared_fr
                  : report_.reset[1] ? tcp_end::upstream_reset
                                     : tcp_end::closed;
       }
-      in_flight.fetch_sub(1, std::memory_order_relaxed);
     }
   }
 

@@ -279,7 +279,7 @@ colour: blue
                 "hash_key, endpoints, dns_refresh, connect_timeout, keepalive, "
                 "max_connections_per_endpoint, health_check, outlier, slow_start, proxy_protocol, tls)",
                 "t.yaml:7:1: unknown key 'colour' in top level (expected one of: workers, "
-                "drain_timeout, admin, access_log, listeners, pools, tls, metrics)",
+                "drain_timeout, admin, access_log, listeners, pools, tls, metrics, limits)",
             }));
 }
 
