@@ -47,6 +47,10 @@ const conformance = {
   window_zero: () => frame(WINDOW_UPDATE, 0, 0, u32(0)),                  // §6.9
   data_idle: () => frame(DATA, 0, 5, Buffer.from('x')),                   // §5.1
   push_promise: () => frame(5, END_HEADERS, 1, Buffer.concat([u32(2), getBlock()])), // §8.4
+  // Extended CONNECT (WebSockets over h2) while lb never sent
+  // SETTINGS_ENABLE_CONNECT_PROTOCOL: malformed (RFC 8441 §3, §4).
+  extended_connect: () => frame(HEADERS, END_HEADERS, 1, Buffer.concat([lit(0x02, 'CONNECT'),
+    field(':protocol', 'websocket'), Buffer.from([0x86]), lit(0x04, '/chat'), lit(0x01, 'lb.test')])),
 };
 
 const sock = net.connect(Number(port), '127.0.0.1');

@@ -27,6 +27,7 @@ CASES = {
     "window_zero": ("connection", PROTOCOL_ERROR),
     "data_idle": ("connection", PROTOCOL_ERROR),
     "push_promise": ("connection", PROTOCOL_ERROR),
+    "extended_connect": ("stream", PROTOCOL_ERROR),
 }
 
 
