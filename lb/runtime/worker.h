@@ -42,7 +42,10 @@ class block_pool {
   static constexpr std::size_t block_size = Size;
 
   std::unique_ptr<char[]> take() {
-    if (free_.empty()) return std::make_unique<char[]>(Size);
+    // Not value-initialised: zeroing 64 KiB that is about to be overwritten
+    // cost 16k instructions per request once more streams were in flight
+    // than the pool keeps (h2, 1,000 streams).
+    if (free_.empty()) return std::make_unique_for_overwrite<char[]>(Size);
     auto b = std::move(free_.back());
     free_.pop_back();
     return b;
@@ -77,6 +80,10 @@ class borrowed_block {
 using buffer_pool = block_pool<64 * 1024>;
 // Arenas for the parsed fields of one exchange (request and response heads).
 using arena_pool = block_pool<8 * 1024>;
+// One HTTP/2 DATA frame of a response body per stream in flight: a quarter
+// of a relay buffer, and small enough for the allocator's thread cache when
+// more streams are in flight than the pool keeps.
+using frame_pool = block_pool<16 * 1024>;
 
 // A listening socket of one listener on one worker. The listener's live
 // object (stable across reloads by name) carries its shared connection count.
@@ -136,6 +143,7 @@ class worker {
   const std::shared_ptr<worker_snapshot>& current() const { return current_; }
   buffer_pool& buffers() { return buffers_; }
   arena_pool& arenas() { return arenas_; }
+  frame_pool& frames() { return frames_; }
   // Request and trace IDs: seeded from the OS once, then no syscall per draw.
   fast_rng& rng() { return rng_; }
   parking_lot& parking() { return parking_; }
@@ -169,6 +177,7 @@ class worker {
   std::vector<std::shared_ptr<worker_listener>> listeners_;
   buffer_pool buffers_;
   arena_pool arenas_;
+  frame_pool frames_;
   fast_rng rng_;
   boost::asio::steady_timer sweep_timer_;
   parking_lot parking_;

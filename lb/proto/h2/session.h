@@ -71,6 +71,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   void on_drain() override;
   void on_memory_pressure() override;  // an idle connection says GOAWAY and closes
   void on_force_close() override;
+  void on_sweep() override;  // sheds the TLS buffers of a connection idle for a whole sweep
 
   // --- for the streams (thread: owning worker) ---
   runtime::worker& worker() { return worker_; }
@@ -121,8 +122,12 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   bool writing_ = false;
   bool closed_ = false;
   bool draining_ = false;
-  bool calmed_ = false;
-  bool finished_ = false;  // every frame sent and FIN too: lingering  // GOAWAY ENHANCE_YOUR_CALM sent
+  bool calmed_ = false;    // GOAWAY ENHANCE_YOUR_CALM sent
+  bool finished_ = false;  // every frame sent and FIN too: lingering
+  // Sweeps seen while the reader waits with no stream open (0: not waiting).
+  // A connection between bursts of requests keeps its TLS buffers; one still
+  // idle at the second sweep sheds them.
+  std::uint8_t idle_sweeps_ = 0;
   reset_bucket reset_tokens_;
 };
 

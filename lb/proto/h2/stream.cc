@@ -361,8 +361,8 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
       // Body: one block at a time, the next read only once the client's
       // window has taken the last (relay_parsed's pattern, with the session
       // as the writer).
-      runtime::borrowed_block chunk(s.worker().buffers());
-      constexpr std::size_t cap = 16 * 1024;  // one DATA frame: the next read waits for the client
+      runtime::borrowed_block chunk(s.worker().frames());
+      constexpr std::size_t cap = runtime::frame_pool::block_size;  // one DATA frame: the next read waits for the client
       auto& body = msg.body();
       for (;;) {
         std::size_t produced = 0;
