@@ -114,6 +114,9 @@ class CircuitBreakerTest(harness.LbTestCase):
         for t in threads:
             t.join(10)
         self.assertEqual(results, [200] * 4)
+        # The client has its response before the worker ends the exchange
+        # (the count drops once the last byte is written): wait for it.
+        harness.wait_until(lambda: sum(e["in_flight"] for e in harness.pool_endpoints(lb, "p").values()) == 0, 2.0)
         eps = harness.pool_endpoints(lb, "p")
         self.assertEqual([e["in_flight"] for e in eps.values()], [0, 0])
         # Finished requests leave their connections idle in the pool: still open.

@@ -49,6 +49,8 @@ class UpstreamTlsTest(harness.LbTestCase):
                 self.assertEqual(r.status, 200)
                 # An IP literal endpoint sends no SNI: nginx's default server answers.
                 self.assertEqual(r.body, b"a.test sni= reused=.\n")
+        # nginx writes its log line after the response: wait for the fifth.
+        harness.wait_until(lambda: len(self.requests_since(mark)) >= 5, 5)
         lines = self.requests_since(mark)
         self.assertEqual(len(lines), 5)
         self.assertEqual(len({l[0] for l in lines}), 1, f"one pooled TLS connection for 5 requests: {lines}")
@@ -72,6 +74,8 @@ class UpstreamTlsTest(harness.LbTestCase):
         bodies = [harness.get(lb.port).body for _ in range(3)]
         self.assertEqual(bodies[0], b"a.test sni=a.test reused=.\n")
         self.assertEqual(bodies[1:], [b"a.test sni=a.test reused=r\n"] * 2)
+        # nginx writes its log line after the response: wait for the third.
+        harness.wait_until(lambda: len(self.requests_since(mark)) >= 3, 5)
         self.assertEqual(len({l[0] for l in self.requests_since(mark)}), 3)
         samples = harness.metrics(lb)
         self.assertEqual(harness.metric_value(samples, "lb_upstream_tls_handshakes_total", pool="up", result="resumed"), 2)
