@@ -77,8 +77,10 @@ class ReloadUnderLoadTest(harness.LbTestCase):
         versions = []
         for i in range(RELOADS):
             pool = "pb" if i % 2 == 0 else "pa"
-            support.write_atomic(lb.config_path, self.cfg[pool])
+            # The reload may start at the write: the file watch (200 ms debounce)
+            # can load the file before a POST delayed on a busy machine arrives.
             t0 = time.monotonic()
+            support.write_atomic(lb.config_path, self.cfg[pool])
             status, body = support.post_reload(lb)
             t1 = time.monotonic()
             self.assertEqual(status, 200, f"reload {i + 1}: {body}")
@@ -92,15 +94,22 @@ class ReloadUnderLoadTest(harness.LbTestCase):
 
         self.assert_load_clean(load, results)
         with self.subTest(check="one version per reload"):
-            self.assertEqual(versions, list(range(2, RELOADS + 2)))
             time.sleep(0.4)  # the file watch sees the same bytes: no extra reload
-            self.assertEqual(support.config_version(lb), RELOADS + 1)
+            logged = [(r.get("trigger"), int(r.get("version"))) for r in lb.log_records()
+                      if r.get("msg") == "config reloaded"]
+            # Each POST reloads once. The file watch reloads only when it saw the
+            # new bytes before the POST did (a race the test cannot rule out on a
+            # busy machine), and then just before that POST.
+            raced = [v for t, v in logged if t == "file change"]
+            self.assertEqual([v for t, v in logged if t == "POST /reload"], versions)
+            self.assertEqual(len(logged), RELOADS + len(raced), logged)
+            for v in raced:
+                self.assertIn(v + 1, versions, f"file-change reload {v} not followed by its POST: {logged}")
+            self.assertEqual([v for _, v in logged], list(range(2, len(logged) + 2)))
+            self.assertEqual(support.config_version(lb), len(logged) + 1)
             m = support.metrics(lb)
-            self.assertEqual(m.get("lb_config_reloads_total", result="success"), RELOADS + 1)
+            self.assertEqual(m.get("lb_config_reloads_total", result="success"), len(logged) + 1)
             self.assertEqual(m.get("lb_config_reloads_total", result="failure"), 0)
-            logged = [r for r in lb.log_records() if r.get("msg") == "config reloaded"]
-            self.assertEqual([(r.get("trigger"), r.get("version")) for r in logged],
-                             [("POST /reload", str(v)) for v in versions])
         self.assert_routing(results, reloads)
         # Every request reached a backend and was counted there exactly once.
         with self.subTest(check="backends saw every request"):
@@ -116,9 +125,9 @@ class ReloadUnderLoadTest(harness.LbTestCase):
         time.sleep(GAP)
         reloads = []
         triggers = ["SIGHUP", "POST /reload", "file change"] * 2
+        version = 2  # the next reload's
         for i, trigger in enumerate(triggers):
             pool = "pb" if i % 2 == 0 else "pa"
-            version = i + 2
             start = len(lb.log_lines())
             t0 = time.monotonic()
             support.write_atomic(lb.config_path, self.cfg[pool])
@@ -126,18 +135,27 @@ class ReloadUnderLoadTest(harness.LbTestCase):
                 lb.signal(signal.SIGHUP)
             elif trigger == "POST /reload":
                 status, body = support.post_reload(lb)
-                self.assertEqual((status, body), (200, {"version": version}))
-            rec = support.wait_log(lb, start, timeout=5, msg="config reloaded", version=version)
+                self.assertEqual(status, 200, body)
+            rec = support.wait_log(lb, start, timeout=5, msg="config reloaded", trigger=trigger)
             t1 = time.monotonic()
             self.assertIsNotNone(rec, f"reload {i + 1} ({trigger}) not logged within 5 s")
-            self.assertEqual(rec.get("trigger"), trigger)
+            if trigger != "file change" and rec.get("version") == str(version + 1):
+                # The file watch (200 ms debounce) saw the write before the signal
+                # or the POST was handled, on a busy machine: it reloaded first.
+                self.assertIsNotNone(support.wait_log(lb, start, timeout=1, msg="config reloaded",
+                                                      version=version, trigger="file change"))
+                version += 1
+            self.assertEqual(rec.get("version"), str(version))
+            if trigger == "POST /reload":
+                self.assertEqual(body, {"version": version})
             reloads.append((t0, t1, backend_for(pool)))
+            version += 1
             time.sleep(GAP)
         load.stop()
         results = load.snapshot()
         self.assert_load_clean(load, results)
         time.sleep(0.4)
-        self.assertEqual(support.config_version(lb), len(triggers) + 1, "an extra reload happened")
+        self.assertEqual(support.config_version(lb), version - 1, "an extra reload happened")
         self.assert_routing(results, reloads)
 
 
