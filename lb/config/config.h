@@ -71,10 +71,12 @@ struct hash_key {
 };
 
 struct health_check {
-  enum class kind { http, tcp };
+  // grpc: grpc.health.v1.Health/Check over the pool's HTTP/2 (h2 or h2c pools).
+  enum class kind { http, tcp, grpc };
   kind type = kind::http;
   std::string path = "/healthz";           // http only; must start with '/'
-  std::string host;                        // http only; Host header (default: the endpoint address)
+  std::string host;                        // http and grpc; Host / :authority (default: the endpoint address)
+  std::string service;                     // grpc only; the service asked about ("" = the server as a whole)
   duration interval = std::chrono::seconds(2);
   duration timeout = std::chrono::seconds(1);
   std::uint32_t healthy_threshold = 2;     // consecutive successes to mark up
@@ -92,6 +94,10 @@ struct outlier {
 
 // PROXY protocol versions (HAProxy's proxy-protocol.txt).
 enum class proxy_version { none, v1, v2 };
+
+// What a pool's endpoints speak: HTTP/1.1, HTTP/2 over TLS (ALPN h2) or
+// HTTP/2 in the clear with prior knowledge (h2c).
+enum class upstream_protocol { h1, h2, h2c };
 
 enum class tls_version;  // defined with the listener's `tls:` below; 0 = TLS 1.2
 
@@ -124,8 +130,13 @@ struct pool {
   // (TCP listeners only: a pooled HTTP connection carries many clients).
   proxy_version proxy_protocol = proxy_version::none;
   std::optional<pool_tls> tls;  // absent: plain TCP to the endpoints
+  upstream_protocol protocol = upstream_protocol::h1;
+  // h2/h2c: streams lb opens at once on one connection (also capped by the
+  // endpoint's SETTINGS_MAX_CONCURRENT_STREAMS); more requests open another.
+  std::uint32_t max_concurrent_streams = 100;
   source_pos name_pos;
   source_pos proxy_protocol_pos;
+  source_pos protocol_pos;
 };
 
 // Host match forms: `api.example.com` (exact, case-insensitive), `*.example.com`

@@ -14,18 +14,20 @@ namespace {
 const schema pool_schema{"pool",
                          {"name", "balancer", "hash_key", "endpoints", "dns_refresh",
                           "connect_timeout", "keepalive", "max_connections_per_endpoint",
-                          "health_check", "outlier", "slow_start", "proxy_protocol", "tls"},
+                          "health_check", "outlier", "slow_start", "proxy_protocol", "tls",
+                          "protocol", "max_concurrent_streams"},
                          {}};
 const schema endpoint_schema{"endpoint", {"address", "weight"}, {}};
 const schema keepalive_schema{"keepalive", {"max_idle", "idle_timeout"}, {}};
 const schema health_check_schema{"health_check",
-                                 {"type", "path", "host", "interval", "timeout",
+                                 {"type", "path", "host", "service", "interval", "timeout",
                                   "healthy_threshold", "unhealthy_threshold", "expect_status"},
                                  {}};
 const schema outlier_schema{
     "outlier", {"consecutive_failures", "base_ejection", "max_ejected_percent"}, {}};
 
 bool read_balancer(reader& r, const field& f, pool& out);
+bool read_protocol(reader& r, const field& f, pool& out);
 bool read_hash_key(reader& r, const field& f, pool& out);
 void read_endpoints(reader& r, const field& f, pool& out);
 std::optional<endpoint> read_endpoint(reader& r, const field& f);
@@ -43,6 +45,8 @@ void decode_pool(reader& r, const field& f, pool& out) {
   r.require(*m, "endpoints", "pool");
   bool balancer_ok = true;
   const field* hash_key = nullptr;  // set once a valid one was read
+  const field* protocol = nullptr;  // set once a valid one was read
+  const field* max_streams = nullptr;
   for (const auto& item : m->items) {
     if (item.key == "name") {
       if (auto n = r.read_name(item, "pool")) {
@@ -75,7 +79,29 @@ void decode_pool(reader& r, const field& f, pool& out) {
       decode_proxy_version(r, item, out);
     } else if (item.key == "tls") {
       decode_pool_tls(r, item, out);
+    } else if (item.key == "protocol") {
+      if (read_protocol(r, item, out)) protocol = &item;
+    } else if (item.key == "max_concurrent_streams") {
+      if (auto v = r.read_uint(item, 1, 10000)) {
+        out.max_concurrent_streams = static_cast<std::uint32_t>(*v);
+        max_streams = &item;
+      }
     }
+  }
+  if (protocol && out.protocol == upstream_protocol::h2 && !out.tls) {
+    r.error(*protocol, "'protocol: h2' is HTTP/2 over TLS, but this pool has no 'tls' (add 'tls:', or use "
+                       "'h2c' for HTTP/2 in the clear)");
+  } else if (protocol && out.protocol == upstream_protocol::h2c && out.tls) {
+    r.error(*protocol, "'protocol: h2c' is HTTP/2 in the clear, but this pool has 'tls' (use 'h2')");
+  }
+  if (max_streams && out.protocol == upstream_protocol::h1) {
+    r.error(max_streams->key_node.Mark(),
+            "'max_concurrent_streams' applies only to HTTP/2 pools ('protocol: h2' or 'h2c')");
+  }
+  if (out.health_check && out.health_check->type == health_check::kind::grpc &&
+      out.protocol == upstream_protocol::h1) {
+    r.error(m->get("health_check")->key_node.Mark(),
+            "grpc health checks speak HTTP/2: this pool needs 'protocol: h2' or 'h2c'");
   }
   // Other balancers would ignore the key; a config that expects stickiness
   // from it must not load.
@@ -87,6 +113,20 @@ void decode_pool(reader& r, const field& f, pool& out) {
 }
 
 namespace {
+
+bool read_protocol(reader& r, const field& f, pool& out) {
+  const auto s = r.read_string(f);
+  if (!s) return false;
+  if (*s == "h1") out.protocol = upstream_protocol::h1;
+  else if (*s == "h2") out.protocol = upstream_protocol::h2;
+  else if (*s == "h2c") out.protocol = upstream_protocol::h2c;
+  else {
+    r.error(f, "unknown protocol '" + *s + "' (expected one of: h1, h2, h2c)");
+    return false;
+  }
+  out.protocol_pos = r.pos(f);
+  return true;
+}
 
 bool read_balancer(reader& r, const field& f, pool& out) {
   const auto b = r.read_string(f);
@@ -183,8 +223,10 @@ void read_health_check(reader& r, const field& f, health_check& out) {
       out.type = health_check::kind::http;
     } else if (s && *s == "tcp") {
       out.type = health_check::kind::tcp;
+    } else if (s && *s == "grpc") {
+      out.type = health_check::kind::grpc;
     } else {
-      if (s) r.error(*t, "unknown health check type '" + *s + "' (expected one of: http, tcp)");
+      if (s) r.error(*t, "unknown health check type '" + *s + "' (expected one of: http, tcp, grpc)");
       type_known = false;
     }
   }
@@ -192,11 +234,22 @@ void read_health_check(reader& r, const field& f, health_check& out) {
   const field* timeout = nullptr;
   bool durations_ok = true;
   for (const auto& item : m->items) {
-    const bool http_only = item.key == "path" || item.key == "host" || item.key == "expect_status";
-    if (http_only && type_known && out.type == health_check::kind::tcp) {
-      r.error(item.key_node.Mark(), "'" + item.key +
-                                        "' applies only to http health checks, and this one is "
-                                        "type 'tcp'");
+    const bool http_only = item.key == "path" || item.key == "expect_status";
+    const bool grpc_only = item.key == "service";
+    const bool not_tcp = http_only || grpc_only || item.key == "host";
+    const char* type_name = out.type == health_check::kind::tcp    ? "tcp"
+                            : out.type == health_check::kind::grpc ? "grpc"
+                                                                   : "http";
+    if (type_known && ((not_tcp && out.type == health_check::kind::tcp) ||
+                       (http_only && out.type == health_check::kind::grpc) ||
+                       (grpc_only && out.type == health_check::kind::http))) {
+      r.error(item.key_node.Mark(), "'" + item.key + "' applies only to " +
+                                        (grpc_only ? "grpc" : item.key == "host" ? "http and grpc" : "http") +
+                                        " health checks, and this one is type '" + type_name + "'");
+      continue;
+    }
+    if (item.key == "service") {
+      if (const auto v = r.read_string(item)) out.service = *v;
       continue;
     }
     if (item.key == "path") {

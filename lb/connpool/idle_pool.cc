@@ -21,6 +21,10 @@ upstream_ptr idle_pool::acquire(std::size_t endpoint) {
 }
 
 void idle_pool::release(upstream_ptr c) {
+  if (c->multiplexed) {
+    c->stream->close();  // its connection stays in the worker's h2_pool
+    return;
+  }
   auto& list = idle_[c->endpoint];
   if (list.size() >= max_idle_ || !c->stream->is_open()) {
     c->stream->close();

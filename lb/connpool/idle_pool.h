@@ -41,6 +41,9 @@ struct upstream_conn {
   boost::beast::flat_buffer buf;  // bytes read from the upstream, not yet parsed
   std::size_t endpoint;            // index in the pool snapshot it was opened for
   std::shared_ptr<upstream::endpoint_live> live;
+  // One stream of a shared HTTP/2 connection (h2_pool), not a connection of
+  // its own: released by closing it, never parked here.
+  bool multiplexed = false;
   // Pool bookkeeping.
   bool in_pool = false;
   bool watched = false;

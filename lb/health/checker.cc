@@ -19,6 +19,7 @@
 #include <boost/beast/http/read.hpp>
 
 #include "lb/core/log.h"
+#include "lb/health/h2_probe.h"
 #include "lb/health/threshold.h"
 #include "lb/io/tls_stream.h"
 #include "lb/tls/client_context.h"
@@ -38,25 +39,8 @@ namespace {
 
 constexpr std::size_t max_head_bytes = 16 * 1024;
 
-// The sockets of one check, shared with the timer that enforces its timeout
-// and reachable from `stop()` through a weak pointer.
-struct check_io {
-  explicit check_io(const asio::any_io_executor& ex) : sock(ex), deadline(ex) {}
-  void close() {
-    error_code ignored;
-    sock.close(ignored);
-    if (tls) tls->close();
-  }
-  tcp::socket sock;
-  std::unique_ptr<io::tls_stream> tls;  // a TLS pool's check: takes over `sock` once connected
-  asio::steady_timer deadline;
-  bool timed_out = false;
-};
-
-struct outcome {
-  bool ok = false;
-  std::string reason;  // "status 200", "connected", "connect refused", "timeout", ...
-};
+using detail::check_io;
+using detail::outcome;
 
 }  // namespace
 
@@ -82,6 +66,7 @@ struct probe {
   // an interval costs little and tests the full handshake).
   std::shared_ptr<const tls::client_context> tls;
   std::string host;  // the endpoint's configured host: SNI and verified name
+  bool h2 = false;   // the pool speaks HTTP/2: checks do too
 
   threshold_state state;
   asio::steady_timer wait;         // until the next check
@@ -164,10 +149,12 @@ asio::awaitable<outcome> exchange_tls(check_io& io, const tls::client_context& c
 
 // Connect and, for http, one request/response head. The caller bounds it in time.
 asio::awaitable<outcome> exchange(check_io& io, tcp::endpoint addr, config::health_check hc, std::string host,
-                                  std::shared_ptr<const tls::client_context> tls, std::string tls_host) {
+                                  std::shared_ptr<const tls::client_context> tls, std::string tls_host, bool h2) {
   error_code ec;
   co_await io.sock.async_connect(addr, redirect_error(use_awaitable, ec));
   if (ec) co_return outcome{false, connect_reason(ec)};
+  if (h2 && hc.type != config::health_check::kind::tcp)
+    co_return co_await detail::exchange_h2(io, hc, host, tls.get(), tls_host);
   if (tls) {
     const std::string req = "GET " + hc.path + " HTTP/1.1\r\nHost: " + host +
                             "\r\nUser-Agent: lb-health-check\r\nConnection: close\r\n\r\n";
@@ -222,7 +209,7 @@ asio::awaitable<outcome> check_once(std::shared_ptr<probe> p) {
   // Computed outside the co_await: GCC 12 mishandles temporaries of a
   // conditional expression inside a co_await operand.
   std::string host = hc.host.empty() ? p->label.substr(0, p->label.find('@')) : hc.host;
-  auto r = co_await exchange(*io, addr, hc, std::move(host), p->tls, p->host);
+  auto r = co_await exchange(*io, addr, hc, std::move(host), p->tls, p->host, p->h2);
   io->deadline.cancel();
   if (!r.ok && io->timed_out) r.reason = "timeout";
   co_return r;
@@ -301,6 +288,7 @@ void checker::update(std::shared_ptr<const runtime::snapshot> snap) {
           auto p = std::make_shared<probe>(io_, live, label, pool.addrs[i], *hc, rng_());
           p->tls = pool.tls;
           p->host = i < pool.hosts.size() ? pool.hosts[i] : std::string();
+          p->h2 = pool.cfg->protocol != config::upstream_protocol::h1;
           if (!live->healthy.load(std::memory_order_relaxed)) store_healthy(*live, label, true, "check started");
           asio::co_spawn(io_, run(p), [p](std::exception_ptr e) {
             if (!e) return;
@@ -326,6 +314,7 @@ void checker::update(std::shared_ptr<const runtime::snapshot> snap) {
         p->hc = *hc;
         p->tls = pool.tls;
         p->host = i < pool.hosts.size() ? pool.hosts[i] : std::string();
+        p->h2 = pool.cfg->protocol != config::upstream_protocol::h1;
         if (hc->interval < old_interval) {
           // Only while waiting: a check in flight reschedules itself with the new interval.
           const auto sooner = p->next_after(steady::now());

@@ -14,6 +14,8 @@
 //         host:port>`, `User-Agent: lb-health-check`, `Connection: close`, and a
 //         response head (at most 16 KiB) whose status lies in
 //         [expect_status_min, expect_status_max], all within `timeout`.
+//   grpc: grpc.health.v1.Health/Check, healthy on SERVING (HTTP/2 pools).
+// The checks of a pool with `protocol: h2` or `h2c` speak HTTP/2 (h2_probe.h).
 // Each endpoint is checked every `interval` +-10% (seeded RNG, so the checks
 // of many endpoints drift apart); its first check comes within the first
 // tenth of an interval, not a whole interval later.

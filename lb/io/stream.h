@@ -100,6 +100,10 @@ class stream {
   // (TLS records decrypted past what was asked for): such a stream must not
   // be parked, as no readiness event would announce them.
   virtual bool has_buffered_input() const { return false; }
+  // Whether the peer refused the request on this stream without processing
+  // any of it (HTTP/2 REFUSED_STREAM, RFC 9113 §8.7): it may be sent again,
+  // whatever its method.
+  virtual bool unprocessed() const { return false; }
   // Frees the buffers a quiet connection does not need (TLS record buffers),
   // which the next read or write takes again: called when a connection goes
   // idle, so busy ones reuse theirs instead of a malloc and free per record.

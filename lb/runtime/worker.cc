@@ -51,7 +51,7 @@ void worker::apply(std::shared_ptr<const snapshot> snap, std::vector<new_listene
       for (std::size_t op = 0; op < prev.snap->pools.size(); ++op) {
         const auto& o = prev.snap->pools[op];
         const auto& n = snap->pools[np];
-        if (tls_identity(o) != tls_identity(n)) continue;
+        if (tls_identity(o) != tls_identity(n) || o.cfg->protocol != n.cfg->protocol) continue;
         for (std::size_t ne = 0; ne < n.live.size(); ++ne)
           for (std::size_t oe = 0; oe < o.live.size(); ++oe)
             if (n.live[ne] == o.live[oe] && n.addrs[ne] == o.addrs[oe]) {
@@ -59,11 +59,12 @@ void worker::apply(std::shared_ptr<const snapshot> snap, std::vector<new_listene
                 c->endpoint = ne;
                 next->pools[np].idle.release(std::move(c));
               }
+              current_->pools[op].h2.move_to(oe, next->pools[np].h2, ne);
               if (n.tls) next->pools[np].sessions[ne]->copy_from(*current_->pools[op].sessions[oe]);
             }
       }
     }
-    for (auto& p : current_->pools) p.idle.close_all();
+    for (auto& p : current_->pools) p.close_idle();
     current_ = std::move(next);
 
     // Listeners the new snapshot no longer has stop accepting and drain;
@@ -170,7 +171,7 @@ void worker::begin_drain(bool handover) {
       if (!ec) ::close(fd);
       else l->acceptor.close(ec);
     }
-    for (auto& p : current_->pools) p.idle.close_all();
+    for (auto& p : current_->pools) p.close_idle();
     for_each_session([](session_base& s) { s.on_drain(); });
   });
 }
@@ -178,7 +179,7 @@ void worker::begin_drain(bool handover) {
 void worker::force_close() {
   asio::post(io_, [this] {
     for_each_session([](session_base& s) { s.on_force_close(); });
-    for (auto& p : current_->pools) p.idle.close_all();
+    for (auto& p : current_->pools) p.close_idle();
   });
 }
 
@@ -228,7 +229,7 @@ void worker::sweep() {
         boost::system::error_code ignored;
         l->acceptor.cancel(ignored);
       }
-      for (auto& p : current_->pools) p.idle.close_all();
+      for (auto& p : current_->pools) p.close_idle();
       for_each_session([](session_base& s) { s.on_memory_pressure(); });
     }
   }
@@ -241,7 +242,7 @@ void worker::sweep() {
       s.on_sweep();
     }
   });
-  for (auto& p : current_->pools) p.idle.sweep(now);
+  for (auto& p : current_->pools) p.sweep(now);
   // Log lines leave the worker at least every sweep, never per request.
   if (access_log_) access_log_->flush();
 }

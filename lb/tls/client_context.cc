@@ -129,7 +129,7 @@ ssl_st* client_context::new_ssl(const std::string& host, session_slot* slot) con
 }
 
 std::shared_ptr<const client_context> build_client_context(const config::pool_tls& cfg,
-                                                           std::vector<std::string>& errors) {
+                                                           std::vector<std::string>& errors, bool h2) {
   (void)verify_reasons();  // built here, on the control thread, not by the first failing worker
   std::shared_ptr<client_context> out(new client_context(cfg));
   out->ctx_ = SSL_CTX_new(TLS_client_method());
@@ -145,7 +145,11 @@ std::shared_ptr<const client_context> build_client_context(const config::pool_tl
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   SSL_CTX_sess_set_new_cb(ctx, on_new_session);
   std::string identity = "min=" + std::to_string(static_cast<int>(cfg.min_version)) + "|sni=" + cfg.sni +
-                         "|verify=" + (cfg.verify ? "1" : "0");
+                         "|verify=" + (cfg.verify ? "1" : "0") + (h2 ? "|alpn=h2" : "");
+  if (h2) {
+    static constexpr unsigned char alpn[] = {2, 'h', '2'};
+    SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn);
+  }
   bool ok = true;
   const auto fail = [&](const config::source_pos& at, const std::string& why) {
     errors.push_back(config::diagnostic::at(at, why).str());

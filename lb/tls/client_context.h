@@ -59,7 +59,7 @@ class client_context {
 
  private:
   friend std::shared_ptr<const client_context> build_client_context(const config::pool_tls&,
-                                                                     std::vector<std::string>&);
+                                                                     std::vector<std::string>&, bool);
   explicit client_context(const config::pool_tls& cfg) : cfg_(cfg) {}
 
   config::pool_tls cfg_;
@@ -69,8 +69,9 @@ class client_context {
 
 // Thread: control. The context of a pool's `tls:`; each problem with a file
 // is appended as "FILE:LINE:COL: message" (at its key) and null returned.
+// `h2`: the pool speaks HTTP/2, offered by ALPN (and required of the endpoint).
 std::shared_ptr<const client_context> build_client_context(const config::pool_tls& cfg,
-                                                           std::vector<std::string>& errors);
+                                                           std::vector<std::string>& errors, bool h2 = false);
 
 // Why a client handshake failed, for the access log and the metric.
 struct handshake_failure {

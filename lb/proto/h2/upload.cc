@@ -2,6 +2,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <algorithm>
 #include <charconv>
 #include <new>
 
@@ -18,6 +19,11 @@ namespace lb::proto::h2 {
 
 namespace asio = boost::asio;
 using asio::awaitable;
+
+namespace {
+// The request body a refused attempt can replay (RFC 9113's default window).
+constexpr std::size_t max_replay = 64 * 1024;
+}  // namespace
 
 awaitable<void> upload::start(const connpool::upstream_ptr& up) {
   running_ = true;
@@ -77,19 +83,48 @@ awaitable<http::relay_result> upload::pump(const connpool::upstream_ptr& up) {
       tail.append("\r\n");
       bufs.push(asio::buffer(tail));
     }
+    // Kept before the write: a write that fails may still have sent them.
+    // Only an HTTP/2 upstream refuses a request unprocessed.
+    if (!up->multiplexed) {
+      replay_ok_ = false;
+    } else if (replay_ok_ && replay_.size() + sending.size() <= max_replay) {
+      replay_.append(sending);
+    } else if (replay_ok_) {
+      replay_ok_ = false;
+      replay_ = std::string();
+    }
     s_.arm(st_.ex.upload_deadline, upstream_timeout_);
     const auto ec = co_await up->stream->write(bufs);
     if (ec) co_return st_.ex.upload_deadline.fired ? http::relay_result::timed_out : http::relay_result::out_error;
     head_sent = true;
     st_.ex.bytes_in += sending.size();
-    if (!s_.closed() && !sending.empty()) {
-      // Written upstream: the client may send as much again.
-      nghttp2_session_consume(s_.codec(), st_.id, sending.size());
+    written_ += sending.size();
+    // Written upstream: the client may send as much again (once per byte:
+    // replayed bytes may have been given back before).
+    const auto fresh = sending.size() - std::min(sending.size(), replayed_);
+    replayed_ -= sending.size() - fresh;
+    if (!s_.closed() && fresh != 0) {
+      nghttp2_session_consume(s_.codec(), st_.id, fresh);
       s_.want_write();
     }
     sending.clear();
     if (last) co_return http::relay_result::ok;
   }
+}
+
+bool upload::rewind() {
+  if (running_ || !replay_ok_ || st_.closed) return false;
+  // Of the bytes put back, those written before were counted and their
+  // window given back; those of the write that failed were not.
+  st_.ex.bytes_in -= written_;
+  replayed_ = written_;
+  written_ = 0;
+  st_.body_in.insert(0, replay_);
+  replay_.clear();
+  st_.upload_aborted = false;
+  done_ = false;
+  result_ = http::relay_result::ok;
+  return true;
 }
 
 awaitable<void> upload::finish(bool abort) {

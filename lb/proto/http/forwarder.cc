@@ -22,6 +22,10 @@ constexpr std::size_t upstream_read_chunk = 16 * 1024;
 // Reused upstream connections that die before answering are retried on fresh
 // ones; more than this in one request means the endpoint itself is failing.
 constexpr int max_stale_retries = 2;
+// Streams an HTTP/2 endpoint refused unprocessed (GOAWAY, REFUSED_STREAM) are
+// sent again on a new connection: they cost the endpoint nothing, but an
+// endpoint that refuses everything must not keep a request forever.
+constexpr int max_refused_retries = 5;
 
 forward_result local(local_status s, std::string_view reason, bool body_failed = false) {
   forward_result r;
@@ -57,6 +61,7 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
   in_flight_guard in_flight;
   std::uint32_t retries = 0;
   int stale_retries = 0;
+  int refused_retries = 0;
   std::optional<std::size_t> reconnect_to;
   std::size_t ep = 0;
 
@@ -94,7 +99,8 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
           co_return local(local_status::service_unavailable, "endpoints_full");
       }
       ep = picked.index;
-      up = wpool.idle.acquire(ep);
+      up = pool.cfg->protocol == config::upstream_protocol::h1 ? wpool.idle.acquire(ep)
+                                                              : wpool.h2.acquire(ep, pool.live[ep]);
       reused = up != nullptr;
     }
     ex.endpoint_label = pool.labels[ep];
@@ -128,10 +134,14 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
       sent = !co_await up->stream->write(bufs);
     }
     if (!sent) {
+      const bool refused = up->stream->unprocessed();
       drop_upstream(ex, up);
       in_flight.reset();
-      if (reused && rq.replayable && stale_retries++ < max_stale_retries) {
-        reconnect_to = ep;  // the idle connection died under us: not the request's fault
+      // The idle connection died under us, or the endpoint refused the
+      // stream unprocessed: not the request's fault.
+      if (rq.replayable && ((refused && refused_retries++ < max_refused_retries) ||
+                            (!refused && reused && stale_retries++ < max_stale_retries))) {
+        reconnect_to = ep;
         continue;
       }
       upstream::record(pool, ep, true, clock::now());
@@ -181,11 +191,21 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
     if (hr != head_result::complete) {
       const bool nothing_received = hr == head_result::closed;
       const bool timed_out = hr == head_result::timed_out;
+      const bool refused = nothing_received && up->stream->unprocessed();
       if (rq.streamed) co_await rq.streamed->finish(true);
       drop_upstream(ex, up);
       in_flight.reset();
       pool.live[ep]->stats[worker_id].responses.add(0);
-      if (nothing_received && reused && rq.replayable && stale_retries++ < max_stale_retries) {
+      // A stale connection, or a stream the endpoint refused unprocessed
+      // (HTTP/2 GOAWAY or REFUSED_STREAM): not the request's fault.
+      // A body still streaming starts over only when its source kept all it sent.
+      const bool replayable = rq.replayable || (refused && rq.streamed && rq.streamed->rewind());
+      bool again = false;
+      if (nothing_received && replayable) {
+        if (refused) again = refused_retries++ < max_refused_retries;
+        else if (reused) again = stale_retries++ < max_stale_retries;
+      }
+      if (again) {
         reconnect_to = ep;
         continue;
       }

@@ -46,6 +46,10 @@ class body_source {
   virtual relay_result result() const = 0;
   // Thread: worker. Waits for the upload to end; `abort` cancels it first.
   virtual boost::asio::awaitable<void> finish(bool abort) = 0;
+  // Thread: worker; after finish(). Makes the source start over for another
+  // attempt (an upstream that refused the request unprocessed): true when it
+  // still holds everything it sent, false when it cannot.
+  virtual bool rewind() { return false; }
 };
 
 // What the forwarder needs of a request.

@@ -277,7 +277,8 @@ colour: blue
                 "non_tls, request_id, tracing, client_limits, redirect_https)",
                 "t.yaml:6:50: unknown key 'wieght' in pool (expected one of: name, balancer, "
                 "hash_key, endpoints, dns_refresh, connect_timeout, keepalive, "
-                "max_connections_per_endpoint, health_check, outlier, slow_start, proxy_protocol, tls)",
+                "max_connections_per_endpoint, health_check, outlier, slow_start, proxy_protocol, tls, "
+                "protocol, max_concurrent_streams)",
                 "t.yaml:7:1: unknown key 'colour' in top level (expected one of: workers, "
                 "drain_timeout, admin, access_log, listeners, pools, tls, metrics, limits)",
             }));
@@ -752,7 +753,7 @@ pools:
   - name: a
     endpoints: [127.0.0.1:9001]
     health_check:
-      type: grpc
+      type: udp
       path: healthz
       host: "bad host"
       interval: 0s
@@ -782,7 +783,7 @@ pools:
     health_check: [http]
 )"),
             (std::vector<std::string>{
-                "t.yaml:9:13: unknown health check type 'grpc' (expected one of: http, tcp)",
+                "t.yaml:9:13: unknown health check type 'udp' (expected one of: http, tcp, grpc)",
                 "t.yaml:10:13: invalid 'path': must start with '/', got \"healthz\"",
                 "t.yaml:11:13: invalid 'host': expected a host name or IP address, with an "
                 "optional ':port', got \"bad host\"",
@@ -795,11 +796,11 @@ pools:
                 "t.yaml:16:22: invalid 'expect_status': expected a status code like 200 or a "
                 "range like \"200-399\", got \"2xx\"",
                 "t.yaml:17:7: unknown key 'method' in health_check (expected one of: type, path, "
-                "host, interval, timeout, healthy_threshold, unhealthy_threshold, expect_status)",
+                "host, service, interval, timeout, healthy_threshold, unhealthy_threshold, expect_status)",
                 "t.yaml:21:7: 'path' applies only to http health checks, and this one is type "
                 "'tcp'",
-                "t.yaml:23:7: 'host' applies only to http health checks, and this one is type "
-                "'tcp'",
+                "t.yaml:23:7: 'host' applies only to http and grpc health checks, and this one is "
+                "type 'tcp'",
                 "t.yaml:24:7: 'expect_status' applies only to http health checks, and this one "
                 "is type 'tcp'",
                 "t.yaml:27:26: invalid 'path': must not contain spaces, control characters or "
