@@ -243,6 +243,9 @@ void worker::sweep() {
     }
   });
   for (auto& p : current_->pools) p.sweep(now);
+  buffers_.trim();
+  arenas_.trim();
+  frames_.trim();
   // Log lines leave the worker at least every sweep, never per request.
   if (access_log_) access_log_->flush();
 }
