@@ -212,9 +212,14 @@ void h2_connection::close() {
   goaway_ = true;
   stream_->close();
   wake_.cancel();
-  // The streams learn it (their requests fail) and let go of the connection.
+  // The streams learn it and let go of the connection. One whose HEADERS
+  // never went out (not submitted yet, or still queued in the codec) was
+  // refused unprocessed: the forwarder may send it again elsewhere.
   const auto streams = streams_;
-  for (auto* st : streams) st->on_close(NGHTTP2_INTERNAL_ERROR);
+  for (auto* st : streams) {
+    const bool unsent = st->id() <= 0 || nghttp2_session_find_stream(ng_, st->id()) == nullptr;
+    st->on_close(unsent ? NGHTTP2_REFUSED_STREAM : NGHTTP2_INTERNAL_ERROR);
+  }
 }
 
 awaitable<void> h2_connection::read_loop() {

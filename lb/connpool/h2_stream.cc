@@ -164,7 +164,12 @@ bool h2_stream::feed(const char* data, std::size_t n) {
 }
 
 bool h2_stream::submit_head() {
-  if (conn_->closed()) return false;
+  if (!conn_->reusable()) {
+    // The connection closed or got a GOAWAY since this stream was taken:
+    // nothing was sent, so the request may go elsewhere.
+    on_close(NGHTTP2_REFUSED_STREAM);
+    return false;
+  }
   const auto& h = req_.get();
   head_method_ = h.method() == bhttp::verb::head;
   for (const auto& f : h) (void)f, ++head_fields_;
@@ -321,6 +326,7 @@ void h2_stream::on_end_stream() {
 }
 
 void h2_stream::on_close(std::uint32_t error_code) {
+  if (codec_closed_) return;  // told once
   codec_closed_ = true;
   // A stream that ended and was then reset (the endpoint answered early and
   // cancels the rest of the upload) keeps its response.
