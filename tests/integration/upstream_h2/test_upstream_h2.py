@@ -96,7 +96,8 @@ class H2cPoolTest(H2TestCase):
         p = curl("-i", "--http2-prior-knowledge", f"http://127.0.0.1:{lb.port}/echo?q=1")
         self.assertTrue(p.stdout.decode().startswith("HTTP/2 200"), p.stdout)
         self.assertIn(b"x-req-pseudo-path: /echo?q=1", p.stdout)
-        r = h2load("-n", "2000", "-c", "4", "-m", "20", f"http://127.0.0.1:{lb.port}/status?code=204")
+        # Held 20 ms each by the origin, so that up to 80 are in flight at once.
+        r = h2load("-n", "2000", "-c", "4", "-m", "20", f"http://127.0.0.1:{lb.port}/slow?ms=20")
         self.assertEqual((r["succeeded"], r["failed"], r["errored"]), (2000, 0, 0), r["out"])
         r = h2load("--h1", "-n", "1000", "-c", "8", f"http://127.0.0.1:{lb.port}/status?code=200")
         self.assertEqual(r["succeeded"], 1000, r["out"])
@@ -137,7 +138,7 @@ class H2cPoolTest(H2TestCase):
     def test_endpoint_stream_limit_is_respected(self):
         o = self.origin("--max-streams", 3)
         lb = self.start(o)
-        r = h2load("-n", "600", "-c", "2", "-m", "30", f"http://127.0.0.1:{lb.port}/slow?ms=2")
+        r = h2load("-n", "600", "-c", "2", "-m", "30", f"http://127.0.0.1:{lb.port}/slow?ms=20")
         self.assertEqual(r["succeeded"], 600, r["out"])
         s = self.stats(lb)
         self.assertEqual(s["peak_streams"], 3, s)
@@ -146,10 +147,11 @@ class H2cPoolTest(H2TestCase):
     def test_pool_stream_limit_is_respected(self):
         o = self.origin()
         lb = self.start(o, max_concurrent_streams=2)
-        r = h2load("-n", "400", "-c", "2", "-m", "20", f"http://127.0.0.1:{lb.port}/slow?ms=2")
+        r = h2load("-n", "400", "-c", "2", "-m", "20", f"http://127.0.0.1:{lb.port}/slow?ms=20")
         self.assertEqual(r["succeeded"], 400, r["out"])
         s = self.stats(lb)
         self.assertEqual(s["peak_streams"], 2, s)
+        self.assertGreater(s["connections"], 1, s)  # 40 at once needed more connections
 
     def test_goaway_loses_no_request(self):
         # Every connection says GOAWAY after its 5th request: the streams lb had
