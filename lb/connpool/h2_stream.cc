@@ -15,6 +15,7 @@
 #include <boost/beast/http/error.hpp>
 
 #include "lb/connpool/h2_connection.h"
+#include "lb/core/nghttp2_fields.h"
 
 namespace lb::connpool {
 
@@ -30,11 +31,6 @@ constexpr std::uint32_t max_request_head = 256 * 1024;
 // A response head (with its trailers) larger than this resets the stream.
 constexpr std::size_t max_response_fields = 64 * 1024;
 
-nghttp2_nv nv(std::string_view name, std::string_view value) {
-  return {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
-}
 
 // Fields that belong to the HTTP/1.1 hop lb wrote for, not to an HTTP/2 one
 // (RFC 9113 §8.2.2); `host` becomes :authority. `te: trailers` is allowed.
@@ -172,10 +168,9 @@ bool h2_stream::submit_head() {
   }
   const auto& h = req_.get();
   head_method_ = h.method() == bhttp::verb::head;
-  for (const auto& f : h) (void)f, ++head_fields_;
   // Lower-case names, copied once (nghttp2 copies them again on submit).
   std::size_t name_bytes = 0;
-  for (const auto& f : h) name_bytes += f.name_string().size();
+  for (const auto& f : h) name_bytes += f.name_string().size(), ++head_fields_;
   std::string names;
   names.reserve(name_bytes);
   std::vector<nghttp2_nv> nva;
@@ -189,9 +184,7 @@ bool h2_stream::submit_head() {
   for (const auto& f : h) {
     if (connection_specific(f)) continue;
     const auto name = f.name_string();
-    const auto at = names.size();
-    for (char c : name) names.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
-    nva.push_back(nv({names.data() + at, name.size()}, f.value()));
+    nva.push_back(nv(append_lower(names, name), f.value()));
     te = te || f.name() == bhttp::field::te;
     grpc = grpc || (f.name() == bhttp::field::content_type && f.value().starts_with("application/grpc"));
   }
@@ -242,9 +235,7 @@ void h2_stream::submit_trailers() {
   for (const auto& f : req_.get()) {
     if (i++ < head_fields_) continue;
     const auto name = f.name_string();
-    const auto at = names.size();
-    for (char c : name) names.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
-    nva.push_back(nv({names.data() + at, name.size()}, f.value()));
+    nva.push_back(nv(append_lower(names, name), f.value()));
   }
   nghttp2_submit_trailer(conn_->codec(), id_, nva.data(), nva.size());
 }

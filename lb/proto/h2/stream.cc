@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/string.hpp>
 
+#include "lb/core/nghttp2_fields.h"
 #include "lb/proto/h2/session.h"
 #include "lb/proto/h2/upload.h"
 #include "lb/balancer/balancer.h"
@@ -87,11 +88,6 @@ ssize_t read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t
   return static_cast<ssize_t>(n);
 }
 
-nghttp2_nv nv(std::string_view name, std::string_view value) {
-  return {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
-}
 
 // Fields an HTTP/2 response must not carry (RFC 9113 §8.2.2).
 bool connection_specific(bhttp::field f, std::string_view name) {
@@ -340,9 +336,7 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
       const auto name = v.name_string();
       if (connection_specific(v.name(), name)) continue;
       if (!request_id.empty() && name.size() == 12 && beast::iequals(name, "x-request-id")) continue;
-      const auto at = names.size();
-      for (char c : name) names.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
-      nva.push_back(nv({names.data() + at, name.size()}, v.value()));
+      nva.push_back(nv(append_lower(names, name), v.value()));
     }
     const bool no_body = res->is_done();
     nghttp2_data_provider dp;
@@ -425,14 +419,15 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
           if (st.out_trailers) {
             std::vector<nghttp2_nv> tva;
             std::string tnames;
-            tnames.reserve(name_bytes + 256);
-            std::size_t i = 0;
+            std::size_t i = 0, trailer_bytes = 0;
+            for (const auto& v : msg)
+              if (i++ >= field_count) trailer_bytes += v.name_string().size();
+            tnames.reserve(trailer_bytes);  // append_lower's views must not move
+            i = 0;
             for (const auto& v : msg) {
               if (i++ < field_count) continue;
               const auto name = v.name_string();
-              const auto at = tnames.size();
-              for (char c : name) tnames.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
-              tva.push_back(nv({tnames.data() + at, name.size()}, v.value()));
+              tva.push_back(nv(append_lower(tnames, name), v.value()));
             }
             nghttp2_submit_trailer(s.codec(), st.id, tva.data(), tva.size());
             s.want_write();
