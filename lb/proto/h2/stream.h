@@ -27,6 +27,9 @@ struct stream {
   struct span {
     std::uint32_t name_at, name_len, value_at, value_len;
   };
+  // A browser's block (without cookies) is a few hundred bytes in 10-20 fields.
+  static constexpr std::size_t header_block_reserve = 512;
+  static constexpr std::size_t header_spans_reserve = 24;
   void add_field(std::string_view name, std::string_view value);
   void seal_fields();  // builds `rq` from the stored block
 

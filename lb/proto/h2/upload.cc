@@ -20,11 +20,6 @@ namespace lb::proto::h2 {
 namespace asio = boost::asio;
 using asio::awaitable;
 
-namespace {
-// The request body a refused attempt can replay (RFC 9113's default window).
-constexpr std::size_t max_replay = 64 * 1024;
-}  // namespace
-
 awaitable<void> upload::start(const connpool::upstream_ptr& up) {
   running_ = true;
   finished_.emplace(s_.worker().io(), asio::steady_timer::time_point::max());
@@ -87,7 +82,7 @@ awaitable<http::relay_result> upload::pump(const connpool::upstream_ptr& up) {
     // Only an HTTP/2 upstream refuses a request unprocessed.
     if (!up->multiplexed) {
       replay_ok_ = false;
-    } else if (replay_ok_ && replay_.size() + sending.size() <= max_replay) {
+    } else if (replay_ok_ && replay_.size() + sending.size() <= http::max_upload_replay) {
       replay_.append(sending);
     } else if (replay_ok_) {
       replay_ok_ = false;

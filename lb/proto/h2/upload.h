@@ -26,7 +26,7 @@ class upload final : public http::body_source {
   bool done() const override { return done_; }
   http::relay_result result() const override { return result_; }
   boost::asio::awaitable<void> finish(bool abort) override;
-  // Puts what was sent (head and body, while at most max_replay bytes) back
+  // Puts what was sent (head and body, while at most max_upload_replay bytes) back
   // in front of what the client sends next.
   bool rewind() override;
 
@@ -43,7 +43,7 @@ class upload final : public http::body_source {
   http::relay_result result_ = http::relay_result::ok;
   std::optional<boost::asio::steady_timer> finished_;
   // Body bytes sent upstream, kept for a rewind while they fit in
-  // max_replay (the client's first window: most uploads).
+  // max_upload_replay (the client's first window: most uploads).
   std::string replay_;
   bool replay_ok_ = true;
   std::size_t written_ = 0;  // of replay_, the bytes written upstream without error

@@ -30,6 +30,11 @@
 
 namespace lb::proto::http {
 
+// Of a body still streaming from the client, what an upload keeps of what it
+// sent, so that a stream an HTTP/2 endpoint refused can be sent again (RFC
+// 9113's default stream window: most uploads).
+constexpr std::size_t max_upload_replay = 64 * 1024;
+
 // A request body still arriving from the client, streamed upstream while the
 // response is read: an upstream that answers early (413) or while still
 // reading never deadlocks against the upload.

@@ -34,7 +34,9 @@ awaitable<relay_result> relay_length(const relay_ends& e, std::uint64_t remainin
     bufs.push(asio::buffer(e.in_buf.data().data(), n));
     e.owner.arm(e.deadline, e.write_timeout);
     const auto ec = co_await e.out.write(bufs);
+    // Bytes of a failed write stay in in_buf: the next attempt sends them.
     if (ec) co_return e.deadline.fired ? relay_result::timed_out : relay_result::out_error;
+    if (e.tap) e.tap->keep(bufs, head_sent ? 0 : 1, n, n == remaining);
     head_sent = true;
     e.in_buf.consume(n);
     remaining -= n;
@@ -81,8 +83,13 @@ awaitable<relay_result> relay_parsed(const relay_ends& e, parser<is_request>& p,
       produced = cap - body.size;
     }
     const bool last = p.is_done();
+    io::buffer_seq bufs;
+    char size_line[20];
+    frame_piece(bufs, size_line, head_sent ? nullptr : &e.head, f, chunk.get(), produced, last);
+    // Kept before the write: the parser has taken these bytes from in_buf.
+    if (e.tap) e.tap->keep(bufs, head_sent ? 0 : 1, produced, last);
     e.owner.arm(e.deadline, e.write_timeout);
-    const auto ec = co_await write_piece(e.out, head_sent ? nullptr : &e.head, f, chunk.get(), produced, last);
+    const auto ec = co_await e.out.write(bufs);
     head_sent = true;
     if (ec) co_return e.deadline.fired ? relay_result::timed_out : relay_result::out_error;
     if (last) co_return relay_result::ok;
@@ -137,18 +144,32 @@ awaitable<head_result> read_head(io::stream& s, beast::flat_buffer& buf, std::si
 template <bool is_request>
 awaitable<relay_result> relay_body(const relay_ends& e, parser<is_request>& p, framing f, std::uint64_t& moved) {
   // Not a coroutine: it picks one and hands it back, costing no frame of its own.
-  if (!p.chunked() && p.content_length()) return relay_length(e, *p.content_length(), moved);
+  if (!p.chunked() && p.content_length())
+    return relay_length(e, *p.content_length() - (e.tap ? e.tap->body_sent : 0), moved);
   return relay_parsed(e, p, f, moved);
 }
 
 template awaitable<relay_result> relay_body<true>(const relay_ends&, parser<true>&, framing, std::uint64_t&);
 template awaitable<relay_result> relay_body<false>(const relay_ends&, parser<false>&, framing, std::uint64_t&);
 
-awaitable<error_code> write_piece(io::stream& s, const std::string* head, framing f, const char* data, std::size_t n,
-                                  bool last) {
-  io::buffer_seq bufs;
+void relay_tap::keep(io::buffer_seq& bufs, std::size_t skip, std::size_t body, bool last) {
+  body_sent += body;
+  ended = last;
+  if (lost) return;
+  std::size_t n = 0;
+  for (std::size_t i = skip; i < bufs.size(); ++i) n += bufs.data()[i].size();
+  if (sent.size() + n > cap) {
+    lost = true;
+    sent = std::string();
+    return;
+  }
+  for (std::size_t i = skip; i < bufs.size(); ++i)
+    sent.append(static_cast<const char*>(bufs.data()[i].data()), bufs.data()[i].size());
+}
+
+void frame_piece(io::buffer_seq& bufs, char (&size_line)[20], const std::string* head, framing f, const char* data,
+                 std::size_t n, bool last) {
   if (head) bufs.push(asio::buffer(*head));
-  char size_line[20];
   if (f == framing::chunked && n != 0) {
     char* end = std::to_chars(size_line, size_line + sizeof size_line - 2, n, 16).ptr;
     *end++ = '\r';
@@ -160,6 +181,13 @@ awaitable<error_code> write_piece(io::stream& s, const std::string* head, framin
     bufs.push(asio::buffer(data, n));
   }
   if (f == framing::chunked && last) bufs.push(asio::buffer("0\r\n\r\n", 5));
+}
+
+awaitable<error_code> write_piece(io::stream& s, const std::string* head, framing f, const char* data, std::size_t n,
+                                  bool last) {
+  io::buffer_seq bufs;
+  char size_line[20];
+  frame_piece(bufs, size_line, head, f, data, n, last);
   co_return co_await s.write(bufs);
 }
 

@@ -41,6 +41,21 @@ boost::asio::awaitable<head_result> read_head(io::stream& s, boost::beast::flat_
                                               std::size_t chunk, bool skip_empty_lines, bool ready,
                                               std::size_t& length, const runtime::io_deadline& deadline);
 
+// A request body as a relay wrote it upstream, kept while it fits `cap`
+// bytes: an HTTP/2 endpoint may refuse the stream unprocessed after lb took
+// part of the body from the client, and the request is then sent again.
+struct relay_tap {
+  std::size_t cap = 0;         // 0: nothing is kept (an upstream that cannot refuse)
+  std::string sent;            // what was written after the head, framing included
+  std::uint64_t body_sent = 0; // body bytes written (a sized body's offset)
+  bool ended = false;          // the body's end is written (and in `sent`)
+  bool lost = false;           // something written is not in `sent`: no replay
+
+  // `bufs` as written (or about to be), its first `skip` buffers not kept
+  // (the head); `body` of its bytes are body, `last` when they end it.
+  void keep(io::buffer_seq& bufs, std::size_t skip, std::size_t body, bool last);
+};
+
 // The two ends of one body relay and its timing.
 struct relay_ends {
   io::stream& in;
@@ -52,16 +67,24 @@ struct relay_ends {
   runtime::session_base& owner;  // arms `deadline` before each read and write
   runtime::io_deadline& deadline;
   runtime::buffer_pool& buffers;
+  // Keeps what is written, and says where a sized body resumes; null: none.
+  relay_tap* tap = nullptr;
 };
 
 // Thread: worker. Streams the body `p` is parsing from `e.in` to `e.out`,
 // after `e.head`. A Content-Length body goes from the read buffer to the
 // stream as it is (no parsing, no copy); a chunked or close-delimited one
 // through the parser (it must be decoded and validated to be re-framed in
-// `f`). `moved` counts body bytes taken from `e.in`.
+// `f`). `moved` counts body bytes taken from `e.in`. With `e.tap`, the
+// relay resumes after what the tap says was written (a replay sends that).
 template <bool is_request>
 boost::asio::awaitable<relay_result> relay_body(const relay_ends& e, parser<is_request>& p, framing f,
                                                 std::uint64_t& moved);
+
+// Gathers one piece of a body in `f`'s framing into `bufs`, after `head` when
+// set; `size_line` holds a chunk's size line and must outlive the write.
+void frame_piece(io::buffer_seq& bufs, char (&size_line)[20], const std::string* head, framing f, const char* data,
+                 std::size_t n, bool last);
 
 // Thread: worker. Writes one piece of a body in `f`'s framing, preceded by
 // `head` when set (so a small message leaves in one write) and followed by the

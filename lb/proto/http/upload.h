@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "lb/proto/http/forwarder.h"
+#include "lb/proto/http/relay.h"
 
 namespace lb::proto::http {
 
@@ -40,9 +41,16 @@ class upload final : public body_source {
   bool done() const override { return done_; }
   relay_result result() const override { return result_; }
   boost::asio::awaitable<void> finish(bool abort) override;
+  // Sends what the last attempt wrote (up to max_upload_replay bytes of
+  // body) ahead of the rest, which then comes from the client as before.
+  bool rewind() override;
 
  private:
   params p_;
+  relay_tap tap_;
+  // The next attempt's head and what the refused one wrote of the body.
+  std::string resend_;
+  bool rewound_ = false;
   bool running_ = false;
   bool done_ = false;
   relay_result result_ = relay_result::ok;

@@ -168,6 +168,53 @@ class H2cPoolTest(H2TestCase):
         m = harness.admin_request(lb, "GET", "/metrics").body.decode()
         self.assertNotIn('code="502"', m)
 
+    def test_goaway_loses_no_streamed_http1_upload(self):
+        # HTTP/1.1 clients stream their bodies in pieces, so lb has taken (and
+        # sent) part of a body when the stream is refused: it sends what it
+        # took again on a new connection, then the rest as it comes.
+        o = self.origin("--goaway-after", 3)
+        lb = self.start(o)
+        errors = []
+
+        def client(k):
+            try:
+                with harness.Client(lb.port, timeout=20) as c:
+                    for i in range(25):
+                        pieces = [os.urandom(700 + 97 * ((k + i) % 5)) for _ in range(3)]
+                        body = b"".join(pieces)
+                        if i % 2:
+                            framing = [("Content-Length", str(len(body)))]
+                            wire = pieces
+                        else:
+                            framing = [("Transfer-Encoding", "chunked")]
+                            wire = [b"%x\r\n%s\r\n" % (len(x), x) for x in pieces]
+                            wire[-1] += b"0\r\n\r\n"
+                        c.send(harness.build_request("POST", "/echo", framing, host="h") + wire[0])
+                        for piece in wire[1:]:
+                            time.sleep(0.01)
+                            c.send(piece)
+                        r = c.read_response(method="POST")
+                        if r.status != 200 or r.body != body:
+                            errors.append(f"client {k} upload {i}: {r.status} {len(r.body)} of {len(body)} bytes")
+                            return
+            except Exception as e:  # noqa: BLE001: reported below
+                errors.append(f"client {k}: {e!r}")
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(errors, [], self.failures(lb))
+        self.assertGreater(self.stats(lb)["goaways"], 20)
+        # Uploads were in flight when connections said GOAWAY: streams lb had
+        # opened (and fed) were refused and sent again, as a second attempt.
+        time.sleep(1.2)  # the access log is flushed each sweep
+        logs = [json.loads(l) for l in lb.stdout_lines() if l.startswith("{") and '"/echo"' in l]
+        self.assertEqual(len(logs), 150)
+        self.assertTrue(all(l["status"] == 200 for l in logs))
+        self.assertGreater(sum(1 for l in logs if l["attempts"] > 1), 0, "no upload was refused and replayed")
+
     def test_idle_connection_closes_after_keepalive_idle_timeout(self):
         o = self.origin()
         lb = self.start(o, keepalive={"idle_timeout": "1s"})
