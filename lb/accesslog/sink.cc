@@ -44,6 +44,7 @@
 #include <utility>
 
 #include "lb/accesslog/access_log.h"
+#include "lb/core/release_buffer.h"
 #include "lb/core/time_text.h"
 
 namespace lb::accesslog {
@@ -165,7 +166,7 @@ class fd_sink final : public sink {
       if (p.generation != fd_generation_) reopen_now(p.generation);
       write_lines(p.lines);
       const std::size_t n = p.lines.size();
-      p.lines = std::string();  // free outside the lock
+      release_buffer(p.lines);  // free outside the lock
       lk.lock();
       pending_bytes_ -= n;
     }

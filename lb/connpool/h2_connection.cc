@@ -259,7 +259,6 @@ awaitable<void> h2_connection::write_loop() {
         close();
         co_return;
       }
-      if (open_ == 0 && out_.capacity() > 4096) out_ = std::string();  // an idle connection keeps no big buffer
       continue;
     }
     // Everything is out: a retired connection with no stream left, or a

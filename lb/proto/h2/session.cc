@@ -11,6 +11,7 @@
 
 #include "lb/core/ip_text.h"
 #include "lb/core/log.h"
+#include "lb/core/release_buffer.h"
 #include "lb/listener/client_limits.h"
 #include "lb/io/tls_stream.h"
 #include "lb/proto/h2/stream.h"
@@ -204,7 +205,9 @@ session::session(runtime::worker& w, runtime::connection_ticket ticket, std::uni
   // nghttp2's (INTERNAL_ERROR, uncounted) stays out of its way.
   nghttp2_option_set_stream_reset_rate_limit(opt, std::uint64_t{h.reset_burst} * 2, std::uint64_t{h.resets_per_second} * 2);
   nghttp2_option_set_max_continuations(opt, h.max_continuations);
-  nghttp2_session_server_new2(&ng_, cb, this, opt);
+  codec_mem_.capture(true);
+  nghttp2_session_server_new3(&ng_, cb, this, opt, codec_mem_.mem());
+  codec_mem_.capture(false);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cb);
   const nghttp2_settings_entry settings[] = {
@@ -281,7 +284,11 @@ awaitable<void> session::read_loop() {
     runtime::borrowed_block block(worker_.buffers());
     auto* buf = reinterpret_cast<std::uint8_t*>(block.get());
     std::size_t n = 0;
+    busy_read_ = true;
     const auto ec = co_await client_->read_some(asio::buffer(buf, block.size()), n);
+    busy_read_ = false;
+    quiet_read_sweeps_ = 0;
+    if (ec == asio::error::operation_aborted && std::exchange(idle_cancel_, false) && !closed_) continue;
     if (ec || closed_) break;
     if (!nghttp2_session_want_read(ng_)) {
       // Lingering close: the session is over (GOAWAY sent) but the client's
@@ -337,10 +344,9 @@ awaitable<void> session::write_loop() {
         shut();
         co_return;
       }
-      if (streams_.empty() && !finished_) {
-        arm_idle();
-        if (out_.capacity() > 4096) out_ = std::string();  // an idle connection keeps no big write buffer
-      }
+      // An idle connection's write buffer goes at its idle sweep (on_sweep),
+      // not after every burst.
+      if (streams_.empty() && !finished_) arm_idle();
       continue;
     }
     if (!nghttp2_session_want_read(ng_) && !nghttp2_session_want_write(ng_) && !finished_) {
@@ -445,8 +451,22 @@ void session::on_sweep() {
   // and its cold cache lines, per burst (measured: h2 over TLS with 10
   // streams a burst). The first sweep may come at once: the second is a
   // whole interval idle.
+  if (busy_read_ && streams_.empty() && !writing_ && !closed_ && !finished_ && !idle_cancel_ &&
+      ++quiet_read_sweeps_ > 2) {
+    // Its streams ended while the reader was in a read: nothing is pending
+    // (a read that is cancelled has taken no bytes, TLS's is a wait), so it
+    // starts over as an idle connection's readiness wait.
+    idle_cancel_ = true;
+    client_->cancel();
+    return;
+  }
   if (idle_sweeps_ == 0 || idle_sweeps_ > 2) return;
-  if (++idle_sweeps_ > 2) client_->shed_buffers();
+  if (++idle_sweeps_ > 2) {
+    client_->shed_buffers();
+    // The write buffer as the last burst grew it (what it held is written).
+    if (writer_waiting_) release_buffer(out_);
+    codec_mem_.release_idle_pages();  // nghttp2's frame buffer: most of an idle connection
+  }
 }
 
 void session::on_drain() {

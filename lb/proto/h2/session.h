@@ -26,6 +26,7 @@
 #include "lb/config/config.h"
 #include "lb/io/stream.h"
 #include "lb/listener/client_table.h"
+#include "lb/proto/h2/codec_memory.h"
 #include "lb/runtime/session_base.h"
 #include "lb/runtime/worker.h"
 
@@ -71,7 +72,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   void on_drain() override;
   void on_memory_pressure() override;  // an idle connection says GOAWAY and closes
   void on_force_close() override;
-  void on_sweep() override;  // sheds the TLS buffers of a connection idle for a whole sweep
+  void on_sweep() override;  // sheds the TLS buffers and codec pages of a connection idle for a whole sweep
 
   // --- for the streams (thread: owning worker) ---
   runtime::worker& worker() { return worker_; }
@@ -111,6 +112,7 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   std::string client_ip_;
   lb::listener::client_key client_key_;  // for client_limits' request rate
   const tls::client_identity* client_id_ = nullptr;  // owned by the client stream's SSL
+  codec_memory codec_mem_;  // before ng_, which points to it
   nghttp2_session* ng_ = nullptr;
   std::unordered_map<std::int32_t, std::shared_ptr<stream>> streams_;
   std::string out_;                  // frames gathered for one write
@@ -128,6 +130,12 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   // A connection between bursts of requests keeps its TLS buffers; one still
   // idle at the second sweep sheds them.
   std::uint8_t idle_sweeps_ = 0;
+  // The reader is in a read it started while streams were open; once they
+  // are done and a whole sweep passed, it is cancelled (idle_cancel_) so the
+  // connection waits for readiness instead, holding no block.
+  bool busy_read_ = false;
+  bool idle_cancel_ = false;
+  std::uint8_t quiet_read_sweeps_ = 0;
   reset_bucket reset_tokens_;
 };
 

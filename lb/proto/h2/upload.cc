@@ -11,6 +11,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "lb/core/release_buffer.h"
 #include "lb/proto/h2/session.h"
 #include "lb/proto/h2/stream.h"
 #include "lb/runtime/memory.h"
@@ -86,7 +87,7 @@ awaitable<http::relay_result> upload::pump(const connpool::upstream_ptr& up) {
       replay_.append(sending);
     } else if (replay_ok_) {
       replay_ok_ = false;
-      replay_ = std::string();
+      release_buffer(replay_);
     }
     s_.arm(st_.ex.upload_deadline, upstream_timeout_);
     const auto ec = co_await up->stream->write(bufs);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "lb/core/release_buffer.h"
 #include "lb/proto/http/head_scan.h"
 
 namespace lb::proto::http {
@@ -160,7 +161,7 @@ void relay_tap::keep(io::buffer_seq& bufs, std::size_t skip, std::size_t body, b
   for (std::size_t i = skip; i < bufs.size(); ++i) n += bufs.data()[i].size();
   if (sent.size() + n > cap) {
     lost = true;
-    sent = std::string();
+    release_buffer(sent);
     return;
   }
   for (std::size_t i = skip; i < bufs.size(); ++i)
