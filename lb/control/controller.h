@@ -159,7 +159,8 @@ class controller {
   std::unique_ptr<file_watch> watch_;
   std::unique_ptr<memory_watch> memory_watch_;
   std::unique_ptr<file_watch> tls_watch_;
-  std::vector<std::string> tls_dirs_;  // the folders tls_watch_ watches
+  std::vector<std::string> tls_dirs_;   // the folders tls_watch_ watches
+  std::vector<std::string> tls_files_;  // and the files in them it counts events for
   std::unique_ptr<health::checker> health_;
   admin::control_facts facts_;
   unsigned running_ = 0;

@@ -117,10 +117,14 @@ void controller::watch_tls_files() {
     add(l.tls->client_ca);
     add(l.tls->crl);
   }
+  // The watch counts events by file name: it is made again when a name changes.
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
   std::sort(dirs.begin(), dirs.end());
   dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
-  if (dirs == tls_dirs_ && (tls_watch_ || dirs.empty())) return;
+  if (dirs == tls_dirs_ && files == tls_files_ && (tls_watch_ || dirs.empty())) return;
   tls_dirs_ = dirs;
+  tls_files_ = files;
   tls_watch_.reset();
   if (files.empty() || draining_) return;
   tls_watch_ = std::make_unique<file_watch>(control_, files, std::chrono::milliseconds(200),

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <set>
+#include <string_view>
 
 #include "lb/core/log.h"
 
@@ -24,15 +25,18 @@ file_watch::file_watch(asio::io_context& io, const std::vector<std::string>& pat
   fd_.assign(fd);
   // The directory as named, not its symlinks resolved: a Secret volume's
   // `..data` swap is a rename in the directory the config names.
-  std::set<std::string> dirs;
-  for (const auto& p : paths) dirs.insert(std::filesystem::absolute(p).parent_path().string());
+  std::map<std::string, std::set<std::string>> dirs;
+  for (const auto& p : paths) {
+    const auto abs = std::filesystem::absolute(p);
+    dirs[abs.parent_path().string()].insert(abs.filename().string());
+  }
   constexpr auto mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB;
-  bool any = false;
-  for (const auto& dir : dirs) {
-    if (::inotify_add_watch(fd, dir.c_str(), mask) >= 0) any = true;
+  for (auto& [dir, names] : dirs) {
+    const int wd = ::inotify_add_watch(fd, dir.c_str(), mask);
+    if (wd >= 0) names_[wd].merge(names);
     else log::warn(warning, {{"dir", dir}, {"error", std::strerror(errno)}});
   }
-  if (any) read_events();
+  if (!names_.empty()) read_events();
 }
 
 file_watch::~file_watch() { stop(); }
@@ -44,12 +48,28 @@ void file_watch::stop() {
   fd_.close(ignored);
 }
 
+bool file_watch::relevant(std::size_t n) const {
+  for (std::size_t at = 0; at + sizeof(inotify_event) <= n;) {
+    inotify_event e;
+    std::memcpy(&e, events_.data() + at, sizeof e);
+    const char* name = events_.data() + at + sizeof e;
+    at += sizeof e + e.len;
+    // Lost events, or the directory itself (moved, deleted, its attributes).
+    if ((e.mask & IN_Q_OVERFLOW) != 0 || e.len == 0) return true;
+    const std::string_view n(name, ::strnlen(name, e.len));
+    if (n.rfind("..", 0) == 0) return true;  // a Kubernetes volume's `..data` swap
+    const auto it = names_.find(e.wd);
+    if (it != names_.end() && it->second.count(std::string(n)) != 0) return true;
+  }
+  return false;
+}
+
 void file_watch::read_events() {
-  fd_.async_read_some(asio::buffer(events_), [this](boost::system::error_code ec, std::size_t) {
+  fd_.async_read_some(asio::buffer(events_), [this](boost::system::error_code ec, std::size_t n) {
     if (ec || stopped_) return;
-    // Any event in the directory may be the file changing; a burst of them
-    // (write, rename, symlink swap) becomes one callback.
-    if (!pending_) {
+    // A burst of events that may change a watched file (write, rename,
+    // symlink swap) becomes one callback.
+    if (!pending_ && relevant(n)) {
       pending_ = true;
       debounce_timer_.expires_after(debounce_);
       // Not a member touched on error: a watch destroyed while waiting gets

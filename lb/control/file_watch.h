@@ -3,12 +3,16 @@
 // certificates, keys and OCSP responses). Watches each file's directory with
 // inotify rather than the file itself, because editors replace files by
 // rename and Kubernetes ConfigMap and Secret volumes swap a `..data` symlink:
-// neither touches the inode a file watch would hold. Events are debounced;
-// the callback compares contents itself.
+// neither touches the inode a file watch would hold. Only events that name a
+// watched file, a `..`-prefixed entry (the Secret volume's swap) or the
+// directory itself count: a busy directory (logs, other tools' files) costs
+// no reload. Events are debounced; the callback compares contents itself.
 
 #include <array>
 #include <chrono>
 #include <functional>
+#include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,12 +40,16 @@ class file_watch {
 
  private:
   void read_events();
+  // Whether the events read into events_ may change a watched file.
+  bool relevant(std::size_t n) const;
 
   boost::asio::posix::stream_descriptor fd_;
   boost::asio::steady_timer debounce_timer_;
   std::chrono::milliseconds debounce_;
   std::function<void()> on_change_;
-  std::array<char, 4096> events_{};
+  // Whole inotify_event records (the kernel returns only whole ones), aligned for them.
+  alignas(8) std::array<char, 4096> events_{};
+  std::map<int, std::set<std::string>> names_;  // per watch descriptor: the file names that count
   bool stopped_ = false;
   bool pending_ = false;
 };
