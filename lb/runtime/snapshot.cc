@@ -111,7 +111,7 @@ std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::con
     if (ps.addrs.empty()) errors.push_back("pool '" + p.name + "': no endpoint address");
     if (p.tls) ps.tls = tls::build_client_context(*p.tls, errors, p.protocol == config::upstream_protocol::h2);
     try {
-      ps.balancer = std::make_shared<const balancer::balancer_snapshot>(p.balancer, ps.weights, ps.labels);
+      ps.balancer = registry.balancers().get(p.name, p.balancer, ps.weights, ps.labels);
     } catch (const std::exception& x) {
       errors.push_back("pool '" + p.name + "': " + x.what());
     }

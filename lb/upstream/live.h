@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "lb/balancer/table_cache.h"
 #include "lb/listener/client_table.h"
 #include "lb/metrics/counters.h"
 
@@ -215,10 +216,13 @@ class live_registry {
   std::shared_ptr<listener_live> listener(const std::string& name) {
     return get(listeners_, name, [&] { return std::make_shared<listener_live>(name, workers_); });
   }
+  // Pools' balancer tables, kept across builds while their endpoints are the same.
+  balancer::table_cache& balancers() { return balancers_; }
 
   // Forget what the newest snapshot no longer names (objects live on while an
   // older snapshot still holds them). Call after a successful build.
   void retain_only_used() {
+    balancers_.retain_only_used();
     prune(endpoints_);
     prune(pools_);
     prune(routes_);
@@ -249,6 +253,7 @@ class live_registry {
   std::map<std::string, std::shared_ptr<pool_live>> pools_;
   std::map<std::string, std::shared_ptr<route_live>> routes_;
   std::map<std::string, std::shared_ptr<listener_live>> listeners_;
+  balancer::table_cache balancers_;
 };
 
 }  // namespace lb::upstream
