@@ -6,6 +6,8 @@
 //   --max-streams N       SETTINGS_MAX_CONCURRENT_STREAMS
 //   --goaway-after N      on each connection, after its Nth request: GOAWAY
 //                         naming that stream as the last (later ones refused)
+//   --refuse-every N      every Nth request (of all) is reset with
+//                         REFUSED_STREAM as its HEADERS arrive, body unread
 // Paths: /stats (JSON: connections, peak streams on one connection, requests),
 // /echo (the request body back, request fields as x-req-*), /slow?ms=N,
 // /trailers (a body, then trailers), /big?n=BYTES, /status?code=N.
@@ -21,6 +23,7 @@ const opt = (name, n = 1) => {
 const name = (opt('--name') || ['origin'])[0];
 const maxStreams = opt('--max-streams');
 const goawayAfter = opt('--goaway-after');
+const refuseEvery = opt('--refuse-every');
 const tls = opt('--tls', 2);
 const tlsH1 = opt('--tls-h1', 2);
 
@@ -38,7 +41,7 @@ const server = tls
   ? http2.createSecureServer({cert: fs.readFileSync(tls[0]), key: fs.readFileSync(tls[1]), settings})
   : http2.createServer({settings});
 
-const stats = {connections: 0, closed: 0, peak_streams: 0, requests: 0, goaways: 0};
+const stats = {connections: 0, closed: 0, peak_streams: 0, requests: 0, goaways: 0, refused: 0};
 server.on('session', (session) => {
   stats.connections++;
   session.on('close', () => { stats.closed++; });
@@ -55,6 +58,12 @@ server.on('stream', (stream, headers) => {
   stats.peak_streams = Math.max(stats.peak_streams, session.open);
   stream.on('close', () => { session.open--; });
   stream.on('error', () => {});
+  if (refuseEvery && stats.requests % Number(refuseEvery[0]) === 0) {
+    // RFC 9113 §8.7: refused before any processing; the client may retry it.
+    stats.refused++;
+    stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    return;
+  }
   if (goawayAfter && session.served === Number(goawayAfter[0])) {
     stats.goaways++;
     // Streams above this one were never processed: the client retries them.
