@@ -122,8 +122,14 @@ class H2cTest(harness.LbTestCase):
         for _ in range(3):
             curl("--http2-prior-knowledge", f"http://127.0.0.1:{lb.port}/ok")
         curl("--http1.1", f"http://127.0.0.1:{lb.port}/ok")
-        m = harness.metrics(lb)
-        got = {(l.get("route"), l.get("code"), l.get("protocol")): v for n, l, v in m if n == "lb_http_requests_total"}
+        got = {}
+
+        def counted():  # lb counts just after a response leaves: curl may be quicker
+            got.clear()
+            got.update({(l.get("route"), l.get("code"), l.get("protocol")): v
+                        for n, l, v in harness.metrics(lb) if n == "lb_http_requests_total"})
+            return got.get(("route0", "200", "http/1.1")) == 1 and got.get(("route0", "200", "h2")) == 3
+        harness.wait_until(counted, 3)
         self.assertEqual(got.get(("route0", "200", "h2")), 3)
         self.assertEqual(got.get(("route0", "200", "http/1.1")), 1)
         self.assertEqual(got.get(("", "404", "h2")), 1)

@@ -184,14 +184,19 @@ class MtlsTest(harness.LbTestCase):
     def cert_failures(self, reason):
         return self.metric("lb_tls_client_cert_failures_total", listener="required", reason=reason)
 
-    def assert_cert_failures(self, reason, expected, listener="required"):
-        """The counter reaches `expected` (lb counts just after its alert leaves, so a client may be quicker)."""
+    def metric_when(self, reached, name, **labels):
+        """The metric once reached(value) holds, or after 3 s: lb counts just after
+        a response or an alert leaves, so a client may be quicker than the count."""
         deadline = time.monotonic() + 3
         while True:
-            got = self.metric("lb_tls_client_cert_failures_total", listener=listener, reason=reason)
-            if got >= expected or time.monotonic() > deadline:
-                break
+            got = self.metric(name, **labels)
+            if reached(got) or time.monotonic() > deadline:
+                return got
             time.sleep(0.02)
+
+    def assert_cert_failures(self, reason, expected, listener="required"):
+        got = self.metric_when(lambda v: v >= expected, "lb_tls_client_cert_failures_total",
+                               listener=listener, reason=reason)
         self.assertEqual(got, expected)
 
     # --- verify: required -------------------------------------------------------
@@ -311,7 +316,8 @@ class MtlsTest(harness.LbTestCase):
         rc, status, body = curl(self.port["optional"], http2=True, headers=["X-Client-Cert-Sha256: ab"])
         self.assertEqual((rc, status), (0, 200))
         self.assertNotIn("x-client-cert-sha256", echoed_headers(body))
-        self.assertGreaterEqual(self.metric("lb_http_requests_total", listener="optional", protocol="h2"), 2)
+        self.assertGreaterEqual(self.metric_when(lambda v: v >= 2, "lb_http_requests_total",
+                                                 listener="optional", protocol="h2"), 2)
 
     # --- redirect_https ---------------------------------------------------------
 
