@@ -12,6 +12,7 @@
 #include "lb/control/probe.h"
 #include "lb/core/log.h"
 #include "lb/core/version.h"
+#include "lb/ingress/translate_command.h"
 
 namespace po = boost::program_options;
 
@@ -25,7 +26,10 @@ std::string default_config() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  po::options_description opts("Usage: lb [--config FILE] [--check [--no-resolve]] [--probe URL] [--version]\nOptions");
+  if (argc >= 3 && std::string_view(argv[1]) == "ingress" && std::string_view(argv[2]) == "translate")
+    return lb::ingress::translate_command(argc - 2, argv + 2);
+  po::options_description opts("Usage: lb [--config FILE] [--check [--no-resolve]] [--probe URL] [--version]\n"
+                                "       lb ingress translate -f MANIFESTS... (see lb ingress translate --help)\nOptions");
   opts.add_options()
       ("config,c", po::value<std::string>(), "config file (default: config/lb.yaml if present, else /etc/lb/lb.yaml)")
       ("check,t", "validate the config, print each error as FILE:LINE:COL: message, and exit (0 valid, 1 invalid)")

@@ -153,7 +153,10 @@ bool read_hash_key(reader& r, const field& f, pool& out) {
 }
 
 void read_endpoints(reader& r, const field& f, pool& out) {
-  const auto items = r.read_list(f, "endpoint");
+  // `endpoints: []` is a pool that answers 503 until it has endpoints (what
+  // the Kubernetes source makes of a Service without ready pods); a missing
+  // or null `endpoints` is still an error.
+  const auto items = r.read_list(f, "endpoint", true);
   if (!items) return;
   for (const auto& item : *items) {
     auto e = read_endpoint(r, item);

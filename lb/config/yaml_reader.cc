@@ -95,12 +95,12 @@ bool reader::require(const fields& m, std::string_view key, std::string_view wha
   return false;
 }
 
-std::optional<std::vector<field>> reader::read_list(const field& f, std::string_view item) {
+std::optional<std::vector<field>> reader::read_list(const field& f, std::string_view item, bool may_be_empty) {
   if (!f.value.IsSequence()) {
     error(f, "invalid '" + f.key + "': expected a list, got " + describe(f.value));
     return std::nullopt;
   }
-  if (f.value.size() == 0) {
+  if (f.value.size() == 0 && !may_be_empty) {
     error(f, "'" + f.key + "' must not be empty");
     return std::nullopt;
   }

@@ -88,7 +88,8 @@ class reader {
   // Reports `key` missing from `m`, which is a `what`.
   bool require(const fields& m, std::string_view key, std::string_view what);
   // A non-empty list; each item's `key` is `item`.
-  std::optional<std::vector<field>> read_list(const field& f, std::string_view item);
+  // An empty list is an error unless `may_be_empty`.
+  std::optional<std::vector<field>> read_list(const field& f, std::string_view item, bool may_be_empty = false);
 
   std::optional<std::string> read_string(const field& f);
   // Digits only (parse_digits), from `min` to `max` inclusive.

@@ -108,7 +108,9 @@ std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::con
         ps.live.push_back(registry.endpoint(p.name, label));
       }
     }
-    if (ps.addrs.empty()) errors.push_back("pool '" + p.name + "': no endpoint address");
+    // A pool written without endpoints is valid (503s); one whose names
+    // resolved to nothing is a mistake.
+    if (ps.addrs.empty() && !p.endpoints.empty()) errors.push_back("pool '" + p.name + "': no endpoint address");
     if (p.tls) ps.tls = tls::build_client_context(*p.tls, errors, p.protocol == config::upstream_protocol::h2);
     try {
       ps.balancer = registry.balancers().get(p.name, p.balancer, ps.weights, ps.labels);

@@ -43,6 +43,7 @@ pick_result pick(const pool_snapshot& pool, worker_pool& wp, const tried_set& tr
   }
   const int i = wp.balancer->pick({wp.weights.data(), wp.loads.data(), n, hash});
   if (i >= 0) return {pick_result::outcome::picked, static_cast<std::size_t>(i)};
+  if (n == 0) return {pick_result::outcome::none_healthy, 0};  // a pool without endpoints: 503
   if (!any_untried) return {pick_result::outcome::all_tried, 0};
   if (!any_healthy) return {pick_result::outcome::none_healthy, 0};
   return {pick_result::outcome::all_full, 0};

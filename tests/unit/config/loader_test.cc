@@ -985,6 +985,17 @@ pools: [{name: web, endpoints: [127.0.0.1:9001]}]
                 "t.yaml:2:51: unknown protocol 'udp' (expected one of: http, tcp)"}));
 }
 
+TEST(loader, empty_endpoint_list_is_a_pool_without_endpoints_but_null_is_not) {
+  const auto r = load_string(R"(listeners: [{name: web, listen: 127.0.0.1:8080, routes: [{pool: p}]}]
+pools: [{name: p, endpoints: []}]
+)", "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors.front().str();
+  EXPECT_TRUE(r.cfg->pools[0].endpoints.empty());
+  EXPECT_EQ(errors_of("listeners: [{name: web, listen: 127.0.0.1:8080, routes: [{pool: p}]}]\n"
+                      "pools: [{name: p, endpoints: }]\n"),
+            (std::vector<std::string>{"t.yaml:2:19: invalid 'endpoints': expected a list, got an empty value"}));
+}
+
 TEST(loader, missing_required_keys_point_at_the_map) {
   EXPECT_EQ(errors_of(R"(listeners:
   - listen: 127.0.0.1:8080
@@ -1002,7 +1013,6 @@ pools:
                 "t.yaml:4:14: missing required key 'pool' in route",
                 "t.yaml:6:5: missing required key 'name' in pool",
                 "t.yaml:6:17: missing required key 'address' in endpoint",
-                "t.yaml:8:16: 'endpoints' must not be empty",
             }));
   EXPECT_EQ(errors_of("workers: 2\n"),
             (std::vector<std::string>{

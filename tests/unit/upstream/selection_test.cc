@@ -122,5 +122,30 @@ TEST_F(pool_fixture, slow_start_ramps_the_effective_weight) {
   EXPECT_EQ(effective_weight(1, ep(0), now, slow), 100u);
 }
 
+// A pool written without endpoints (a Kubernetes Service without ready pods)
+// builds, and a pick finds no healthy endpoint (503), not "all tried" (502),
+// whatever the balancer.
+TEST(empty_pool, builds_and_picks_none_healthy) {
+  for (const char* balancer : {"round_robin", "least_conn", "least_request", "random", "ring_hash", "maglev"}) {
+    const std::string yaml = std::string(R"(listeners:
+  - name: web
+    listen: 127.0.0.1:8080
+    routes: [{ pool: p }]
+pools:
+  - name: p
+    endpoints: []
+    balancer: )") + balancer + "\n";
+    auto loaded = config::load_string(yaml, "empty.yaml");
+    ASSERT_TRUE(loaded.ok()) << loaded.errors.front().str();
+    live_registry reg{1};
+    std::vector<std::string> errors;
+    const auto snap = runtime::build_snapshot(loaded.cfg, 1, reg, errors);
+    ASSERT_NE(snap, nullptr) << balancer << ": " << (errors.empty() ? "" : errors.front());
+    worker_pool wp(snap->pools[0], 0);
+    tried_set tried(0);
+    EXPECT_EQ(pick(snap->pools[0], wp, tried, 7, clock::now()).result, pick_result::outcome::none_healthy) << balancer;
+  }
+}
+
 }  // namespace
 }  // namespace lb::upstream

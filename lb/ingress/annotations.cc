@@ -1,0 +1,232 @@
+#include "lb/ingress/annotations.h"
+
+#include <algorithm>
+
+#include "lb/config/parse.h"
+#include "lb/config/validate.h"
+
+namespace lb::ingress {
+namespace {
+
+using namespace std::chrono_literals;
+
+// ingress-nginx's boolean annotations: "true" or "false", anything else is a
+// mistake that ingress-nginx would also refuse.
+std::optional<bool> boolean(const std::string& v) {
+  if (v == "true") return true;
+  if (v == "false") return false;
+  return std::nullopt;
+}
+
+// proxy-*-timeout: a bare number of seconds, as ingress-nginx writes it into
+// nginx ("60"), or an nginx duration ("60s", "1m").
+std::optional<config::duration> seconds(const std::string& v) {
+  if (const auto n = config::parse_digits(v); n && *n <= 86400) return std::chrono::seconds(*n);
+  return config::parse_duration(v);
+}
+
+// upstream-hash-by: the nginx variables users hash by.
+std::optional<config::hash_key> hash_variable(const std::string& v) {
+  config::hash_key k;
+  if (v == "$remote_addr" || v == "$binary_remote_addr") return k;
+  if (v == "$request_uri" || v == "$uri") {
+    k.type = config::hash_key::kind::path;
+    return k;
+  }
+  if (v.starts_with("$http_") && v.size() > 6) {
+    k.type = config::hash_key::kind::header;
+    k.name = v.substr(6);
+    std::replace(k.name.begin(), k.name.end(), '_', '-');
+    return k;
+  }
+  if (v.starts_with("$cookie_") && v.size() > 8) {
+    k.type = config::hash_key::kind::cookie;
+    k.name = v.substr(8);
+    return k;
+  }
+  return std::nullopt;
+}
+
+// What lb cannot do per Ingress (yet), with why: reported as unsupported.
+struct missing {
+  std::string_view name;
+  std::string_view why;
+};
+constexpr missing not_carried[] = {
+    {"rewrite-target", "lb does not rewrite request paths; the path is sent upstream as received"},
+    {"ssl-redirect", "lb redirects to HTTPS per listener (redirect_https), not per Ingress"},
+    {"force-ssl-redirect", "lb redirects to HTTPS per listener (redirect_https), not per Ingress"},
+    {"proxy-send-timeout", "lb has no per-route send timeout; the listener's idle_timeout applies"},
+    {"proxy-body-size", "lb limits bodies per listener (limits.max_body_bytes), not per Ingress"},
+    {"affinity", "lb has no cookie-inserting session affinity; upstream-hash-by with $cookie_NAME hashes "
+                 "an existing cookie"},
+    {"affinity-mode", "lb has no cookie-inserting session affinity"},
+    {"session-cookie-name", "lb has no cookie-inserting session affinity"},
+    {"session-cookie-path", "lb has no cookie-inserting session affinity"},
+    {"session-cookie-max-age", "lb has no cookie-inserting session affinity"},
+    {"session-cookie-expires", "lb has no cookie-inserting session affinity"},
+    {"session-cookie-samesite", "lb has no cookie-inserting session affinity"},
+    {"whitelist-source-range", "lb has no per-Ingress source allowlist"},
+    {"allowlist-source-range", "lb has no per-Ingress source allowlist"},
+    {"canary-by-cookie", "lb routes match request headers, not cookies"},
+    {"ssl-passthrough", "TLS passthrough needs the TCP plane in front of the HTTPS listener"},
+    {"limit-rps", "lb limits clients per listener (client_limits), not per Ingress"},
+    {"limit-connections", "lb limits clients per listener (client_limits), not per Ingress"},
+};
+
+}  // namespace
+
+std::string_view fidelity_name(fidelity f) {
+  switch (f) {
+    case fidelity::supported: return "supported";
+    case fidelity::approximated: return "approximated";
+    case fidelity::unsupported: return "unsupported";
+    case fidelity::rejected: return "rejected";
+  }
+  return "unsupported";
+}
+
+bool nginx_annotations::rejected() const {
+  return std::any_of(notes.begin(), notes.end(), [](const note& n) { return n.level == fidelity::rejected; });
+}
+
+nginx_annotations read_annotations(const std::map<std::string, std::string>& annotations, std::string_view prefix) {
+  nginx_annotations out;
+  std::optional<std::string> canary_by_header, canary_header_value, canary_weight, canary_weight_total;
+  for (const auto& [full, value] : annotations) {
+    if (!std::string_view(full).starts_with(prefix)) continue;
+    const std::string name = full.substr(prefix.size());
+    auto say = [&](fidelity level, std::string text) { out.notes.push_back({level, full, std::move(text)}); };
+    auto bad = [&](std::string_view expected) {
+      say(fidelity::unsupported, "'" + value + "' is not " + std::string(expected) + "; ignored");
+    };
+    if (name.ends_with("-snippet") || name == "configuration-snippet" || name == "server-snippet") {
+      // Raw nginx text from whoever may write an Ingress: the hole that
+      // CVE-2025-1974 and its kin went through. Never taken.
+      say(fidelity::rejected, "snippets are raw proxy configuration and are refused; the Ingress is not served");
+    } else if (name == "use-regex") {
+      if (const auto b = boolean(value)) {
+        out.use_regex = *b;
+        say(fidelity::supported, *b ? "paths are case-insensitive regular expressions matching a prefix of the path, "
+                                      "for every path of the host (as ingress-nginx)"
+                                    : "paths are plain");
+      } else {
+        bad("true or false");
+      }
+    } else if (name == "proxy-connect-timeout") {
+      if (const auto d = seconds(value); d && *d > 0s) {
+        out.connect_timeout = *d;
+        say(fidelity::supported, "the pool's connect_timeout");
+      } else {
+        bad("a number of seconds");
+      }
+    } else if (name == "proxy-read-timeout") {
+      if (const auto d = seconds(value); d && *d > 0s) {
+        out.read_timeout = *d;
+        say(fidelity::approximated, "the route's timeout, which bounds the wait for the response head "
+                                    "(nginx's bounds each read, body included)");
+      } else {
+        bad("a number of seconds");
+      }
+    } else if (name == "load-balance") {
+      if (value == "round_robin") {
+        out.balancer = config::balancer_kind::round_robin;
+        say(fidelity::supported, "balancer round_robin");
+      } else if (value == "ewma") {
+        out.balancer = config::balancer_kind::least_request;
+        say(fidelity::approximated, "balancer least_request (power of two choices on requests in flight, "
+                                    "not a latency average)");
+      } else {
+        bad("round_robin or ewma");
+      }
+    } else if (name == "upstream-hash-by") {
+      if (auto k = hash_variable(value)) {
+        out.hash_key = std::move(*k);
+        say(fidelity::supported, "balancer ring_hash (consistent hashing, as ingress-nginx's)");
+      } else {
+        say(fidelity::unsupported, "lb hashes by $remote_addr, $request_uri, $http_NAME or $cookie_NAME only; '" +
+                                       value + "' ignored");
+      }
+    } else if (name == "upstream-hash-by-subset" || name == "upstream-hash-by-subset-size") {
+      say(fidelity::unsupported, "subset hashing is not available; plain consistent hashing applies");
+    } else if (name == "backend-protocol") {
+      if (value == "HTTP") out.protocol = backend_protocol::http;
+      else if (value == "HTTPS") out.protocol = backend_protocol::https;
+      else if (value == "GRPC") out.protocol = backend_protocol::grpc;
+      else if (value == "GRPCS") out.protocol = backend_protocol::grpcs;
+      else {
+        bad("HTTP, HTTPS, GRPC or GRPCS");
+        continue;
+      }
+      say(value == "HTTPS" || value == "GRPCS" ? fidelity::approximated : fidelity::supported,
+          value == "HTTPS" || value == "GRPCS"
+              ? "TLS to the endpoints without certificate verification (ingress-nginx's proxy-ssl-verify off)"
+              : "the pool's protocol");
+    } else if (name == "canary") {
+      if (const auto b = boolean(value)) out.canary = *b;
+      else bad("true or false");
+    } else if (name == "canary-by-header") {
+      canary_by_header = config::to_lower(value);
+    } else if (name == "canary-by-header-value") {
+      canary_header_value = value;
+    } else if (name == "canary-weight") {
+      canary_weight = value;
+    } else if (name == "canary-weight-total") {
+      canary_weight_total = value;
+    } else {
+      const auto it = std::find_if(std::begin(not_carried), std::end(not_carried),
+                                   [&](const missing& m) { return m.name == name; });
+      if (it != std::end(not_carried)) say(fidelity::unsupported, std::string(it->why));
+      else say(fidelity::unsupported, "not an annotation lb knows; ignored");
+    }
+  }
+  const auto say = [&](fidelity level, std::string_view name, std::string text) {
+    out.notes.push_back({level, std::string(prefix) + std::string(name), std::move(text)});
+  };
+  if (canary_by_header) {
+    if (!config::is_header_token(*canary_by_header)) {
+      say(fidelity::unsupported, "canary-by-header", "'" + *canary_by_header + "' is not a header name; ignored");
+    } else {
+      out.canary_header = *canary_by_header;
+      say(fidelity::supported, "canary-by-header", "requests with this header set to 'always' go to the canary");
+    }
+  }
+  if (canary_header_value) {
+    if (out.canary_header.empty()) {
+      say(fidelity::unsupported, "canary-by-header-value", "needs canary-by-header; ignored");
+    } else if (!config::is_header_value(*canary_header_value) || canary_header_value->empty()) {
+      say(fidelity::unsupported, "canary-by-header-value", "not a header value; ignored");
+    } else {
+      out.canary_header_value = *canary_header_value;
+      say(fidelity::supported, "canary-by-header-value", "the header must have exactly this value");
+    }
+  }
+  if (canary_weight_total) {
+    const auto t = config::parse_digits(*canary_weight_total);
+    if (t && *t >= 1 && *t <= 1000000) {
+      out.canary_weight_total = static_cast<std::uint32_t>(*t);
+      say(fidelity::supported, "canary-weight-total", "the total canary-weight is out of");
+    } else {
+      say(fidelity::unsupported, "canary-weight-total", "not a number 1-1000000; 100 is used");
+    }
+  }
+  if (canary_weight) {
+    const auto w = config::parse_digits(*canary_weight);
+    if (w && *w <= out.canary_weight_total) {
+      out.canary_weight = static_cast<std::uint32_t>(*w);
+      say(fidelity::approximated, "canary-weight",
+          "the share is carried by endpoint weights in one pool (rounded to lb's weights 1-1000)");
+    } else {
+      say(fidelity::unsupported, "canary-weight", "not a number 0-" + std::to_string(out.canary_weight_total) +
+                                                      "; ignored");
+    }
+  }
+  if (!out.canary && (canary_by_header || canary_weight)) {
+    say(fidelity::unsupported, "canary", "canary-* annotations without canary: \"true\" are ignored");
+    out.canary_header.clear();
+    out.canary_weight.reset();
+  }
+  return out;
+}
+
+}  // namespace lb::ingress

@@ -1,0 +1,62 @@
+#pragma once
+// ingress-nginx's annotations (nginx.ingress.kubernetes.io/*) read with
+// ingress-nginx's meaning, so an Ingress written for it behaves the same
+// under lb. What lb cannot do the same way is reported, never ignored.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lb/config/config.h"
+
+namespace lb::ingress {
+
+inline constexpr std::string_view nginx_prefix = "nginx.ingress.kubernetes.io/";
+
+// How faithfully an annotation (or an object) is carried over.
+enum class fidelity {
+  supported,     // same behaviour
+  approximated,  // close, the note says how it differs
+  unsupported,   // ignored, the note says why; the rest of the Ingress serves
+  rejected,      // the whole Ingress is refused (a *-snippet)
+};
+
+std::string_view fidelity_name(fidelity f);
+
+struct note {
+  fidelity level = fidelity::supported;
+  std::string subject;  // the annotation's name, or the object part ("spec.rules[0]")
+  std::string text;
+};
+
+enum class backend_protocol { http, https, grpc, grpcs };
+
+struct nginx_annotations {
+  bool use_regex = false;
+  std::optional<config::duration> connect_timeout;
+  std::optional<config::duration> read_timeout;
+  std::optional<config::balancer_kind> balancer;
+  std::optional<config::hash_key> hash_key;
+  backend_protocol protocol = backend_protocol::http;
+  // canary: this Ingress's backends take a share of the traffic of the
+  // Ingress with the same host and path that is not a canary.
+  bool canary = false;
+  std::string canary_header;        // lower-cased
+  std::string canary_header_value;  // empty: "always" routes to the canary
+  std::optional<std::uint32_t> canary_weight;
+  std::uint32_t canary_weight_total = 100;
+
+  std::vector<note> notes;  // one per annotation read, in name order
+
+  bool rejected() const;
+};
+
+// Reads every annotation under `prefix` (ingress-nginx's --annotations-prefix).
+// Annotations under other prefixes are not ours and are left alone.
+// Thread: any.
+nginx_annotations read_annotations(const std::map<std::string, std::string>& annotations,
+                                   std::string_view prefix = nginx_prefix);
+
+}  // namespace lb::ingress

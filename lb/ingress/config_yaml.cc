@@ -1,0 +1,113 @@
+#include "lb/ingress/config_yaml.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include "lb/config/parse.h"
+
+namespace lb::ingress {
+namespace {
+
+std::string host_text(const config::host_match& h) {
+  using kind = config::host_match::kind;
+  switch (h.type) {
+    case kind::any: return {};
+    case kind::exact: return h.value;
+    case kind::suffix: return "*" + h.value;
+    case kind::prefix: return h.value + "*";
+    case kind::regex: return "~" + h.value;
+  }
+  return {};
+}
+
+std::string hash_text(const config::hash_key& k) {
+  using kind = config::hash_key::kind;
+  switch (k.type) {
+    case kind::client_ip: return "client_ip";
+    case kind::header: return "header:" + k.name;
+    case kind::cookie: return "cookie:" + k.name;
+    case kind::path: return "path";
+    case kind::sni: return "sni";
+  }
+  return "client_ip";
+}
+
+void route(YAML::Emitter& y, const config::route& r) {
+  y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << r.name;
+  y << YAML::Key << "match" << YAML::Value << YAML::BeginMap;
+  if (const auto h = host_text(r.host); !h.empty()) y << YAML::Key << "host" << YAML::Value << YAML::DoubleQuoted << h;
+  using kind = config::path_match::kind;
+  const char* key = r.path.type == kind::exact ? "path_exact" : r.path.type == kind::regex ? "path_regex" : "path_prefix";
+  y << YAML::Key << key << YAML::Value << YAML::DoubleQuoted << r.path.value;
+  if (!r.headers.empty()) {
+    y << YAML::Key << "headers" << YAML::Value << YAML::BeginMap;
+    for (const auto& [n, v] : r.headers) y << YAML::Key << n << YAML::Value << YAML::DoubleQuoted << v;
+    y << YAML::EndMap;
+  }
+  y << YAML::EndMap;
+  y << YAML::Key << "pool" << YAML::Value << r.pool;
+  y << YAML::Key << "timeout" << YAML::Value << config::format_duration(r.timeout);
+  y << YAML::EndMap;
+}
+
+void listener(YAML::Emitter& y, const config::listener& l) {
+  y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << l.name;
+  y << YAML::Key << "listen" << YAML::Value << YAML::DoubleQuoted << l.listen.str();
+  if (l.tls) {
+    y << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
+    y << YAML::Key << "certificates" << YAML::Value << YAML::BeginSeq;
+    for (const auto& c : l.tls->certificates)
+      y << YAML::Flow << YAML::BeginMap << YAML::Key << "cert" << YAML::Value << YAML::DoubleQuoted << c.cert
+        << YAML::Key << "key" << YAML::Value << YAML::DoubleQuoted << c.key << YAML::EndMap;
+    y << YAML::EndSeq;
+    y << YAML::Key << "alpn" << YAML::Value << YAML::Flow << l.tls->alpn;
+    y << YAML::EndMap;
+  } else {
+    std::vector<std::string> protocols;
+    if (l.h1) protocols.push_back("h1");
+    if (l.h2) protocols.push_back("h2");
+    y << YAML::Key << "protocols" << YAML::Value << YAML::Flow << protocols;
+  }
+  y << YAML::Key << "routes" << YAML::Value << YAML::BeginSeq;
+  for (const auto& r : l.routes) route(y, r);
+  y << YAML::EndSeq << YAML::EndMap;
+}
+
+void pool(YAML::Emitter& y, const config::pool& p) {
+  y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << p.name;
+  y << YAML::Key << "balancer" << YAML::Value << std::string(config::balancer_name(p.balancer));
+  if (config::is_hash_balancer(p.balancer)) y << YAML::Key << "hash_key" << YAML::Value << hash_text(p.hash_key);
+  y << YAML::Key << "endpoints" << YAML::Value << YAML::BeginSeq;
+  for (const auto& e : p.endpoints) {
+    if (e.weight == 1) {
+      y << YAML::DoubleQuoted << e.addr.str();
+    } else {
+      y << YAML::Flow << YAML::BeginMap << YAML::Key << "address" << YAML::Value << YAML::DoubleQuoted << e.addr.str()
+        << YAML::Key << "weight" << YAML::Value << e.weight << YAML::EndMap;
+    }
+  }
+  y << YAML::EndSeq;
+  y << YAML::Key << "connect_timeout" << YAML::Value << config::format_duration(p.connect_timeout);
+  if (p.tls) {
+    y << YAML::Key << "tls" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "verify" << YAML::Value
+      << p.tls->verify << YAML::EndMap;
+  }
+  if (p.protocol != config::upstream_protocol::h1)
+    y << YAML::Key << "protocol" << YAML::Value << (p.protocol == config::upstream_protocol::h2 ? "h2" : "h2c");
+  y << YAML::EndMap;
+}
+
+}  // namespace
+
+std::string to_yaml(const config::config& cfg) {
+  YAML::Emitter y;
+  y << YAML::BeginMap;
+  y << YAML::Key << "listeners" << YAML::Value << YAML::BeginSeq;
+  for (const auto& l : cfg.listeners) listener(y, l);
+  y << YAML::EndSeq;
+  y << YAML::Key << "pools" << YAML::Value << YAML::BeginSeq;
+  for (const auto& p : cfg.pools) pool(y, p);
+  y << YAML::EndSeq << YAML::EndMap;
+  return std::string(y.c_str()) + "\n";
+}
+
+}  // namespace lb::ingress
