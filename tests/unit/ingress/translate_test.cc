@@ -1,0 +1,264 @@
+#include "lb/ingress/translate.h"
+
+#include <gtest/gtest.h>
+
+#include "lb/config/loader.h"
+#include "lb/ingress/config_yaml.h"
+#include "lb/ingress/manifest.h"
+#include "lb/router/table.h"
+
+namespace lb::ingress {
+namespace {
+
+const std::string services = R"(
+apiVersion: v1
+kind: Service
+metadata: { name: a, namespace: ns }
+spec: { ports: [{ name: http, port: 80, targetPort: 8080 }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: b, namespace: ns }
+spec: { ports: [{ name: http, port: 80 }] }
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: a-1, namespace: ns, labels: { kubernetes.io/service-name: a } }
+addressType: IPv4
+ports: [{ name: http, port: 8080, protocol: TCP }]
+endpoints:
+  - { addresses: [10.0.0.2], conditions: { ready: true } }
+  - { addresses: [10.0.0.1] }
+  - { addresses: [10.0.0.3], conditions: { ready: false, serving: true, terminating: true } }
+  - { addresses: [10.0.0.4], conditions: { ready: false } }
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: b-1, namespace: ns, labels: { kubernetes.io/service-name: b } }
+addressType: IPv4
+ports: [{ name: http, port: 9000, protocol: TCP }]
+endpoints:
+  - { addresses: [10.0.1.1], conditions: { ready: false, serving: true, terminating: true } }
+)";
+
+std::string ingress(const std::string& name, const std::string& created, const std::string& annotations,
+                    const std::string& spec) {
+  return "---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: " + name +
+         "\n  namespace: ns\n  creationTimestamp: \"" + created + "\"\n  annotations: {" + annotations +
+         "}\nspec:\n  ingressClassName: lb\n" + spec;
+}
+
+std::string rule(const std::string& host, const std::string& path, const std::string& type, const std::string& svc) {
+  return "  rules:\n    - host: \"" + host + "\"\n      http:\n        paths:\n          - { path: \"" + path +
+         "\", pathType: " + type + ", backend: { service: { name: " + svc + ", port: { number: 80 } } } }\n";
+}
+
+struct translated {
+  translation t;
+  std::unique_ptr<router::table> routes;
+
+  explicit translated(const std::string& yaml, options o = {}) {
+    cluster objects;
+    EXPECT_EQ(read_manifests(services + yaml, "test.yaml", objects), "");
+    t = translate(objects, o);
+    routes = std::make_unique<router::table>(t.cfg.listeners.at(0).routes);
+  }
+  // The pool a request goes to, or "" when no route matches.
+  std::string pool(const std::string& host, const std::string& path,
+                   std::vector<std::pair<std::string, std::string>> headers = {}) const {
+    router::header_source src{&headers, [](const void* ctx, std::string_view n) -> std::optional<std::string_view> {
+      for (const auto& [k, v] : *static_cast<const decltype(headers)*>(ctx))
+        if (k == n) return v;
+      return std::nullopt;
+    }};
+    const auto i = routes->match(host, path, src);
+    return i ? t.cfg.listeners[0].routes[*i].pool : "";
+  }
+  const config::pool& pool_named(const std::string& name) const {
+    for (const auto& p : t.cfg.pools)
+      if (p.name == name) return p;
+    throw std::runtime_error("no pool " + name);
+  }
+  const object_report& report(const std::string& key) const {
+    for (const auto& r : t.report)
+      if (r.key == key) return r;
+    throw std::runtime_error("no report " + key);
+  }
+};
+
+TEST(translate, prefix_matches_whole_path_elements_and_exact_wins_at_equal_length) {
+  translated x(ingress("i", "2025-01-01T00:00:00Z", "", rule("h.test", "/foo", "Prefix", "a")) +
+               ingress("j", "2025-01-02T00:00:00Z", "", rule("h.test", "/foo", "Exact", "b")));
+  EXPECT_EQ(x.pool("h.test", "/foo"), "ns_b_80");  // Exact before Prefix
+  EXPECT_EQ(x.pool("h.test", "/foo/bar"), "ns_a_80");
+  EXPECT_EQ(x.pool("h.test", "/foobar"), "");  // not a path element
+  EXPECT_EQ(x.pool("other.test", "/foo"), "");
+}
+
+TEST(translate, longest_path_first_whatever_the_ingress_order) {
+  translated x(ingress("i", "2025-01-01T00:00:00Z", "", rule("h.test", "/", "Prefix", "a")) +
+               ingress("j", "2025-01-02T00:00:00Z", "", rule("h.test", "/api/", "Prefix", "b")));
+  EXPECT_EQ(x.pool("h.test", "/api"), "ns_b_80");  // a trailing '/' is ignored
+  EXPECT_EQ(x.pool("h.test", "/api/x"), "ns_b_80");
+  EXPECT_EQ(x.pool("h.test", "/apix"), "ns_a_80");
+}
+
+TEST(translate, wildcard_host_covers_one_label_and_exact_hosts_come_first) {
+  translated x(ingress("i", "2025-01-01T00:00:00Z", "", rule("*.h.test", "/", "Prefix", "a")) +
+               ingress("j", "2025-01-02T00:00:00Z", "", rule("x.h.test", "/", "Prefix", "b")));
+  EXPECT_EQ(x.pool("x.h.test", "/"), "ns_b_80");
+  EXPECT_EQ(x.pool("Y.H.test:8080", "/"), "ns_a_80");
+  EXPECT_EQ(x.pool("a.b.h.test", "/"), "");
+  EXPECT_EQ(x.pool("h.test", "/"), "");
+}
+
+TEST(translate, the_older_ingress_wins_a_conflict_and_both_are_told) {
+  translated x(ingress("new", "2025-02-01T00:00:00Z", "", rule("h.test", "/", "Prefix", "b")) +
+               ingress("old", "2025-01-01T00:00:00Z", "", rule("h.test", "/", "Prefix", "a")));
+  EXPECT_EQ(x.pool("h.test", "/"), "ns_a_80");
+  EXPECT_EQ(x.report("ns/new").level, fidelity::unsupported);
+  EXPECT_NE(x.report("ns/new").notes.back().text.find("older Ingress ns/old"), std::string::npos);
+  EXPECT_NE(x.report("ns/old").notes.back().text.find("newer Ingress ns/new"), std::string::npos);
+  // The loser's pool is not in the config.
+  EXPECT_EQ(x.t.cfg.pools.size(), 1u);
+}
+
+TEST(translate, ready_endpoints_and_terminating_ones_only_when_none_is_ready) {
+  translated x(ingress("i", "2025-01-01T00:00:00Z", "", rule("h.test", "/", "Prefix", "a")) +
+               ingress("j", "2025-01-01T00:00:00Z", "", rule("j.test", "/", "Prefix", "b")));
+  const auto& a = x.pool_named("ns_a_80").endpoints;
+  ASSERT_EQ(a.size(), 2u);  // sorted, the targetPort from the slice
+  EXPECT_EQ(a[0].addr.str(), "10.0.0.1:8080");
+  EXPECT_EQ(a[1].addr.str(), "10.0.0.2:8080");
+  const auto& b = x.pool_named("ns_b_80").endpoints;
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].addr.str(), "10.0.1.1:9000");
+}
+
+TEST(translate, a_missing_service_is_an_empty_pool_and_reported) {
+  translated x(ingress("i", "2025-01-01T00:00:00Z", "", rule("h.test", "/", "Prefix", "nope")));
+  EXPECT_EQ(x.pool("h.test", "/"), "ns_nope_80");
+  EXPECT_TRUE(x.pool_named("ns_nope_80").endpoints.empty());
+  EXPECT_EQ(x.report("ns/i").level, fidelity::approximated);
+}
+
+TEST(translate, snippets_reject_the_whole_ingress) {
+  translated x(ingress("i", "2025-01-01T00:00:00Z", "nginx.ingress.kubernetes.io/server-snippet: \"return 200;\"",
+                       rule("h.test", "/", "Prefix", "a")));
+  EXPECT_EQ(x.pool("h.test", "/"), "");
+  EXPECT_FALSE(x.report("ns/i").served);
+  EXPECT_EQ(x.report("ns/i").level, fidelity::rejected);
+}
+
+TEST(translate, use_regex_makes_the_hosts_paths_case_insensitive_prefix_regexes) {
+  translated x(ingress("i", "2025-01-01T00:00:00Z", "nginx.ingress.kubernetes.io/use-regex: \"true\"",
+                       rule("h.test", "/v[0-9]+/", "ImplementationSpecific", "a")) +
+               ingress("j", "2025-01-02T00:00:00Z", "", rule("h.test", "/static", "Prefix", "b")));
+  EXPECT_EQ(x.pool("h.test", "/V2/items"), "ns_a_80");
+  EXPECT_EQ(x.pool("h.test", "/vx/items"), "");
+  // use-regex applies to the whole host, as in ingress-nginx: /static is a regex prefix too.
+  EXPECT_EQ(x.pool("h.test", "/STATICS"), "ns_b_80");
+}
+
+TEST(translate, canary_by_header_and_by_weight) {
+  const std::string canary = "nginx.ingress.kubernetes.io/canary: \"true\", ";
+  translated x(ingress("main", "2025-01-01T00:00:00Z", "", rule("h.test", "/", "Prefix", "a")) +
+               ingress("c", "2025-01-02T00:00:00Z",
+                       canary + "nginx.ingress.kubernetes.io/canary-by-header: X-Canary, "
+                                "nginx.ingress.kubernetes.io/canary-weight: \"20\"",
+                       rule("h.test", "/", "Prefix", "b")));
+  EXPECT_EQ(x.pool("h.test", "/", {{"x-canary", "always"}}), "ns_b_80");
+  const auto split = x.pool("h.test", "/", {{"x-canary", "never"}});
+  const auto& p = x.pool_named(split);
+  // a's two endpoints and b's one: b gets 20% of the requests.
+  ASSERT_EQ(p.endpoints.size(), 3u);
+  std::uint64_t total = 0, to_b = 0;
+  for (const auto& e : p.endpoints) {
+    total += e.weight;
+    if (e.addr.host == "10.0.1.1") to_b += e.weight;
+  }
+  EXPECT_EQ(to_b * 100, total * 20);
+}
+
+TEST(translate, annotations_set_pools_and_routes) {
+  translated x(ingress("i", "2025-01-01T00:00:00Z",
+                       "nginx.ingress.kubernetes.io/proxy-connect-timeout: \"7\", "
+                       "nginx.ingress.kubernetes.io/proxy-read-timeout: \"90\", "
+                       "nginx.ingress.kubernetes.io/upstream-hash-by: \"$http_x_user\", "
+                       "nginx.ingress.kubernetes.io/backend-protocol: HTTPS, "
+                       "nginx.ingress.kubernetes.io/made-up: \"1\"",
+                       rule("h.test", "/", "Prefix", "a")));
+  const auto& p = x.pool_named(x.pool("h.test", "/"));
+  EXPECT_EQ(p.connect_timeout, std::chrono::seconds(7));
+  EXPECT_EQ(p.balancer, config::balancer_kind::ring_hash);
+  EXPECT_EQ(p.hash_key.type, config::hash_key::kind::header);
+  EXPECT_EQ(p.hash_key.name, "x-user");
+  ASSERT_TRUE(p.tls);
+  EXPECT_FALSE(p.tls->verify);
+  EXPECT_EQ(x.t.cfg.listeners[0].routes[0].timeout, std::chrono::seconds(90));
+  const auto& notes = x.report("ns/i").notes;
+  const auto unknown = std::find_if(notes.begin(), notes.end(),
+                                    [](const note& n) { return n.subject == "nginx.ingress.kubernetes.io/made-up"; });
+  ASSERT_NE(unknown, notes.end());
+  EXPECT_EQ(unknown->level, fidelity::unsupported);
+}
+
+TEST(translate, other_classes_are_left_alone_and_the_default_class_takes_unclassed) {
+  const std::string unclassed = "---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: { name: u, "
+                                "namespace: ns }\nspec:\n" + rule("u.test", "/", "Prefix", "a");
+  translated none(unclassed);
+  EXPECT_EQ(none.pool("u.test", "/"), "");
+  EXPECT_FALSE(none.report("ns/u").served);
+  translated by_default(unclassed + "---\napiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata:\n"
+                                    "  name: mine\n  annotations: { ingressclass.kubernetes.io/is-default-class: "
+                                    "\"true\" }\nspec: { controller: lb.dev/ingress }\n");
+  EXPECT_EQ(by_default.pool("u.test", "/"), "ns_a_80");
+}
+
+TEST(translate, the_yaml_loads_back_into_the_same_routes_and_pools) {
+  translated x(ingress("i", "2025-01-01T00:00:00Z", "nginx.ingress.kubernetes.io/upstream-hash-by: \"$remote_addr\"",
+                       rule("*.h.test", "/a", "Prefix", "a")) +
+               ingress("j", "2025-01-01T00:00:00Z", "", rule("h.test", "/", "Prefix", "nope")));
+  const auto back = config::load_string(to_yaml(x.t.cfg), "back.yaml");
+  ASSERT_TRUE(back.ok()) << back.errors.front().str() << "\n" << to_yaml(x.t.cfg);
+  const auto& routes = back.cfg->listeners.at(0).routes;
+  ASSERT_EQ(routes.size(), x.t.cfg.listeners[0].routes.size());
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    EXPECT_EQ(routes[i].name, x.t.cfg.listeners[0].routes[i].name);
+    EXPECT_EQ(routes[i].pool, x.t.cfg.listeners[0].routes[i].pool);
+    EXPECT_EQ(routes[i].host.value, x.t.cfg.listeners[0].routes[i].host.value);
+    EXPECT_EQ(routes[i].path.value, x.t.cfg.listeners[0].routes[i].path.value);
+  }
+  ASSERT_EQ(back.cfg->pools.size(), x.t.cfg.pools.size());
+  for (std::size_t i = 0; i < back.cfg->pools.size(); ++i) {
+    EXPECT_EQ(back.cfg->pools[i].endpoints.size(), x.t.cfg.pools[i].endpoints.size());
+    EXPECT_EQ(back.cfg->pools[i].balancer, x.t.cfg.pools[i].balancer);
+  }
+}
+
+TEST(objects, bad_fields_name_where_they_are) {
+  cluster objects;
+  EXPECT_EQ(read_manifests(ingress("i", "", "", "  rules:\n    - http:\n        paths:\n          - { path: /, "
+                                                   "pathType: Regex, backend: { service: { name: a, port: "
+                                                   "{ number: 80 } } } }\n"),
+                           "t.yaml", objects),
+            "");
+  ASSERT_EQ(objects.undecodable.size(), 1u);
+  EXPECT_EQ(objects.undecodable[0], "Ingress ns/i: spec.rules[0].http.paths[0].pathType: 'Regex' is not Exact, "
+                                    "Prefix or ImplementationSpecific");
+  EXPECT_NE(read_manifests("a: [", "bad.yaml", objects).find("bad.yaml:"), std::string::npos);
+}
+
+TEST(objects, tls_secret_data_is_base64_decoded) {
+  cluster objects;
+  EXPECT_EQ(read_manifests("apiVersion: v1\nkind: Secret\nmetadata: { name: s, namespace: ns }\ntype: "
+                           "kubernetes.io/tls\ndata: { tls.crt: Q0VSVA==, tls.key: S0VZMQ== }\n",
+                           "s.yaml", objects),
+            "");
+  ASSERT_EQ(objects.secrets.count("ns/s"), 1u);
+  EXPECT_EQ(objects.secrets["ns/s"].cert_pem, "CERT");
+  EXPECT_EQ(objects.secrets["ns/s"].key_pem, "KEY1");
+}
+
+}  // namespace
+}  // namespace lb::ingress
