@@ -294,7 +294,7 @@ void cluster::add(const json& j) {
   };
   const auto keep = [&](auto decoded, auto& into) {
     if (decoded) into.insert_or_assign(decoded->meta.key(), std::move(*decoded));
-    else undecodable.push_back(kind + " " + name() + ": " + error);
+    else undecodable.push_back({kind, name(), error});
   };
   if (kind == "Ingress") keep(decode_ingress(j, error), ingresses);
   else if (kind == "IngressClass") keep(decode_ingress_class(j, error), classes);

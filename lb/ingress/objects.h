@@ -128,8 +128,13 @@ struct cluster {
   std::map<std::string, service> services;
   std::map<std::string, endpoint_slice> slices;
   std::map<std::string, tls_secret> secrets;
-  // Objects that could not be decoded, with why ("Ingress ns/name: FIELD: ...").
-  std::vector<std::string> undecodable;
+  // Objects that could not be decoded, with why ("FIELD: what is wrong").
+  struct undecodable_object {
+    std::string kind;
+    std::string key;
+    std::string error;
+  };
+  std::vector<undecodable_object> undecodable;
 
   // Decodes `j` by its `kind` into its map (a `List` item by item).
   // Kinds the controller does not read are skipped. Thread: any.

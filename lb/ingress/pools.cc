@@ -85,11 +85,17 @@ std::vector<config::endpoint> pool_builder::endpoints_of(const pool_spec& spec, 
       if (!e.ready && !(e.serving && e.terminating)) continue;
       auto& into = e.ready ? ready : draining;
       for (const auto& a : e.addresses) {
+        const bool v6 = slice.address_type == "IPv6";
+        auto parsed = config::parse_address((v6 ? "[" + a + "]" : a) + ":" + std::to_string(number));
+        // An IPv4/IPv6 slice holds literals only; an FQDN one host names.
+        if (!parsed || parsed->is_hostname != (slice.address_type == "FQDN")) {
+          notes.push_back({fidelity::unsupported, subject, "EndpointSlice " + key + ": '" + a + "' is not an " +
+                                                               slice.address_type + " address; left out"});
+          continue;
+        }
         config::endpoint ep;
-        ep.addr.host = a;
-        ep.addr.port = number;
-        ep.addr.is_hostname = slice.address_type == "FQDN";
-        const auto same = [&](const config::endpoint& o) { return o.addr.host == a && o.addr.port == number; };
+        ep.addr = std::move(*parsed);
+        const auto same = [&](const config::endpoint& o) { return o.addr.host == ep.addr.host && o.addr.port == number; };
         if (std::none_of(into.begin(), into.end(), same)) into.push_back(std::move(ep));
       }
     }

@@ -55,9 +55,9 @@ std::string host_problem(const std::string& host) {
 }
 
 std::string path_problem(const http_path& p) {
-  if (p.type != path_type::implementation_specific && !p.path.starts_with("/"))
-    return "path '" + p.path + "' does not start with '/'";
-  if (!p.path.empty() && p.path.find_first_of("?#\r\n\t ") != std::string::npos)
+  if (p.path.empty()) return {};  // "/"
+  if (!p.path.starts_with("/")) return "path '" + p.path + "' does not start with '/'";
+  if (!config::is_origin_form(p.path) || p.path.find_first_of("?#") != std::string::npos)
     return "path '" + p.path + "' has characters a path cannot have";
   return {};
 }
@@ -362,12 +362,10 @@ struct translator {
     }
     for (const auto& u : objects.undecodable) {
       auto& rep = out.report.emplace_back();
-      const auto space = u.find(' ');
-      const auto colon = u.find(": ", space);
-      rep.kind = u.substr(0, space);
-      rep.key = u.substr(space + 1, colon - space - 1);
+      rep.kind = u.kind;
+      rep.key = u.key;
       rep.served = false;
-      rep.notes.push_back({fidelity::unsupported, "", u.substr(colon + 2) + "; left out"});
+      rep.notes.push_back({fidelity::unsupported, "", u.error + "; left out"});
     }
     for (const auto& d : config::cross_check(cfg)) {
       auto& rep = out.report.emplace_back();

@@ -244,8 +244,10 @@ TEST(objects, bad_fields_name_where_they_are) {
                            "t.yaml", objects),
             "");
   ASSERT_EQ(objects.undecodable.size(), 1u);
-  EXPECT_EQ(objects.undecodable[0], "Ingress ns/i: spec.rules[0].http.paths[0].pathType: 'Regex' is not Exact, "
-                                    "Prefix or ImplementationSpecific");
+  EXPECT_EQ(objects.undecodable[0].kind, "Ingress");
+  EXPECT_EQ(objects.undecodable[0].key, "ns/i");
+  EXPECT_EQ(objects.undecodable[0].error,
+            "spec.rules[0].http.paths[0].pathType: 'Regex' is not Exact, Prefix or ImplementationSpecific");
   EXPECT_NE(read_manifests("a: [", "bad.yaml", objects).find("bad.yaml:"), std::string::npos);
 }
 
