@@ -402,6 +402,22 @@ struct metrics {
                                                0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 };
 
+// `kubernetes:`: ingress controller mode (docs/ingress.md). lb watches the
+// cluster's Ingresses, Services, EndpointSlices and TLS Secrets and serves
+// what they say on two listeners of its own, beside the file's.
+struct kubernetes {
+  std::string kubeconfig;  // empty: the pod's service account (in-cluster)
+  std::string namespace_;  // empty: every namespace
+  std::string ingress_class = "lb";
+  std::string controller = "lb.dev/ingress";
+  bool take_unclassed = false;
+  address http{"0.0.0.0", 80, false};
+  address https{"0.0.0.0", 443, false};
+  std::string tls_dir = "/var/run/lb/tls";  // the Secrets' PEM files, written by lb
+  std::string annotations_prefix = "nginx.ingress.kubernetes.io/";
+  source_pos pos;
+};
+
 struct config {
   std::string source;          // file the config was read from
   unsigned workers = 0;        // 0 = auto (one per core)
@@ -412,6 +428,7 @@ struct config {
   std::vector<pool> pools;
   tls_sessions tls;
   ::lb::config::metrics metrics;
+  std::optional<::lb::config::kubernetes> kubernetes;
   // Process-wide limits (top-level `limits:`). memory_high: resident bytes
   // past which workers stop accepting and close idle connections until lb is
   // below 90% of it again; 0 = off.

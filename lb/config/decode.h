@@ -50,5 +50,12 @@ void decode_tls_sessions(reader& r, const field& f, tls_sessions& out);
 void decode_metrics(reader& r, const field& f, metrics& out);
 // decode_http2.cc: a listener's `http2:` (settings and flood limits).
 void decode_http2(reader& r, const field& f, http2& out);
+// decode_tls.cc: a path as written, taken from the config file's folder when
+// relative (as a user reading the config would read it), so `certs/a.crt`
+// works from any cwd.
+std::string resolve_path(const source_pos& at, const std::string& path);
+// decode_kubernetes.cc: `kubernetes:` (ingress controller mode); `{}` or
+// `true` takes every default.
+void decode_kubernetes(reader& r, const field& f, kubernetes& out);
 
 }  // namespace lb::config::yaml

@@ -19,14 +19,6 @@ const schema sessions_schema{"tls", {"ticket_key_rotation", "ticket_keys_file"},
 // ALPN protocol ids lb has a plane for.
 constexpr std::string_view known_alpn[] = {"h2", "http/1.1"};
 
-// A path as written, taken from the config file's folder when relative (as a
-// user reading the config would read it), so `certs/a.crt` works from any cwd.
-std::string resolve(const source_pos& at, const std::string& path) {
-  std::filesystem::path p(path);
-  if (p.is_absolute() || at.file.empty()) return path;
-  return (std::filesystem::path(at.file).parent_path() / p).lexically_normal().string();
-}
-
 void read_certificate(reader& r, const field& f, tls_certificate& out) {
   out.pos = r.pos(f);
   const auto m = r.read_map(f, certificate_schema);
@@ -40,7 +32,7 @@ void read_certificate(reader& r, const field& f, tls_certificate& out) {
       r.error(item, "'" + item.key + "' must name a file");
       continue;
     }
-    (item.key == "cert" ? out.cert : item.key == "key" ? out.key : out.ocsp) = resolve(out.pos, *v);
+    (item.key == "cert" ? out.cert : item.key == "key" ? out.key : out.ocsp) = resolve_path(out.pos, *v);
   }
 }
 
@@ -85,6 +77,12 @@ void read_client_cert_headers(reader& r, const field& f, listener_tls& out) {
 
 }  // namespace
 
+std::string resolve_path(const source_pos& at, const std::string& path) {
+  std::filesystem::path p(path);
+  if (p.is_absolute() || at.file.empty()) return path;
+  return (std::filesystem::path(at.file).parent_path() / p).lexically_normal().string();
+}
+
 void decode_listener_tls(reader& r, const field& f, listener_tls& out) {
   const auto m = r.read_map(f, tls_schema);
   if (!m) return;
@@ -127,7 +125,7 @@ void decode_listener_tls(reader& r, const field& f, listener_tls& out) {
       }
       auto& pos = item.key == "client_ca" ? out.client_ca_pos : out.crl_pos;
       pos = r.pos(item);
-      (item.key == "client_ca" ? out.client_ca : out.crl) = resolve(pos, *v);
+      (item.key == "client_ca" ? out.client_ca : out.crl) = resolve_path(pos, *v);
     } else if (item.key == "verify") {
       if (const auto v = r.read_string(item)) {
         if (*v == "required") out.verify = client_verify::required;
@@ -160,7 +158,7 @@ void decode_tls_sessions(reader& r, const field& f, tls_sessions& out) {
     } else if (item.key == "ticket_keys_file") {
       if (const auto v = r.read_string(item)) {
         out.ticket_keys_file_pos = r.pos(item);
-        out.ticket_keys_file = resolve(out.ticket_keys_file_pos, *v);
+        out.ticket_keys_file = resolve_path(out.ticket_keys_file_pos, *v);
       }
     }
   }

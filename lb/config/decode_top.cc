@@ -13,7 +13,7 @@ namespace {
 
 const schema top_schema{"top level",
                         {"workers", "drain_timeout", "admin", "access_log", "listeners", "pools", "tls",
-                         "metrics", "limits"},
+                         "metrics", "limits", "kubernetes"},
                         {}};
 const schema process_limits_schema{"limits", {"memory_high"}, {}};
 const schema admin_schema{"admin", {"listen", "token_file"}, {}};
@@ -34,8 +34,11 @@ void decode_top(reader& r, const YAML::Node& root, config& cfg) {
   }
   const auto top = r.read_map({"config", root, root}, top_schema);
   if (!top) return;
-  r.require(*top, "listeners", "config");
-  r.require(*top, "pools", "config");
+  // In ingress mode the cluster brings listeners and pools of its own.
+  if (!top->get("kubernetes")) {
+    r.require(*top, "listeners", "config");
+    r.require(*top, "pools", "config");
+  }
   for (const auto& f : top->items) {
     if (f.key == "workers") {
       read_workers(r, f, cfg);
@@ -55,6 +58,8 @@ void decode_top(reader& r, const YAML::Node& root, config& cfg) {
       for (const auto& item : r.read_list(f, "pool").value_or(std::vector<field>{})) {
         decode_pool(r, item, cfg.pools.emplace_back());
       }
+    } else if (f.key == "kubernetes") {
+      decode_kubernetes(r, f, cfg.kubernetes.emplace());
     } else if (f.key == "metrics") {
       decode_metrics(r, f, cfg.metrics);
     } else if (f.key == "limits") {

@@ -277,24 +277,60 @@ std::optional<tls_secret> decode_secret(const json& j, std::string& error) {
   }, error);
 }
 
+namespace {
+
+std::string kind_of(const json& j) {
+  return j.is_object() && j.contains("kind") && j["kind"].is_string() ? j["kind"].get<std::string>() : "";
+}
+
+std::string key_of(const json& j) {
+  const auto* m = member(j, "metadata");
+  if (!m || !m->is_object()) return {};
+  const auto ns = m->value("namespace", std::string());
+  const auto n = m->value("name", std::string());
+  return ns.empty() ? n : ns + "/" + n;
+}
+
+}  // namespace
+
+void cluster::remove(const json& j) {
+  const auto kind = kind_of(j);
+  const auto key = key_of(j);
+  if (kind == "Ingress") ingresses.erase(key);
+  else if (kind == "IngressClass") classes.erase(key);
+  else if (kind == "Service") services.erase(key);
+  else if (kind == "EndpointSlice") slices.erase(key);
+  else if (kind == "Secret") secrets.erase(key);
+  std::erase_if(undecodable, [&](const undecodable_object& u) { return u.kind == kind && u.key == key; });
+}
+
+void cluster::clear(const std::string& kind) {
+  if (kind == "Ingress") ingresses.clear();
+  else if (kind == "IngressClass") classes.clear();
+  else if (kind == "Service") services.clear();
+  else if (kind == "EndpointSlice") slices.clear();
+  else if (kind == "Secret") secrets.clear();
+  std::erase_if(undecodable, [&](const undecodable_object& u) { return u.kind == kind; });
+}
+
 void cluster::add(const json& j) {
-  const auto kind = j.is_object() && j.contains("kind") && j["kind"].is_string() ? j["kind"].get<std::string>() : "";
+  const auto kind = kind_of(j);
   if (kind == "List" || kind.ends_with("List")) {
     if (j.contains("items") && j["items"].is_array())
       for (const auto& item : j["items"]) add(item);
     return;
   }
   std::string error;
-  const auto name = [&] {
-    const auto* m = member(j, "metadata");
-    if (!m) return std::string("(unnamed)");
-    const auto ns = m->value("namespace", std::string());
-    const auto n = m->value("name", std::string("(unnamed)"));
-    return ns.empty() ? n : ns + "/" + n;
-  };
   const auto keep = [&](auto decoded, auto& into) {
-    if (decoded) into.insert_or_assign(decoded->meta.key(), std::move(*decoded));
-    else undecodable.push_back({kind, name(), error});
+    const auto key = key_of(j);
+    // A new version replaces the old one, decodable or not.
+    std::erase_if(undecodable, [&](const undecodable_object& u) { return u.kind == kind && u.key == key; });
+    if (decoded) {
+      into.insert_or_assign(decoded->meta.key(), std::move(*decoded));
+    } else {
+      into.erase(key);
+      undecodable.push_back({kind, key.empty() ? "(unnamed)" : key, error});
+    }
   };
   if (kind == "Ingress") keep(decode_ingress(j, error), ingresses);
   else if (kind == "IngressClass") keep(decode_ingress_class(j, error), classes);

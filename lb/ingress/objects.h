@@ -136,9 +136,14 @@ struct cluster {
   };
   std::vector<undecodable_object> undecodable;
 
-  // Decodes `j` by its `kind` into its map (a `List` item by item).
-  // Kinds the controller does not read are skipped. Thread: any.
+  // Decodes `j` by its `kind` into its map (a `List` item by item),
+  // replacing an object of the same namespace/name. Kinds the controller does
+  // not read are skipped. Thread: any.
   void add(const nlohmann::json& j);
+  // Forgets the object `j` names (its kind, namespace and name).
+  void remove(const nlohmann::json& j);
+  // Forgets every object of `kind` ("Ingress", ...), before a re-list.
+  void clear(const std::string& kind);
 };
 
 }  // namespace lb::ingress

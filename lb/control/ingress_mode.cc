@@ -1,0 +1,231 @@
+#include "lb/control/ingress_mode.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <boost/asio/post.hpp>
+
+#include "lb/config/cross_check.h"
+#include "lb/core/log.h"
+#include "lb/kube/credentials.h"
+#include "lb/kube/resource.h"
+
+namespace lb::control {
+namespace {
+
+namespace fs = std::filesystem;
+
+// What the watch depends on: a change restarts it.
+std::string watch_identity(const config::kubernetes& k) { return k.kubeconfig + '\0' + k.namespace_; }
+
+ingress::options options_of(const config::kubernetes& k) {
+  ingress::options o;
+  o.class_name = k.ingress_class;
+  o.controller = k.controller;
+  o.take_unclassed = k.take_unclassed;
+  o.http = k.http;
+  o.https = k.https;
+  o.tls_dir = k.tls_dir;
+  o.annotations_prefix = k.annotations_prefix;
+  return o;
+}
+
+}  // namespace
+
+ingress_mode::ingress_mode(boost::asio::io_context& control, std::function<void()> changed,
+                           std::chrono::milliseconds settle)
+    : control_(control), changed_(std::move(changed)), settle_(settle), settle_timer_(control) {}
+
+ingress_mode::~ingress_mode() {
+  if (watcher_) watcher_->stop();
+}
+
+void ingress_mode::push(delivery d) {
+  bool wake = false;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    wake = inbox_.empty();
+    inbox_.push_back(std::move(d));
+  }
+  inbox_cv_.notify_all();
+  if (!wake) return;  // a drain is already on its way
+  boost::asio::post(control_, [this] {
+    if (!drain_inbox() || settle_pending_) return;
+    settle_pending_ = true;
+    settle_timer_.expires_after(settle_);
+    settle_timer_.async_wait([this](const boost::system::error_code& ec) {
+      settle_pending_ = false;
+      if (!ec && watcher_) changed_();
+    });
+  });
+}
+
+void ingress_mode::on_list(const kube::resource& r, std::vector<nlohmann::json> items, const std::string&) {
+  push({r.kind, delivery::list, std::move(items)});
+}
+
+void ingress_mode::on_event(const kube::resource& r, kube::event_type type, nlohmann::json object) {
+  if (type != kube::event_type::added && type != kube::event_type::modified && type != kube::event_type::deleted)
+    return;
+  delivery d{r.kind, type == kube::event_type::deleted ? delivery::remove : delivery::upsert, {}};
+  d.objects.push_back(std::move(object));
+  push(std::move(d));
+}
+
+void ingress_mode::on_synced() {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    synced_ = true;
+  }
+  inbox_cv_.notify_all();
+  boost::asio::post(control_, [this] {
+    taken_in_sync_ = true;
+    log::info("kubernetes objects listed", {{"ingresses", std::to_string(objects_.ingresses.size())},
+                                            {"services", std::to_string(objects_.services.size())},
+                                            {"endpointslices", std::to_string(objects_.slices.size())}});
+  });
+}
+
+bool ingress_mode::drain_inbox() {
+  std::vector<delivery> batch;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    batch.swap(inbox_);
+  }
+  for (auto& d : batch) {
+    if (d.what == delivery::list) objects_.clear(d.kind);
+    for (auto& o : d.objects) {
+      // List items come without their kind.
+      if (o.is_object()) o["kind"] = d.kind;
+      if (d.what == delivery::remove) objects_.remove(o);
+      else objects_.add(o);
+    }
+  }
+  return !batch.empty();
+}
+
+void ingress_mode::wait_synced(std::chrono::milliseconds limit) {
+  if (!watcher_) return;
+  {
+    std::unique_lock lock(inbox_mutex_);
+    if (!inbox_cv_.wait_for(lock, limit, [this] { return synced_; }))
+      log::warn("kubernetes objects not all listed yet: serving what is known, reloading as they come",
+                {{"waited_ms", std::to_string(limit.count())}});
+    else
+      taken_in_sync_ = true;
+  }
+  drain_inbox();
+}
+
+bool ingress_mode::ready() const { return !watcher_ || taken_in_sync_; }
+
+bool ingress_mode::start_watch(const config::kubernetes& k, std::string& why) {
+  const auto id = watch_identity(k);
+  if (watcher_ && id == watch_settings_) return true;
+  kube::credentials creds;
+  const bool ok = k.kubeconfig.empty() ? kube::from_in_cluster(creds, why) : kube::from_kubeconfig(creds, why, k.kubeconfig);
+  if (!ok) return false;
+  std::vector<kube::resource> resources;
+  for (const char* plural : {"ingresses", "ingressclasses", "services", "endpointslices", "secrets"}) {
+    auto r = kube::known_resource(plural);
+    // Only TLS Secrets: the others are none of lb's business and can be many.
+    if (r->plural == "secrets") r->field_selector = "type=kubernetes.io/tls";
+    resources.push_back(std::move(*r));
+  }
+  kube::watch_options wo;
+  wo.namespace_ = k.namespace_;
+  if (watcher_) watcher_->stop();
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_.clear();
+    synced_ = false;
+  }
+  taken_in_sync_ = false;
+  objects_ = {};
+  watcher_ = std::make_unique<kube::watcher>(std::move(creds), std::move(resources), wo, *this);
+  if (!watcher_->start(why)) {
+    watcher_.reset();
+    return false;
+  }
+  watch_settings_ = id;
+  log::info("watching kubernetes", {{"server", k.kubeconfig.empty() ? "in-cluster" : k.kubeconfig},
+                                    {"namespace", k.namespace_.empty() ? "(all)" : k.namespace_}});
+  return true;
+}
+
+bool ingress_mode::write_files(const std::vector<ingress::pem_file>& files, std::string& why) {
+  for (const auto& f : files) {
+    const auto it = written_.find(f.path);
+    if (it != written_.end() && it->second == f.content) continue;
+    std::error_code ec;
+    fs::create_directories(fs::path(f.path).parent_path(), ec);
+    // Written aside and renamed: a reader never sees half a key, and the
+    // certificate watch sees one change.
+    const auto tmp = f.path + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      if (f.secret) ::chmod(tmp.c_str(), 0600);
+      out << f.content;
+      if (!out.flush()) {
+        why = "cannot write " + tmp + ": " + std::strerror(errno);
+        return false;
+      }
+    }
+    fs::rename(tmp, f.path, ec);
+    if (ec) {
+      why = "cannot write " + f.path + ": " + ec.message();
+      return false;
+    }
+    written_[f.path] = f.content;
+  }
+  return true;
+}
+
+config::load_result ingress_mode::merge(config::load_result parsed) {
+  if (!parsed.ok()) return parsed;
+  if (!parsed.cfg->kubernetes) {
+    if (watcher_) {
+      watcher_->stop();
+      watcher_.reset();
+      objects_ = {};
+      log::info("kubernetes watch stopped: no 'kubernetes' in the config");
+    }
+    return parsed;
+  }
+  const auto& k = *parsed.cfg->kubernetes;
+  std::string why;
+  if (!start_watch(k, why)) {
+    parsed.errors.push_back(config::diagnostic::at(k.pos, "kubernetes: " + why));
+    parsed.cfg = nullptr;
+    return parsed;
+  }
+  drain_inbox();
+  auto t = ingress::translate(objects_, options_of(k));
+  if (!write_files(t.files, why)) {
+    parsed.errors.push_back(config::diagnostic::at(k.pos, "kubernetes: " + why));
+    parsed.cfg = nullptr;
+    return parsed;
+  }
+  for (const auto& r : t.report) {
+    if (r.level == ingress::fidelity::supported || !r.served) continue;
+    for (const auto& n : r.notes)
+      if (n.level != ingress::fidelity::supported)
+        log::debug("ingress note", {{"object", r.kind + " " + r.key},
+                                    {"level", std::string(ingress::fidelity_name(n.level))},
+                                    {"subject", n.subject},
+                                    {"note", n.text}});
+  }
+  last_report_ = std::move(t.report);
+  auto cfg = std::make_shared<config::config>(*parsed.cfg);
+  for (auto& l : t.cfg.listeners) cfg->listeners.push_back(std::move(l));
+  for (auto& p : t.cfg.pools) cfg->pools.push_back(std::move(p));
+  // Names and addresses checked again across the file's and the cluster's
+  // parts (a file pool named like a Service's, a listener on the same port).
+  parsed.errors = config::cross_check(*cfg);
+  parsed.cfg = parsed.errors.empty() ? std::move(cfg) : nullptr;
+  return parsed;
+}
+
+}  // namespace lb::control
