@@ -1,5 +1,7 @@
 #include "lb/kube/api_connection.h"
 
+#include <limits>
+
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -129,7 +131,9 @@ asio::awaitable<api_connection::error_code> api_connection::start_stream(const s
   if (ec) co_return ec;
   stream_parser_.emplace();
   // A watch body has no end but the server's timeout: only lines are bounded.
-  stream_parser_->body_limit(boost::none);
+  // Not boost::none: Beast 1.74 compares a Content-Length against the empty
+  // optional and refuses every non-chunked body (a 401's Status, say).
+  stream_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
   co_await http::async_read_header(stream_, buffer_, *stream_parser_, redirect_error(use_awaitable, ec));
   if (!ec) status = stream_parser_->get().result_int();
   co_return ec;

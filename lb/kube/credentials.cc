@@ -22,12 +22,14 @@ std::string trim(std::string s) {
 }
 
 // The entry of a kubeconfig list (`clusters`, `users`, `contexts`) called `name`.
+// A missing one is Undefined (`!node`); a default YAML::Node would be a defined Null.
 YAML::Node named(const YAML::Node& list, const std::string& name, const char* inner) {
-  if (!list || !list.IsSequence()) return {};
+  const YAML::Node missing(YAML::NodeType::Undefined);
+  if (!list || !list.IsSequence()) return missing;
   for (const auto& entry : list) {
     if (entry["name"] && entry["name"].as<std::string>() == name) return entry[inner];
   }
-  return {};
+  return missing;
 }
 
 std::string str(const YAML::Node& n, const char* key) {
