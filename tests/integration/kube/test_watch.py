@@ -263,6 +263,29 @@ class KubeWatchTest(unittest.TestCase):
             self.assertGreater(b, a * 1.3, gaps)
         self.assertLess(max(gaps), 0.8 + 0.2, gaps)  # capped
 
+    def test_server_name_is_checked(self):
+        # A certificate for "localhost" only: good by name, refused by IP.
+        named_dir = os.path.join(self.dir, "named")
+        os.mkdir(named_dir)
+        named = FakeKube(named_dir, token="token-1", sans=("DNS:localhost",))
+        try:
+            by_ip = named.write_kubeconfig(os.path.join(self.dir, "by-ip"), token_file=self.token_file)
+            by_name = named.write_kubeconfig(os.path.join(self.dir, "by-name"), token_file=self.token_file,
+                                             server=f"https://localhost:{named.port}")
+            refused = self.start(kubeconfig=by_ip)
+            accepted = self.start(kubeconfig=by_name)
+            self.synced(accepted)
+            self.assertTrue(harness.wait_until(lambda: "certificate verify failed" in refused.stderr(), 2),
+                            refused.stderr())
+            self.assertIn("IP address mismatch", refused.stderr())
+            self.assertEqual({r["path"] for r in named.request_log()}, {"/api/v1/services"})
+            self.assertNotIn("SYNCED", [l["type"] for l in refused.lines()])
+        finally:
+            for w in self.watches:
+                w.stop()
+            self.watches = []
+            named.stop()
+
     def test_namespace_scoping(self):
         self.fake.create("services", "a", "team-a")
         self.fake.create("services", "b", "team-b")

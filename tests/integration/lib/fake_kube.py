@@ -116,13 +116,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 class FakeKube:
     """The server. `FakeKube(directory)` generates its CA and certificate in
-    `directory` and starts on 127.0.0.1:0; `.port`, `.ca_file`."""
+    `directory` (for `sans`) and starts on 127.0.0.1:0; `.port`, `.ca_file`."""
 
-    def __init__(self, directory, token="token-1", history=1000, bookmark_interval=None):
+    def __init__(self, directory, token="token-1", history=1000, bookmark_interval=None,
+                 sans=("IP:127.0.0.1", "DNS:localhost")):
         self.dir = directory
         self.ca = make_ca(directory, "kube-ca")
         self.ca_file = self.ca[0]
-        self.leaf = make_leaf(directory, "kube-apiserver", self.ca, ["IP:127.0.0.1", "DNS:localhost"])
+        self.leaf = make_leaf(directory, "kube-apiserver", self.ca, list(sans))
         self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.tls.load_cert_chain(*self.leaf)
         self.cond = threading.Condition()
