@@ -1,5 +1,7 @@
 #include "lb/kube/watcher.h"
 
+#include <pthread.h>
+
 #include <random>
 
 #include <boost/asio/co_spawn.hpp>
@@ -78,7 +80,10 @@ bool watcher::start(std::string& why) {
       }
     });
   }
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "lb-kube-watch");
+    io_.run();
+  });
   return true;
 }
 
@@ -97,24 +102,31 @@ void watcher::stop() {
 asio::awaitable<void> watcher::run(stream& s) {
   while (!stopping_) {
     bool retry_now = false;
-    if (s.need_list) {
-      if (co_await list(s)) {
-        s.need_list = false;
-        s.retry.reset();
-        continue;
+    // A malformed answer (a field of the wrong JSON type, say) is one failed
+    // attempt of this stream, never the end of it.
+    try {
+      if (s.need_list) {
+        if (co_await list(s)) {
+          s.need_list = false;
+          s.retry.reset();
+          continue;
+        }
+      } else {
+        const auto start = steady_clock::now();
+        const int o = co_await watch(s);
+        const bool long_enough = steady_clock::now() - start >= std::chrono::seconds(1);
+        if (o == gone) {
+          s.need_list = true;
+          // A second 410 in a row without events between: the server is not
+          // settling, so the re-list waits its back-off.
+          retry_now = ++s.gone_in_row == 1;
+        } else if (o == ended) {
+          retry_now = long_enough;  // a server timeout: resume at once, unless it is instant every time
+        }
       }
-    } else {
-      const auto start = steady_clock::now();
-      const int o = co_await watch(s);
-      const bool long_enough = steady_clock::now() - start >= std::chrono::seconds(1);
-      if (o == gone) {
-        s.need_list = true;
-        // A second 410 in a row without events between: the server is not
-        // settling, so the re-list waits its back-off.
-        retry_now = ++s.gone_in_row == 1;
-      } else if (o == ended) {
-        retry_now = long_enough;  // a server timeout: resume at once, unless it is instant every time
-      }
+    } catch (const std::exception& e) {
+      log::warn("kube watch answer refused", {{"resource", s.res.name}, {"error", e.what()}});
+      if (s.conn) s.conn->close();
     }
     if (stopping_) break;
     if (retry_now) continue;
@@ -195,13 +207,12 @@ asio::awaitable<bool> watcher::list(stream& s) {
   }
   if (!s.listed_once) {
     s.listed_once = true;
-    listed(s);
+    listed();
   }
   co_return true;
 }
 
-void watcher::listed(stream& s) {
-  (void)s;
+void watcher::listed() {
   if (++listed_ != streams_.size()) return;
   synced_.store(true, std::memory_order_release);
   try {
@@ -279,13 +290,13 @@ asio::awaitable<int> watcher::watch(stream& s) {
   co_return result;
 }
 
-bool watcher::deliver_line(stream& s, std::string_view line, int& outcome) {
+void watcher::deliver_line(stream& s, std::string_view line, int& outcome) {
   watch_event ev;
   std::string why;
   if (!parse_watch_line(line, ev, why)) {
     log::warn("kube watch line refused", {{"resource", s.res.name}, {"error", why}});
     outcome = failed;
-    return false;
+    return;
   }
   try {
     switch (ev.type) {
@@ -294,20 +305,19 @@ bool watcher::deliver_line(stream& s, std::string_view line, int& outcome) {
                                              {"code", std::to_string(ev.code)},
                                              {"error", ev.message}});
         outcome = ev.code == 410 ? gone : failed;
-        return false;
+        return;
       case event_type::bookmark:
         s.rv = ev.resource_version;
         sink_.on_bookmark(s.res, s.rv);
-        return true;
+        return;
       default:
         s.rv = ev.resource_version;
         s.gone_in_row = 0;
         sink_.on_event(s.res, ev.type, std::move(ev.object));
-        return true;
+        return;
     }
   } catch (const std::exception& e) {
     log::error("kube watch consumer threw", {{"resource", s.res.name}, {"error", e.what()}});
-    return true;
   }
 }
 

@@ -93,15 +93,15 @@ class watcher {
   boost::asio::awaitable<void> run(stream& s);
   boost::asio::awaitable<bool> list(stream& s);
   boost::asio::awaitable<int> watch(stream& s);
-  bool deliver_line(stream& s, std::string_view line, int& outcome);
-  void listed(stream& s);
+  void deliver_line(stream& s, std::string_view line, int& outcome);
+  void listed();
 
   credentials creds_;
   watch_options opts_;
   watch_sink& sink_;
   boost::asio::io_context io_;
+  std::unique_ptr<shared_state> shared_;  // TLS context, token, RNG: the watcher thread's after start()
   std::vector<std::unique_ptr<stream>> streams_;
-  std::unique_ptr<shared_state> shared_;  // TLS context and token: the watcher thread's
   std::thread thread_;
   std::atomic<bool> synced_{false};
   bool stopping_ = false;  // watcher thread only

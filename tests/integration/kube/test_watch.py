@@ -194,6 +194,34 @@ class KubeWatchTest(unittest.TestCase):
         self.fake.create("services", "c", "shop")
         self.assertTrue(w.wait_line(2.0, type="ADDED", name="c"))
 
+    def test_gone_as_http_status_relists(self):
+        self.fake.gone_as_http = True
+        self.fake.create("services", "a", "shop")
+        w = self.start()
+        self.synced(w)
+        self.assertTrue(harness.wait_until(lambda: self.fake.live_watches() == 1, 3))
+        self.fake.drop_watches()
+        self.fake.delete("services", "a", "shop")
+        self.fake.expire_history()
+        self.assertTrue(w.wait_for(lambda ls: len([l for l in ls if l["type"] == "LIST"]) == 2, 4), w.stderr())
+        self.assertEqual(self.lists(w, "services")[1]["items"], [])
+        self.assertIn(410, [r["status"] for r in self.fake.request_log(watch=True)])
+
+    def test_server_timeout_resumes_at_once_from_the_last_version(self):
+        w = self.start("--watch-timeout", "1")
+        self.synced(w)
+        self.fake.create("services", "a", "shop")
+        self.assertTrue(w.wait_line(1.0, type="ADDED", name="a"))
+        rv_a = str(self.fake.current_rv())
+        # timeoutSeconds is 1 (spread to under 2): the server ends each watch cleanly.
+        self.assertTrue(harness.wait_until(lambda: len(self.fake.request_log(watch=True)) >= 3, 6))
+        watches = self.fake.request_log(watch=True)
+        self.assertTrue(all(r["status"] == 200 for r in watches))
+        self.assertEqual(watches[2]["query"]["resourceVersion"], rv_a)
+        self.assertNotIn("retrying", w.stderr())  # no back-off after a clean end
+        self.assertEqual(len(self.lists(w, "services")), 1)
+        self.assertEqual([l["name"] for l in self.changes(w)], ["a"])
+
     def test_restart_with_history_resumes_without_duplicates(self):
         self.fake.create("services", "a", "shop")
         w = self.start()

@@ -134,6 +134,9 @@ class FakeKube:
         self.history_limit = history
         self.floor = 0          # a resume from a version below this gets 410
         self.bookmark_interval = bookmark_interval
+        # A too-old resume as an HTTP 410 answer instead of a 200 stream with
+        # an ERROR event (older API servers; both must re-list).
+        self.gone_as_http = False
         self.requests = []      # dicts: time, path, query, status, token, watch
         self.connections = []   # (time, ok, error) per TLS connection attempt
         self._watches = set()
@@ -211,7 +214,7 @@ class FakeKube:
         with self.cond:
             self.rv += 1
             meta = {"name": name, "uid": str(uuid.uuid4()), "resourceVersion": str(self.rv),
-                    "creationTimestamp": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")}
+                    "creationTimestamp": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
             if namespaced:
                 meta["namespace"] = namespace
             if labels:
@@ -380,6 +383,11 @@ users:
         bookmarks = query.get("allowWatchBookmarks") in ("1", "true")
         timeout = float(query.get("timeoutSeconds") or 1800)
         rv_text = query.get("resourceVersion", "")
+        with self.cond:
+            too_old = rv_text not in ("", "0") and int(rv_text) < self.floor
+        if too_old and self.gone_as_http:
+            entry["status"], entry["gone"] = 410, True
+            return self._send_json(h, 410, _status(410, "Expired", f"too old resource version: {rv_text}"))
         entry["status"] = 200
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
