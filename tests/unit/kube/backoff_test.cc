@@ -7,7 +7,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST(backoff, doubles_within_jitter_up_to_the_cap_and_resets) {
+TEST(kube_backoff, doubles_within_jitter_up_to_the_cap_and_resets) {
   backoff b({500ms, 30'000ms, 0.25}, 42);
   std::chrono::milliseconds nominal = 500ms;
   for (int i = 0; i < 200; ++i) {
@@ -21,7 +21,7 @@ TEST(backoff, doubles_within_jitter_up_to_the_cap_and_resets) {
   EXPECT_LE(b.next(), 500ms);
 }
 
-TEST(backoff, each_delay_exceeds_the_last_until_the_cap) {
+TEST(kube_backoff, each_delay_exceeds_the_last_until_the_cap) {
   // With jitter under 50 %, a doubled delay always exceeds the one before:
   // what the integration test relies on to see the back-off grow.
   backoff b({100ms, 800ms, 0.25}, 7);
@@ -33,7 +33,7 @@ TEST(backoff, each_delay_exceeds_the_last_until_the_cap) {
   }
 }
 
-TEST(backoff, seeds_give_different_delays) {
+TEST(kube_backoff, seeds_give_different_delays) {
   backoff a({1000ms, 30'000ms, 0.25}, 1), b({1000ms, 30'000ms, 0.25}, 2);
   int differ = 0;
   for (int i = 0; i < 5; ++i) differ += a.next() != b.next();

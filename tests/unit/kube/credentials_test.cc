@@ -14,7 +14,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class credentials_test : public ::testing::Test {
+class kube_credentials_test : public ::testing::Test {
  protected:
   void SetUp() override {
     char tmpl[] = "/tmp/lb-kube-creds-XXXXXX";
@@ -45,7 +45,7 @@ std::string kubeconfig(const std::string& cluster, const std::string& user, cons
          "users:\n- name: u1\n  user:\n" + user;
 }
 
-TEST(base64, decodes_padded_unpadded_and_wrapped) {
+TEST(kube_base64, decodes_padded_unpadded_and_wrapped) {
   std::string out;
   ASSERT_TRUE(base64_decode("Q0VSVA==", out));
   EXPECT_EQ(out, "CERT");
@@ -58,7 +58,7 @@ TEST(base64, decodes_padded_unpadded_and_wrapped) {
   EXPECT_FALSE(base64_decode("QQ==QQ", out));
 }
 
-TEST(server_url, parses_names_ips_and_ports) {
+TEST(kube_server_url, parses_names_ips_and_ports) {
   std::string host, why;
   std::uint16_t port = 0;
   ASSERT_TRUE(parse_server_url("https://10.0.0.1:6443", host, port, why));
@@ -77,7 +77,7 @@ TEST(server_url, parses_names_ips_and_ports) {
   EXPECT_FALSE(parse_server_url("https://:443", host, port, why));
 }
 
-TEST_F(credentials_test, kubeconfig_with_inline_data) {
+TEST_F(kube_credentials_test, kubeconfig_with_inline_data) {
   const auto path = write("kc", kubeconfig("    server: https://127.0.0.1:6443\n    certificate-authority-data: " +
                                                std::string(ca_b64) + "\n",
                                            "    token: abc\n    client-certificate-data: " + std::string(cert_b64) +
@@ -94,7 +94,7 @@ TEST_F(credentials_test, kubeconfig_with_inline_data) {
   EXPECT_EQ(c.namespace_, "shop");
 }
 
-TEST_F(credentials_test, kubeconfig_paths_are_relative_to_its_folder) {
+TEST_F(kube_credentials_test, kubeconfig_paths_are_relative_to_its_folder) {
   write("conf/certs/ca.crt", "FILE-CA");
   write("conf/tok", "from-file\n");
   const auto path = write("conf/kc", kubeconfig("    server: https://api.test\n    certificate-authority: certs/ca.crt\n",
@@ -109,7 +109,7 @@ TEST_F(credentials_test, kubeconfig_paths_are_relative_to_its_folder) {
   EXPECT_EQ(t.current(), "from-file");
 }
 
-TEST_F(credentials_test, kubeconfig_errors_are_returned_not_thrown) {
+TEST_F(kube_credentials_test, kubeconfig_errors_are_returned_not_thrown) {
   credentials c;
   std::string why;
   EXPECT_FALSE(from_kubeconfig(c, why, (dir_ / "missing").string()));
@@ -137,7 +137,7 @@ TEST_F(credentials_test, kubeconfig_errors_are_returned_not_thrown) {
   EXPECT_FALSE(from_kubeconfig(c, why, write("garbage", "[: not yaml")));
 }
 
-TEST_F(credentials_test, in_cluster_reads_env_and_the_service_account_folder) {
+TEST_F(kube_credentials_test, in_cluster_reads_env_and_the_service_account_folder) {
   credentials c;
   std::string why;
   EXPECT_FALSE(from_in_cluster(c, why, dir_.string()));
@@ -158,7 +158,7 @@ TEST_F(credentials_test, in_cluster_reads_env_and_the_service_account_folder) {
   EXPECT_TRUE(c.token.empty());
 }
 
-TEST_F(credentials_test, a_token_file_is_reread_when_it_rotates) {
+TEST_F(kube_credentials_test, a_token_file_is_reread_when_it_rotates) {
   credentials c;
   c.token = "fixed";
   c.token_file = write("token", "one\n");

@@ -15,7 +15,7 @@ struct collect {
   }
 };
 
-TEST(line_splitter, lines_split_across_pieces_are_joined) {
+TEST(kube_line_splitter, lines_split_across_pieces_are_joined) {
   line_splitter s(100);
   collect c;
   ASSERT_TRUE(s.feed("{\"a\":1}\n{\"b\"", c.fn()));
@@ -27,14 +27,14 @@ TEST(line_splitter, lines_split_across_pieces_are_joined) {
   EXPECT_EQ(s.pending(), 0u);
 }
 
-TEST(line_splitter, one_byte_at_a_time) {
+TEST(kube_line_splitter, one_byte_at_a_time) {
   line_splitter s(100);
   collect c;
   for (const char ch : std::string("ab\ncd\n")) ASSERT_TRUE(s.feed(std::string_view(&ch, 1), c.fn()));
   EXPECT_EQ(c.lines, (std::vector<std::string>{"ab", "cd"}));
 }
 
-TEST(line_splitter, a_line_over_the_limit_fails_whole_or_in_pieces) {
+TEST(kube_line_splitter, a_line_over_the_limit_fails_whole_or_in_pieces) {
   collect c;
   line_splitter whole(8);
   EXPECT_TRUE(whole.feed("12345678\n", c.fn()));

@@ -7,7 +7,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST(resource, known_resources_and_their_paths) {
+TEST(kube_resource, known_resources_and_their_paths) {
   const auto ing = known_resource("ingresses");
   ASSERT_TRUE(ing);
   EXPECT_EQ(collection_path(*ing, ""), "/apis/networking.k8s.io/v1/ingresses");
@@ -21,7 +21,7 @@ TEST(resource, known_resources_and_their_paths) {
   EXPECT_FALSE(known_resource("pods"));
 }
 
-TEST(resource, list_and_watch_targets) {
+TEST(kube_resource, list_and_watch_targets) {
   auto svc = *known_resource("services");
   EXPECT_EQ(list_target(svc, "", 500, ""), "/api/v1/services?limit=500");
   EXPECT_EQ(list_target(svc, "", 500, "a+b/="), "/api/v1/services?limit=500&continue=a%2Bb%2F%3D");

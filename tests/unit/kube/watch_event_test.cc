@@ -5,7 +5,7 @@
 namespace lb::kube {
 namespace {
 
-TEST(watch_event, decodes_changes_bookmarks_and_errors) {
+TEST(kube_watch_event, decodes_changes_bookmarks_and_errors) {
   watch_event ev;
   std::string why;
   ASSERT_TRUE(parse_watch_line(
@@ -27,7 +27,7 @@ TEST(watch_event, decodes_changes_bookmarks_and_errors) {
   EXPECT_EQ(ev.message, "too old resource version");
 }
 
-TEST(watch_event, refuses_what_is_not_an_event) {
+TEST(kube_watch_event, refuses_what_is_not_an_event) {
   watch_event ev;
   std::string why;
   EXPECT_FALSE(parse_watch_line("not json", ev, why));
@@ -38,7 +38,7 @@ TEST(watch_event, refuses_what_is_not_an_event) {
   EXPECT_NE(why.find("resourceVersion"), std::string::npos);
 }
 
-TEST(watch_event, status_message_of_a_status_or_raw_text) {
+TEST(kube_watch_event, status_message_of_a_status_or_raw_text) {
   EXPECT_EQ(status_message(R"({"kind":"Status","message":"Unauthorized","reason":"Unauthorized","code":401})"),
             "Unauthorized (Unauthorized)");
   EXPECT_EQ(status_message("plain text"), "plain text");
