@@ -30,6 +30,7 @@ constexpr const char* usage =
     "                     [--resources ingresses,ingressclasses,services,secrets,endpointslices]\n"
     "                     [--list-limit N] [--watch-timeout SECONDS] [--backoff-initial-ms MS]\n"
     "                     [--backoff-max-ms MS] [--bookmarks] [--service-account-dir DIR]\n"
+    "                     [--label-selector SEL] [--field-selector SEL]\n"
     "Without --kubeconfig: in-cluster credentials (KUBERNETES_SERVICE_HOST, the service account\n"
     "token, ca.crt and namespace in DIR, default /var/run/secrets/kubernetes.io/serviceaccount).\n";
 
@@ -83,6 +84,7 @@ bool parse_number(const char* text, long& out) {
 int main(int argc, char** argv) {
   std::string kubeconfig, context, sa_dir = service_account_dir, resources = "ingresses,ingressclasses,services,secrets,endpointslices";
   watch_options opts;
+  std::string label_selector, field_selector;
   bool bookmarks = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -93,6 +95,8 @@ int main(int argc, char** argv) {
     else if (a == "--namespace" && has_value) opts.namespace_ = argv[++i];
     else if (a == "--resources" && has_value) resources = argv[++i];
     else if (a == "--service-account-dir" && has_value) sa_dir = argv[++i];
+    else if (a == "--label-selector" && has_value) label_selector = argv[++i];
+    else if (a == "--field-selector" && has_value) field_selector = argv[++i];
     else if (a == "--bookmarks") bookmarks = true;
     else if (a == "--list-limit" && has_value && parse_number(argv[++i], n)) opts.list_limit = static_cast<unsigned>(n);
     else if (a == "--watch-timeout" && has_value && parse_number(argv[++i], n)) opts.watch_timeout = std::chrono::seconds(n);
@@ -124,6 +128,8 @@ int main(int argc, char** argv) {
       std::cerr << "lb-kube-watch: unknown resource '" << name << "'\n" << usage;
       return 2;
     }
+    r->label_selector = label_selector;
+    r->field_selector = field_selector;
     list.push_back(std::move(*r));
   }
 

@@ -334,6 +334,19 @@ class KubeWatchTest(unittest.TestCase):
         self.assertTrue(w.wait_line(1.0, type="ADDED", name="a2"))
         self.assertEqual([l["name"] for l in self.changes(w)], ["a2"])
 
+    def test_label_selector(self):
+        self.fake.create("services", "web", "shop", labels={"app": "web"})
+        self.fake.create("services", "db", "shop", labels={"app": "db"})
+        w = self.start("--label-selector", "app=web")
+        self.synced(w)
+        self.assertEqual(self.lists(w, "services")[0]["items"], ["shop/web"])
+        self.assertTrue(all(r["query"]["labelSelector"] == "app=web" for r in self.fake.request_log()))
+        self.assertTrue(harness.wait_until(lambda: self.fake.live_watches() == 1, 3))
+        self.fake.create("services", "db2", "shop", labels={"app": "db"})
+        self.fake.create("services", "web2", "shop", labels={"app": "web"})
+        self.assertTrue(w.wait_line(1.0, type="ADDED", name="web2"))
+        self.assertEqual([l["name"] for l in self.changes(w)], ["web2"])
+
     def test_in_cluster_credentials(self):
         sa = os.path.join(self.dir, "serviceaccount")
         os.mkdir(sa)

@@ -5,6 +5,7 @@ the list and watch semantics a client relies on:
 
 - LIST with limit/continue (pages of one consistent snapshot; items without
   kind/apiVersion, as the real server sends them);
+- labelSelector with `k=v` terms (on lists and watches);
 - WATCH (watch=1) streaming one JSON event per line with chunked encoding,
   resumed from resourceVersion out of a bounded event history; a version older
   than the history gets an ERROR event with a Status of code 410, as the real
@@ -350,8 +351,15 @@ users:
             return self._watch(h, entry, *route, query)
         return self._list(h, entry, *route, query)
 
-    def _matching(self, plural, ns):
-        return sorted((k, v) for k, v in self.objects[plural].items() if not ns or k[0] == ns)
+    @staticmethod
+    def _selected(obj, selector):
+        """Whether `obj` matches a labelSelector of `k=v` terms (all the fake knows)."""
+        labels = obj["metadata"].get("labels", {})
+        return all(labels.get(k) == v for k, _, v in (t.partition("=") for t in selector.split(",") if t))
+
+    def _matching(self, plural, ns, selector=""):
+        return sorted((k, v) for k, v in self.objects[plural].items()
+                      if (not ns or k[0] == ns) and self._selected(v, selector))
 
     def _list(self, h, entry, plural, ns, query):
         api_version, kind = RESOURCES[plural][1:3]
@@ -364,7 +372,8 @@ users:
                     entry["status"] = 410
                     return self._send_json(h, 410, _status(410, "Expired", "the continue token has expired"))
             else:
-                items = [json.loads(json.dumps(v)) for _, v in self._matching(plural, ns)]
+                items = [json.loads(json.dumps(v))
+                         for _, v in self._matching(plural, ns, query.get("labelSelector", ""))]
                 for item in items:  # the real server leaves these out of list items
                     item.pop("kind", None)
                     item.pop("apiVersion", None)
@@ -383,6 +392,7 @@ users:
         bookmarks = query.get("allowWatchBookmarks") in ("1", "true")
         timeout = float(query.get("timeoutSeconds") or 1800)
         rv_text = query.get("resourceVersion", "")
+        selector = query.get("labelSelector", "")
         with self.cond:
             too_old = rv_text not in ("", "0") and int(rv_text) < self.floor
         if too_old and self.gone_as_http:
@@ -398,7 +408,7 @@ users:
             self._watches.add(w)
             if rv_text in ("", "0"):
                 # No version: the current objects as ADDED, then changes.
-                pending = [{"type": "ADDED", "object": v} for _, v in self._matching(plural, ns)]
+                pending = [{"type": "ADDED", "object": v} for _, v in self._matching(plural, ns, selector)]
                 pos = self.rv
             elif int(rv_text) < self.floor:
                 pending, pos = None, self.rv
@@ -420,7 +430,8 @@ users:
                     while True:
                         now = time.monotonic()
                         events = [(r, t, o) for r, p, n, t, o in self.history
-                                  if r > pos and p == plural and (not ns or n == ns)]
+                                  if r > pos and p == plural and (not ns or n == ns)
+                                  and self._selected(o, selector)]
                         due = bookmarks and (w.bookmark or now >= next_bookmark)
                         if events or due or w.dropped or now >= deadline or self._client_left(w):
                             break
