@@ -30,7 +30,13 @@ double controller::unix_now() {
 
 int controller::run() {
   if (!handover_.receive()) return 1;
-  auto first = source_.load();
+  auto first = ingress_.merge(source_.load());
+  if (first.ok() && first.cfg->kubernetes) {
+    // Serve the cluster as it is rather than an empty one: wait (bounded)
+    // for the first list, then translate again.
+    ingress_.wait_synced(std::chrono::seconds(10));
+    first = ingress_.merge(source_.load());
+  }
   for (const auto& d : first.errors) std::cerr << d.str() << '\n';
   if (!first.ok()) {
     report_failed("config invalid: " + (first.errors.empty() ? std::string("see its log") : first.errors.front().str()));

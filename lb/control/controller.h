@@ -26,6 +26,7 @@
 #include "lb/control/dns_refresh.h"
 #include "lb/control/file_watch.h"
 #include "lb/control/handover.h"
+#include "lb/control/ingress_mode.h"
 #include "lb/control/memory_watch.h"
 #include "lb/control/upgrade.h"
 #include "lb/health/checker.h"
@@ -162,6 +163,8 @@ class controller {
   std::vector<std::string> tls_dirs_;   // the folders tls_watch_ watches
   std::vector<std::string> tls_files_;  // and the files in them it counts events for
   std::unique_ptr<health::checker> health_;
+  // Ingress controller mode: merges the cluster into every load of the file.
+  ingress_mode ingress_{control_, [this] { reload("kubernetes"); }};
   admin::control_facts facts_;
   unsigned running_ = 0;
   std::uint64_t fd_limit_ = 0;  // RLIMIT_NOFILE once raised at start

@@ -16,6 +16,7 @@ void controller::add_admin_routes() {
   admin_->route(bhttp::verb::get, "/readyz", [this] {
     if (draining_) return reply{bhttp::status::service_unavailable, "draining\n"};
     if (!ready_) return reply{bhttp::status::service_unavailable, "not ready\n"};
+    if (!ingress_.ready()) return reply{bhttp::status::service_unavailable, "kubernetes objects not listed yet\n"};
     return reply{bhttp::status::ok, "ready\n"};
   });
   admin_->route(bhttp::verb::get, "/metrics", [this] {

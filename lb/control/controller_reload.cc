@@ -17,7 +17,7 @@ controller::reload_result controller::reload(std::string_view trigger) {
     r.errors.push_back("draining: reload refused");
     return r;
   }
-  auto parsed = source_.load();
+  auto parsed = ingress_.merge(source_.load());
   auto outcome = compile(parsed, path_, current_->version + 1, *registry_, tls_cache_);
   if (outcome.snap) {
     if (auto e = fd_budget_error(*outcome.snap->cfg, workers_count_, fd_limit_)) {

@@ -144,7 +144,8 @@ bool ingress_mode::start_watch(const config::kubernetes& k, std::string& why) {
   }
   taken_in_sync_ = false;
   objects_ = {};
-  watcher_ = std::make_unique<kube::watcher>(std::move(creds), std::move(resources), wo, *this);
+  kube::watch_sink& sink = *this;  // the base is private: convert here, not in make_unique
+  watcher_ = std::make_unique<kube::watcher>(std::move(creds), std::move(resources), wo, sink);
   if (!watcher_->start(why)) {
     watcher_.reset();
     return false;

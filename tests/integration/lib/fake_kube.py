@@ -242,6 +242,28 @@ class FakeKube:
             self._record(plural, "DELETED", obj)
             return obj
 
+    def apply(self, plural, obj):
+        """Creates or replaces a whole object (`metadata.name`, and `namespace`
+        for a namespaced kind): EndpointSlices and Secrets keep their fields
+        outside `spec`. Returns the stored copy."""
+        api_version, kind, namespaced = RESOURCES[plural][1:]
+        obj = json.loads(json.dumps(obj))
+        meta = obj.setdefault("metadata", {})
+        key = (meta.get("namespace", "default") if namespaced else "", meta["name"])
+        if namespaced:
+            meta.setdefault("namespace", "default")
+        with self.cond:
+            old = self.objects[plural].get(key)
+            self.rv += 1
+            obj["apiVersion"], obj["kind"] = api_version, kind
+            meta["resourceVersion"] = str(self.rv)
+            meta.setdefault("uid", old["metadata"]["uid"] if old else str(uuid.uuid4()))
+            meta.setdefault("creationTimestamp", old["metadata"]["creationTimestamp"] if old else
+                            datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+            self.objects[plural][key] = obj
+            self._record(plural, "MODIFIED" if old else "ADDED", obj)
+            return json.loads(json.dumps(obj))
+
     def current_rv(self):
         with self.cond:
             return self.rv
