@@ -59,7 +59,7 @@ struct watch_options {
   // (client-go's spread) so the streams do not all reconnect together.
   std::chrono::seconds watch_timeout{300};
   std::chrono::seconds request_timeout{30};  // connect + TLS + a list page or a watch head
-  std::chrono::seconds idle_timeout{0};      // no byte for this long: reconnect (0: watch_timeout + 30 s)
+  std::chrono::seconds idle_timeout{0};      // no byte for this long: reconnect (0: 2 x watch_timeout + 30 s)
   backoff_policy backoff;
   std::size_t max_line_bytes = 16 << 20;     // one watch event
   std::size_t max_list_page_bytes = 256 << 20;
