@@ -52,12 +52,23 @@ void ingress_mode::push(delivery d) {
   inbox_cv_.notify_all();
   if (!wake) return;  // a drain is already on its way
   boost::asio::post(control_, [this] {
-    if (!drain_inbox() || settle_pending_) return;
+    if (!drain_inbox() || settle_pending_ || !watcher_) return;
+    // A change after a quiet spell applies at once; during a burst (a
+    // rollout) at most one reload per `settle_`, with what came meanwhile.
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= last_change_ + settle_) {
+      last_change_ = now;
+      changed_();
+      return;
+    }
     settle_pending_ = true;
-    settle_timer_.expires_after(settle_);
+    settle_timer_.expires_at(last_change_ + settle_);
     settle_timer_.async_wait([this](const boost::system::error_code& ec) {
       settle_pending_ = false;
-      if (!ec && watcher_) changed_();
+      if (ec || !watcher_) return;
+      drain_inbox();
+      last_change_ = std::chrono::steady_clock::now();
+      changed_();
     });
   });
 }

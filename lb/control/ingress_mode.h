@@ -29,8 +29,9 @@ namespace lb::control {
 
 class ingress_mode final : private kube::watch_sink {
  public:
-  // Thread: control. `changed` runs on the control thread once the cluster
-  // changed and has been quiet for `settle` (a rollout's burst is one reload).
+  // Thread: control. `changed` runs on the control thread when the cluster
+  // changed: at once after a quiet spell, else at most once per `settle`
+  // (a rollout's burst is a few reloads, not one per pod).
   ingress_mode(boost::asio::io_context& control, std::function<void()> changed,
                std::chrono::milliseconds settle = std::chrono::milliseconds(50));
   ~ingress_mode() override;
@@ -79,6 +80,7 @@ class ingress_mode final : private kube::watch_sink {
   std::chrono::milliseconds settle_;
   boost::asio::steady_timer settle_timer_;
   bool settle_pending_ = false;
+  std::chrono::steady_clock::time_point last_change_{};
 
   ingress::cluster objects_;  // control thread only
   std::string watch_settings_;  // what the running watch was started with

@@ -34,6 +34,11 @@ const service_port* find_port(const service& svc, const service_backend& b) {
 
 }  // namespace
 
+pool_builder::pool_builder(const cluster& objects) : objects_(objects) {
+  for (const auto& [key, slice] : objects_.slices)
+    if (!slice.service.empty()) slices_by_service_[slice.meta.namespace_ + "/" + slice.service].push_back(&slice);
+}
+
 std::string config_name(const std::string& base) {
   if (base.size() <= 128) return base;
   return base.substr(0, 119) + "_" + hex8(fnv1a(base));
@@ -75,8 +80,11 @@ std::vector<config::endpoint> pool_builder::endpoints_of(const pool_spec& spec, 
   // Ready endpoints; when there are none, those still serving while they
   // terminate, so a rollout's last pods are used rather than nothing.
   std::vector<config::endpoint> ready, draining;
-  for (const auto& [key, slice] : objects_.slices) {
-    if (slice.meta.namespace_ != spec.namespace_ || slice.service != b.service) continue;
+  static const std::vector<const endpoint_slice*> none;
+  const auto found = slices_by_service_.find(spec.namespace_ + "/" + b.service);
+  for (const auto* s : found == slices_by_service_.end() ? none : found->second) {
+    const auto& slice = *s;
+    const auto& key = slice.meta.key();
     std::uint16_t number = 0;
     for (const auto& sp : slice.ports)
       if (sp.name == port->name && sp.protocol == "TCP") number = sp.port;
@@ -143,13 +151,14 @@ std::string pool_builder::pool_for(const pool_spec& given, std::vector<note>& no
   if (spec.protocol == backend_protocol::grpc) p.protocol = config::upstream_protocol::h2c;
   if (spec.protocol == backend_protocol::grpcs) p.protocol = config::upstream_protocol::h2;
   by_identity_.emplace(id, name);
+  by_name_.emplace(name, pools_.size());
   pools_.push_back(std::move(p));
   return name;
 }
 
 config::pool* pool_builder::find(const std::string& name) {
-  const auto it = std::find_if(pools_.begin(), pools_.end(), [&](const config::pool& p) { return p.name == name; });
-  return it == pools_.end() ? nullptr : &*it;
+  const auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : &pools_[it->second];
 }
 
 std::string pool_builder::weighted(const std::string& main, const std::string& canary, std::uint32_t weight,
@@ -184,12 +193,14 @@ std::string pool_builder::weighted(const std::string& main, const std::string& c
       if (std::none_of(merged.endpoints.begin(), merged.endpoints.end(), same)) merged.endpoints.push_back(e);
     }
   }
+  by_name_.emplace(name, pools_.size());
   pools_.push_back(std::move(merged));
   return name;
 }
 
 std::vector<config::pool> pool_builder::take(const std::set<std::string>& used) && {
   std::erase_if(pools_, [&](const config::pool& p) { return !used.count(p.name); });
+  by_name_.clear();
   return std::move(pools_);
 }
 

@@ -27,7 +27,7 @@ struct pool_spec {
 
 class pool_builder {
  public:
-  explicit pool_builder(const cluster& objects) : objects_(objects) {}
+  explicit pool_builder(const cluster& objects);
 
   // The pool for `spec` (made on first use); its name. Problems finding the
   // Service or its port are added to `notes` (the pool is then empty: 503).
@@ -47,7 +47,11 @@ class pool_builder {
   config::pool* find(const std::string& name);
 
   const cluster& objects_;
+  // "namespace/service" -> its EndpointSlices: one pass over the slices, not
+  // one per pool (1,000 Services make that a million steps).
+  std::map<std::string, std::vector<const endpoint_slice*>> slices_by_service_;
   std::map<std::string, std::string> by_identity_;  // identity -> name
+  std::map<std::string, std::size_t> by_name_;      // name -> index in pools_
   std::vector<config::pool> pools_;
 };
 

@@ -41,9 +41,10 @@ bool before(const claim& a, const claim& b) {
   return key(a) < key(b);
 }
 
-bool same_target(const claim& a, const claim& b) {
-  return a.host == b.host && a.path == b.path && a.type == b.type && a.fallback == b.fallback &&
-         a.headers == b.headers;
+// What two claims must share to conflict (headers aside: only canaries have
+// them, and those never conflict).
+std::string target_of(const claim& c) {
+  return c.host + '\0' + c.path + '\0' + static_cast<char>('0' + static_cast<int>(c.type)) + (c.fallback ? "f" : "");
 }
 
 // The host's problem, or "" when it is usable ("" and "*.example.com" are).
@@ -146,11 +147,14 @@ fidelity worst(const std::vector<note>& notes) {
 }
 
 struct translator {
+  translator(const cluster& c, const options& o) : objects(c), opts(o) {}
+
   const cluster& objects;
   const options& opts;
   translation out;
   pool_builder pools{objects};
   std::vector<claim> claims;
+  std::map<std::string, std::size_t> main_claims;  // target_of() -> index in claims
   std::vector<const ingress*> canaries;
   std::map<std::string, object_report*> reports;
   std::set<std::string> regex_hosts;
@@ -216,8 +220,9 @@ struct translator {
 
   void add_main(const ingress& ing, const nginx_annotations& a, object_report& rep) {
     for (auto& c : claims_of(ing, a, rep.notes)) {
-      const auto held = std::find_if(claims.begin(), claims.end(), [&](const claim& o) { return same_target(o, c); });
-      if (held != claims.end()) {
+      const auto [at, fresh] = main_claims.emplace(target_of(c), claims.size());
+      if (!fresh) {
+        const auto held = claims.begin() + static_cast<std::ptrdiff_t>(at->second);
         rep.notes.push_back({fidelity::unsupported, "host '" + c.host + "' path '" + c.path + "'",
                              "already served by the older Ingress " + held->ingress + "; left out"});
         if (auto it = reports.find(held->ingress); it != reports.end())
@@ -231,16 +236,15 @@ struct translator {
 
   void add_canary(const ingress& ing, const nginx_annotations& a, object_report& rep) {
     for (auto& c : claims_of(ing, a, rep.notes)) {
-      const auto main = std::find_if(claims.begin(), claims.end(), [&](const claim& o) {
-        return o.host == c.host && o.path == c.path && o.type == c.type && o.fallback == c.fallback &&
-               o.headers.empty();
-      });
+      const auto found = main_claims.find(target_of(c));
       const std::string subject = "host '" + c.host + "' path '" + c.path + "'";
-      if (main == claims.end()) {
+      if (found == main_claims.end()) {
         rep.notes.push_back({fidelity::unsupported, subject, "a canary needs an Ingress that is not a canary "
                                                              "for the same host and path; left out"});
         continue;
       }
+      // By index: a canary's header claim below may grow `claims`.
+      const auto main = claims.begin() + static_cast<std::ptrdiff_t>(found->second);
       if (a.canary_weight) {
         main->pool = pools.weighted(main->pool, c.pool, *a.canary_weight, a.canary_weight_total);
       }
@@ -380,7 +384,7 @@ struct translator {
 }  // namespace
 
 translation translate(const cluster& objects, const options& opts) {
-  translator t{objects, opts, {}, pool_builder(objects), {}, {}, {}, {}};
+  translator t(objects, opts);
   t.run();
   return std::move(t.out);
 }

@@ -4,6 +4,8 @@
 #include <unistd.h>
 #include <csignal>
 #include <new>
+#include <unordered_map>
+#include <utility>
 
 #include <boost/asio/post.hpp>
 
@@ -46,22 +48,30 @@ void worker::apply(std::shared_ptr<const snapshot> snap, std::vector<new_listene
     // over, and with them its TLS session, when the TLS identity (settings
     // and file contents; none for plain TCP) is the same: a plain connection
     // never serves a TLS pool, nor one verified against another CA.
+    // Endpoints are found by their live object, so the move is linear in
+    // endpoints (a pair scan over pools and endpoints took 10^8 steps per
+    // worker at 1,000 pools of 10: a third of a second per reload).
     const auto& prev = *current_;
+    std::unordered_map<const upstream::endpoint_live*, std::pair<std::size_t, std::size_t>> where;
+    for (std::size_t op = 0; op < prev.snap->pools.size(); ++op) {
+      const auto& o = prev.snap->pools[op];
+      for (std::size_t oe = 0; oe < o.live.size(); ++oe) where.emplace(o.live[oe].get(), std::pair{op, oe});
+    }
     for (std::size_t np = 0; np < snap->pools.size(); ++np) {
-      for (std::size_t op = 0; op < prev.snap->pools.size(); ++op) {
+      const auto& n = snap->pools[np];
+      for (std::size_t ne = 0; ne < n.live.size(); ++ne) {
+        const auto it = where.find(n.live[ne].get());
+        if (it == where.end()) continue;
+        const auto [op, oe] = it->second;
         const auto& o = prev.snap->pools[op];
-        const auto& n = snap->pools[np];
-        if (tls_identity(o) != tls_identity(n) || o.cfg->protocol != n.cfg->protocol) continue;
-        for (std::size_t ne = 0; ne < n.live.size(); ++ne)
-          for (std::size_t oe = 0; oe < o.live.size(); ++oe)
-            if (n.live[ne] == o.live[oe] && n.addrs[ne] == o.addrs[oe]) {
-              while (auto c = current_->pools[op].idle.acquire(oe)) {
-                c->endpoint = ne;
-                next->pools[np].idle.release(std::move(c));
-              }
-              current_->pools[op].h2.move_to(oe, next->pools[np].h2, ne);
-              if (n.tls) next->pools[np].sessions[ne]->copy_from(*current_->pools[op].sessions[oe]);
-            }
+        if (n.addrs[ne] != o.addrs[oe] || o.cfg->protocol != n.cfg->protocol || tls_identity(o) != tls_identity(n))
+          continue;
+        while (auto c = current_->pools[op].idle.acquire(oe)) {
+          c->endpoint = ne;
+          next->pools[np].idle.release(std::move(c));
+        }
+        current_->pools[op].h2.move_to(oe, next->pools[np].h2, ne);
+        if (n.tls) next->pools[np].sessions[ne]->copy_from(*current_->pools[op].sessions[oe]);
       }
     }
     for (auto& p : current_->pools) p.close_idle();
