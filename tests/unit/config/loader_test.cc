@@ -996,6 +996,38 @@ pools: [{name: p, endpoints: []}]
             (std::vector<std::string>{"t.yaml:2:19: invalid 'endpoints': expected a list, got an empty value"}));
 }
 
+TEST(loader, kubernetes_section_makes_listeners_and_pools_optional) {
+  const auto r = load_string(R"(kubernetes:
+  kubeconfig: kube/config
+  namespace: shop
+  ingress_class: nginx
+  take_unclassed: true
+  http: 127.0.0.1:8080
+  tls_dir: tls
+)", "/etc/lb/lb.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors.front().str();
+  ASSERT_TRUE(r.cfg->kubernetes);
+  const auto& k = *r.cfg->kubernetes;
+  EXPECT_EQ(k.kubeconfig, "/etc/lb/kube/config");  // from the config file's folder
+  EXPECT_EQ(k.tls_dir, "/etc/lb/tls");
+  EXPECT_EQ(k.namespace_, "shop");
+  EXPECT_EQ(k.ingress_class, "nginx");
+  EXPECT_EQ(k.controller, "lb.dev/ingress");
+  EXPECT_TRUE(k.take_unclassed);
+  EXPECT_EQ(k.http.str(), "127.0.0.1:8080");
+  EXPECT_EQ(k.https.str(), "0.0.0.0:443");
+  EXPECT_TRUE(r.cfg->listeners.empty());
+  EXPECT_TRUE(load_string("kubernetes: {}\n", "t.yaml").ok());
+  EXPECT_FALSE(load_string("workers: 2\n", "t.yaml").ok());  // without it, listeners are required
+  EXPECT_EQ(errors_of("kubernetes: { http: example.com:80, take_unclassed: yes, colour: blue }\n"),
+            (std::vector<std::string>{
+                "t.yaml:1:21: invalid 'http': must be an IP address (lb does not resolve names to listen on), got "
+                "\"example.com:80\"",
+                "t.yaml:1:53: invalid 'take_unclassed': expected true or false, got \"yes\"",
+                "t.yaml:1:58: unknown key 'colour' in kubernetes (expected one of: kubeconfig, namespace, "
+                "ingress_class, controller, take_unclassed, http, https, tls_dir, annotations_prefix)"}));
+}
+
 TEST(loader, missing_required_keys_point_at_the_map) {
   EXPECT_EQ(errors_of(R"(listeners:
   - listen: 127.0.0.1:8080
