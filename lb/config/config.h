@@ -153,6 +153,20 @@ struct path_match {
   std::string value = "/";  // for regex: the RE2 pattern, full match on the path
 };
 
+// An address block: `10.0.0.0/8`, `2001:db8::/32`, or one address (`/32`, `/128`).
+struct cidr {
+  std::array<std::uint8_t, 16> bytes{};  // network byte order; IPv4 in the first 4
+  bool v6 = false;
+  std::uint8_t prefix = 0;  // bits
+};
+
+// `redirect_https:` on a plain HTTP listener: every request is answered with
+// a redirect to https://HOST[:port]/path?query, never reaching an upstream.
+struct redirect_https {
+  std::uint16_t port = 0;  // 0: none in Location (https's 443)
+  unsigned code = 308;     // 308, or 301 (then for GET and HEAD only; others keep 308)
+};
+
 // When a failed upstream attempt is retried on another endpoint. Connect
 // failures are always retryable (nothing reached the upstream); the others
 // only for requests that can be replayed (idempotent method, or no body sent).
@@ -174,6 +188,12 @@ struct route {
   duration timeout = std::chrono::seconds(30);  // upstream response (head) timeout
   retry_policy retries;
   std::vector<std::pair<std::string, std::string>> set_headers;  // added/replaced upstream
+  // `allow_from:` only clients in these blocks (the address a trusted PROXY
+  // header names, else the peer) take the route; others get 403. Empty: all.
+  std::vector<cidr> allow_from;
+  // `redirect_https:` on a plain listener: the route's requests are
+  // redirected to https rather than forwarded (ingress-nginx's ssl-redirect).
+  std::optional<::lb::config::redirect_https> redirect_https;
   source_pos name_pos;  // of `name`, or of the route itself when it has none
   source_pos pool_pos;
 };
@@ -239,13 +259,6 @@ struct http2 {
   // A stream whose window stays zero (its client reads nothing) this long
   // ends the connection (slow read).
   duration stall_timeout = std::chrono::seconds(30);
-};
-
-// An address block: `10.0.0.0/8`, `2001:db8::/32`, or one address (`/32`, `/128`).
-struct cidr {
-  std::array<std::uint8_t, 16> bytes{};  // network byte order; IPv4 in the first 4
-  bool v6 = false;
-  std::uint8_t prefix = 0;  // bits
 };
 
 // `accept_proxy_protocol:` on a listener: PROXY v1/v2 headers are read from
@@ -322,13 +335,6 @@ struct listener_tls {
   // what clients send, so a client cannot forge them. Empty: not sent.
   std::string subject_header;
   std::string fingerprint_header;
-};
-
-// `redirect_https:` on a plain HTTP listener: every request is answered with
-// a redirect to https://HOST[:port]/path?query, never reaching an upstream.
-struct redirect_https {
-  std::uint16_t port = 0;  // 0: none in Location (https's 443)
-  unsigned code = 308;     // 308, or 301 (then for GET and HEAD only; others keep 308)
 };
 
 // Top-level `tls:`: session resumption shared by every TLS listener.

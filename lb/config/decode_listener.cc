@@ -26,7 +26,8 @@ const schema limits_schema{
      "half_close_timeout", "max_headers", "max_header_line_bytes", "max_requests_per_connection",
      "lingering_timeout"},
     {}};
-const schema route_schema{"route", {"name", "match", "pool", "timeout", "retries", "set_headers"},
+const schema route_schema{"route", {"name", "match", "pool", "timeout", "retries", "set_headers", "allow_from",
+                                    "redirect_https"},
                           {}};
 const schema tcp_route_schema{"route", {"name", "sni", "alpn", "pool"}, {}};
 const schema retries_schema{"retries", {"attempts", "on", "budget_percent"}, {}};
@@ -117,6 +118,12 @@ void decode_listener(reader& r, const field& f, listener& out) {
       else read_route(r, (*routes)[i], i, out.routes.emplace_back());
     }
   }
+  // A tls: listener's requests are https already.
+  if (m->get("tls"))
+    for (const auto& rt : out.routes)
+      if (rt.redirect_https)
+        r.report(diagnostic::at(rt.name_pos, "route '" + rt.name + "': 'redirect_https' is for plain listeners: this "
+                                                                    "one has 'tls'"));
   if (const auto* rd = m->get("redirect_https")) {
     if (tcp) r.error(rd->key_node.Mark(), "'redirect_https' applies only to HTTP listeners");
     else if (m->get("tls")) r.error(rd->key_node.Mark(), "'redirect_https' is for plain listeners: this one has 'tls'");
@@ -295,6 +302,10 @@ void read_route(reader& r, const field& f, std::size_t index, route& out) {
       read_retries(r, item, out.retries);
     } else if (item.key == "set_headers") {
       read_headers(r, item, true, out.set_headers);
+    } else if (item.key == "allow_from") {
+      decode_cidr_list(r, item, out.allow_from);
+    } else if (item.key == "redirect_https") {
+      read_redirect(r, item, out.redirect_https.emplace());
     }
   }
   // cross_check() takes an empty pool for one the source could not read (and

@@ -54,8 +54,6 @@ struct missing {
 };
 constexpr missing not_carried[] = {
     {"rewrite-target", "lb does not rewrite request paths; the path is sent upstream as received"},
-    {"ssl-redirect", "lb redirects to HTTPS per listener (redirect_https), not per Ingress"},
-    {"force-ssl-redirect", "lb redirects to HTTPS per listener (redirect_https), not per Ingress"},
     {"proxy-send-timeout", "lb has no per-route send timeout; the listener's idle_timeout applies"},
     {"proxy-body-size", "lb limits bodies per listener (limits.max_body_bytes), not per Ingress"},
     {"affinity", "lb has no cookie-inserting session affinity; upstream-hash-by with $cookie_NAME hashes "
@@ -66,8 +64,6 @@ constexpr missing not_carried[] = {
     {"session-cookie-max-age", "lb has no cookie-inserting session affinity"},
     {"session-cookie-expires", "lb has no cookie-inserting session affinity"},
     {"session-cookie-samesite", "lb has no cookie-inserting session affinity"},
-    {"whitelist-source-range", "lb has no per-Ingress source allowlist"},
-    {"allowlist-source-range", "lb has no per-Ingress source allowlist"},
     {"canary-by-cookie", "lb routes match request headers, not cookies"},
     {"ssl-passthrough", "TLS passthrough needs the TCP plane in front of the HTTPS listener"},
     {"limit-rps", "lb limits clients per listener (client_limits), not per Ingress"},
@@ -162,6 +158,38 @@ nginx_annotations read_annotations(const std::map<std::string, std::string>& ann
           value == "HTTPS" || value == "GRPCS"
               ? "TLS to the endpoints without certificate verification (ingress-nginx's proxy-ssl-verify off)"
               : "the pool's protocol");
+    } else if (name == "ssl-redirect" || name == "force-ssl-redirect") {
+      if (const auto b = boolean(value)) {
+        (name == "ssl-redirect" ? out.ssl_redirect : out.force_ssl_redirect) = *b;
+        say(fidelity::supported, name == "ssl-redirect"
+                                     ? "HTTP requests for the hosts of its TLS section are redirected to https (308)"
+                                     : "HTTP requests for every host of the Ingress are redirected to https (308)");
+      } else {
+        bad("true or false");
+      }
+    } else if (name == "whitelist-source-range" || name == "allowlist-source-range") {
+      // An allowlist that cannot be read must not open the door: the whole
+      // Ingress is refused instead.
+      std::string bad_block;
+      std::size_t start = 0;
+      while (start <= value.size()) {
+        auto end = value.find(',', start);
+        if (end == std::string::npos) end = value.size();
+        std::string block = value.substr(start, end - start);
+        block.erase(0, block.find_first_not_of(" \t"));
+        block.erase(block.find_last_not_of(" \t") + 1);
+        if (!block.empty()) {
+          if (auto c = config::parse_cidr(block)) out.allow_from.push_back(*c);
+          else if (bad_block.empty()) bad_block = block;
+        }
+        start = end + 1;
+      }
+      if (!bad_block.empty() || out.allow_from.empty())
+        say(fidelity::rejected, "'" + (bad_block.empty() ? value : bad_block) +
+                                    "' is not a list of address blocks; the Ingress is not served rather than "
+                                    "served to everyone");
+      else
+        say(fidelity::supported, "only these clients reach the Ingress's paths; others get 403");
     } else if (name == "canary") {
       if (const auto b = boolean(value)) out.canary = *b;
       else bad("true or false");

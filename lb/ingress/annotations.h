@@ -40,6 +40,11 @@ struct nginx_annotations {
   std::optional<config::balancer_kind> balancer;
   std::optional<config::hash_key> hash_key;
   backend_protocol protocol = backend_protocol::http;
+  // HTTP requests for a host this Ingress has a certificate for are
+  // redirected to https (ingress-nginx's default); force: even without one.
+  bool ssl_redirect = true;
+  bool force_ssl_redirect = false;
+  std::vector<config::cidr> allow_from;  // whitelist-/allowlist-source-range
   // canary: this Ingress's backends take a share of the traffic of the
   // Ingress with the same host and path that is not a canary.
   bool canary = false;

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <boost/asio/ip/address.hpp>
+
 #include "lb/config/parse.h"
 
 namespace lb::ingress {
@@ -31,6 +33,19 @@ std::string hash_text(const config::hash_key& k) {
   return "client_ip";
 }
 
+std::string cidr_text(const config::cidr& c) {
+  namespace ip = boost::asio::ip;
+  std::string a;
+  if (c.v6) {
+    ip::address_v6::bytes_type b;
+    std::copy(c.bytes.begin(), c.bytes.end(), b.begin());
+    a = ip::address_v6(b).to_string();
+  } else {
+    a = ip::address_v4({c.bytes[0], c.bytes[1], c.bytes[2], c.bytes[3]}).to_string();
+  }
+  return a + "/" + std::to_string(c.prefix);
+}
+
 void route(YAML::Emitter& y, const config::route& r) {
   y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << r.name;
   y << YAML::Key << "match" << YAML::Value << YAML::BeginMap;
@@ -46,6 +61,17 @@ void route(YAML::Emitter& y, const config::route& r) {
   y << YAML::EndMap;
   y << YAML::Key << "pool" << YAML::Value << r.pool;
   y << YAML::Key << "timeout" << YAML::Value << config::format_duration(r.timeout);
+  if (!r.allow_from.empty()) {
+    y << YAML::Key << "allow_from" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const auto& c : r.allow_from) y << cidr_text(c);
+    y << YAML::EndSeq;
+  }
+  if (r.redirect_https) {
+    y << YAML::Key << "redirect_https" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "code"
+      << YAML::Value << r.redirect_https->code;
+    if (r.redirect_https->port) y << YAML::Key << "port" << YAML::Value << r.redirect_https->port;
+    y << YAML::EndMap;
+  }
   y << YAML::EndMap;
 }
 

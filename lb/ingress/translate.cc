@@ -20,6 +20,8 @@ struct claim {
   bool fallback = false;    // an Ingress's defaultBackend for its hosts
   std::vector<std::pair<std::string, std::string>> headers;  // a canary's header
   std::string pool;
+  std::vector<config::cidr> allow_from;
+  bool redirect = false;  // on the plain listener: to https instead
   std::string ingress;  // namespace/name
   config::duration timeout{std::chrono::seconds(60)};  // ingress-nginx's proxy-read-timeout
 };
@@ -88,6 +90,8 @@ std::vector<config::route> routes_of(const claim& c, std::vector<note>& notes) {
   r.pool = c.pool;
   r.timeout = c.timeout;
   r.headers = c.headers;
+  r.allow_from = c.allow_from;
+  if (c.redirect) r.redirect_https.emplace();  // 308, to https's own port 443
   r.name_pos.file = r.pool_pos.file = "Ingress " + c.ingress;
   const std::string path = c.path.empty() ? "/" : c.path;
   if (c.type == path_type::exact) {
@@ -140,6 +144,8 @@ bool ours(const ingress& ing, const cluster& objects, const options& o, std::str
   return false;
 }
 
+bool usable(const tls_secret& s) { return s.type == "kubernetes.io/tls" && !s.cert_pem.empty() && !s.key_pem.empty(); }
+
 fidelity worst(const std::vector<note>& notes) {
   fidelity f = fidelity::supported;
   for (const auto& n : notes) f = std::max(f, n.level);
@@ -177,6 +183,15 @@ struct translator {
     claim base;
     base.ingress = ing.meta.key();
     if (a.read_timeout) base.timeout = *a.read_timeout;
+    base.allow_from = a.allow_from;
+    // The hosts this Ingress has a usable certificate for: ssl-redirect
+    // sends their plain HTTP requests to https.
+    std::set<std::string> tls_hosts;
+    for (const auto& t : ing.tls) {
+      const auto s = objects.secrets.find(ing.meta.namespace_ + "/" + t.secret);
+      if (s == objects.secrets.end() || !usable(s->second)) continue;
+      for (const auto& h : t.hosts) tls_hosts.insert(config::to_lower(h));
+    }
     std::vector<std::string> hosts;
     for (std::size_t i = 0; i < ing.rules.size(); ++i) {
       const auto& rule = ing.rules[i];
@@ -197,6 +212,7 @@ struct translator {
         }
         claim c = base;
         c.host = host;
+        c.redirect = a.force_ssl_redirect || (a.ssl_redirect && tls_hosts.count(host));
         c.path = p.path.empty() ? "/" : p.path;
         c.type = p.type;
         c.pool = pools.pool_for(spec_of(ing, a, p.backend), notes, ps + ".backend");
@@ -273,7 +289,7 @@ struct translator {
         continue;
       }
       const auto& s = it->second;
-      if (s.type != "kubernetes.io/tls" || s.cert_pem.empty() || s.key_pem.empty()) {
+      if (!usable(s)) {
         rep.notes.push_back({fidelity::unsupported, subject, "Secret '" + t.secret + "' is not a kubernetes.io/tls "
                                                              "Secret with tls.crt and tls.key"});
         continue;
@@ -358,6 +374,7 @@ struct translator {
       https.name = "https";
       https.listen = opts.https;
       https.routes = std::move(routes);
+      for (auto& r : https.routes) r.redirect_https.reset();  // already https
       https.h2 = true;
       https.tls.emplace();
       https.tls->certificates = std::move(certs);

@@ -224,6 +224,15 @@ awaitable<void> run(std::shared_ptr<session> s, std::shared_ptr<stream> st) {
 
 namespace {
 
+// `redirect_https` (the listener's or a route's): the same host, path and
+// query over https, or 400 without a usable host.
+void redirect(session& s, stream& st, const config::redirect_https& rd) {
+  static thread_local std::string location;
+  location.clear();
+  if (!http::https_location(location, st.rq.host(), st.rq.path, rd.port)) return answer_local(s, st, 400, "bad_host");
+  answer_redirect(s, st, http::redirect_status(rd, st.rq.method == "GET" || st.rq.method == "HEAD"), location);
+}
+
 awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std::size_t li) {
   auto& ex = st.ex;
   const auto& rq = st.rq;
@@ -247,12 +256,7 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
   // Over the client's request rate: this stream gets 429, the connection goes on.
   if (const auto wait = lb::listener::admit_request(s.worker().id(), lsnap, s.client_key(), ex.start))
     co_return answer_local(s, st, 429, "client_request_rate", wait);
-  if (const auto& rd = listener.redirect_https) {
-    static thread_local std::string location;
-    location.clear();
-    if (!http::https_location(location, rq.host(), rq.path, rd->port)) co_return answer_local(s, st, 400, "bad_host");
-    co_return answer_redirect(s, st, http::redirect_status(*rd, rq.method == "GET" || rq.method == "HEAD"), location);
-  }
+  if (const auto& rd = listener.redirect_https) co_return redirect(s, st, *rd);
 
   const router::header_source headers{&rq, [](const void* ctx, std::string_view name) -> std::optional<std::string_view> {
                                         const auto* f = static_cast<const request_fields*>(ctx)->find(name);
@@ -263,6 +267,9 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
   if (!route_index) co_return answer_local(s, st, 404, "no_route");
   ex.route_index = route_index;
   const auto& route = listener.routes[*route_index];
+  if (!route.allow_from.empty() && !lb::listener::in_blocks(route.allow_from, s.client_key()))
+    co_return answer_local(s, st, 403, "source_not_allowed");
+  if (const auto& rd = route.redirect_https) co_return redirect(s, st, *rd);
   const auto& pool = ws.snap->pools[route.pool_index];
   auto& wpool = ws.pools[route.pool_index];
   ex.pool_index = route.pool_index;

@@ -151,6 +151,12 @@ awaitable<bool> connection::exchange() {
   if (!route_index) co_return co_await reply(local_status::not_found, "no_route", req.is_done());
   ex_.route_index = route_index;
   const auto& route = listener().routes[*route_index];
+  if (!route.allow_from.empty() && !lb::listener::in_blocks(route.allow_from, client_key_))
+    co_return co_await reply(local_status::forbidden, "source_not_allowed", req.is_done());
+  if (const auto& rd = route.redirect_https)
+    co_return co_await redirect(*rd, msg[bhttp::field::host], msg.target(),
+                                msg.method() == bhttp::verb::get || msg.method() == bhttp::verb::head,
+                                msg.version() == 11, req.is_done());
   const auto& pool = ws_->snap->pools[route.pool_index];
   auto& wpool = ws_->pools[route.pool_index];
   ex_.pool_index = route.pool_index;

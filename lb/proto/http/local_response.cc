@@ -15,9 +15,10 @@ struct canned {
   std::string_view extra = {};  // more header lines, each ending in CRLF
 };
 
-constexpr std::array<canned, 12> table{{
+constexpr std::array<canned, 13> table{{
     {local_status::ok, "OK", "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n"},
     {local_status::bad_request, "Bad Request"},
+    {local_status::forbidden, "Forbidden"},
     {local_status::not_found, "Not Found"},
     {local_status::method_not_allowed, "Method Not Allowed", "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n"},
     {local_status::request_timeout, "Request Timeout"},

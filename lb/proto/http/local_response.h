@@ -11,6 +11,7 @@ namespace lb::proto::http {
 enum class local_status {
   ok = 200,  // OPTIONS with Max-Forwards: 0, answered as the final recipient
   bad_request = 400,
+  forbidden = 403,  // a route's allow_from refused the client
   not_found = 404,
   method_not_allowed = 405,  // TRACE with Max-Forwards: 0 (lb reflects nothing)
   request_timeout = 408,

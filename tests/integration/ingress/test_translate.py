@@ -176,6 +176,30 @@ class TranslateTest(harness.LbTestCase):
         self.assertEqual(self.via("other.example.com", "/"), (200, "127.0.0.51"))
         self.assertEqual(self.via("nowhere.test", "/x"), (200, "127.0.0.51"))
 
+    def test_ssl_redirect_for_tls_hosts_on_http1_and_h2c(self):
+        r = harness.get(self.lb_.ports["http"], "/cart?id=7", host="secure.shop.example.com")
+        self.assertEqual(r.status, 308)
+        self.assertEqual(r.header("Location"), "https://secure.shop.example.com/cart?id=7")
+        p = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w",
+                            "%{http_code} %{redirect_url}", "-H", "Host: secure.shop.example.com",
+                            f"http://127.0.0.1:{self.lb_.ports['http']}/a"], capture_output=True, text=True,
+                           timeout=20)
+        self.assertEqual(p.stdout, "308 https://secure.shop.example.com/a", p.stderr)
+        # Over https the same Ingress is served.
+        port = self.lb_.ports["https"]
+        p = subprocess.run(["curl", "-sS", "--cacert", self.crt, "-o", "/dev/null", "-w", "%{http_code}",
+                            "--resolve", f"secure.shop.example.com:{port}:127.0.0.1",
+                            f"https://secure.shop.example.com:{port}/"], capture_output=True, text=True, timeout=20)
+        self.assertEqual(p.stdout, "200", p.stderr)
+
+    def test_source_allowlists(self):
+        self.assertEqual(self.via("private.example.com", "/")[0], 403)  # 127.0.0.1 is not in 10/8 or 192.168/16
+        self.assertEqual(self.via("local.example.com", "/"), (200, "127.0.0.21"))
+        p = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}",
+                            "-H", "Host: private.example.com", f"http://127.0.0.1:{self.lb_.ports['http']}/"],
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(p.stdout, "403", p.stderr)
+
     def test_https_with_the_secrets_certificate_and_http2(self):
         port = self.lb_.ports["https"]
         p = subprocess.run(["curl", "-sS", "--http2", "--cacert", self.crt, "-o", "/dev/null",

@@ -280,7 +280,7 @@ colour: blue
                 "max_connections_per_endpoint, health_check, outlier, slow_start, proxy_protocol, tls, "
                 "protocol, max_concurrent_streams)",
                 "t.yaml:7:1: unknown key 'colour' in top level (expected one of: workers, "
-                "drain_timeout, admin, access_log, listeners, pools, tls, metrics, limits)",
+                "drain_timeout, admin, access_log, listeners, pools, tls, metrics, limits, kubernetes)",
             }));
 }
 
@@ -1026,6 +1026,38 @@ TEST(loader, kubernetes_section_makes_listeners_and_pools_optional) {
                 "t.yaml:1:53: invalid 'take_unclassed': expected true or false, got \"yes\"",
                 "t.yaml:1:58: unknown key 'colour' in kubernetes (expected one of: kubeconfig, namespace, "
                 "ingress_class, controller, take_unclassed, http, https, tls_dir, annotations_prefix)"}));
+}
+
+TEST(loader, route_allow_from_and_redirect_https) {
+  const auto r = load_string(R"(listeners:
+  - name: web
+    listen: 127.0.0.1:8080
+    routes:
+      - { pool: p, allow_from: [10.0.0.0/8, "2001:db8::/32"], redirect_https: { code: 301 } }
+      - { pool: p }
+pools: [{name: p, endpoints: [127.0.0.1:9001]}]
+)", "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors.front().str();
+  const auto& rt = r.cfg->listeners[0].routes;
+  ASSERT_EQ(rt[0].allow_from.size(), 2u);
+  EXPECT_EQ(rt[0].allow_from[0].prefix, 8);
+  EXPECT_TRUE(rt[0].allow_from[1].v6);
+  ASSERT_TRUE(rt[0].redirect_https);
+  EXPECT_EQ(rt[0].redirect_https->code, 301u);
+  EXPECT_TRUE(rt[1].allow_from.empty());
+  EXPECT_FALSE(rt[1].redirect_https);
+  EXPECT_EQ(errors_of(R"(listeners:
+  - name: web
+    listen: 127.0.0.1:8443
+    tls: { certificates: [{ cert: a.crt, key: a.key }] }
+    routes:
+      - { name: r, pool: p, redirect_https: true, allow_from: [10.0.0.1/8] }
+pools: [{name: p, endpoints: [127.0.0.1:9001]}]
+)"),
+            (std::vector<std::string>{
+                "t.yaml:6:17: route 'r': 'redirect_https' is for plain listeners: this one has 'tls'",
+                "t.yaml:6:64: invalid address block '10.0.0.1/8' (expected an IP address or CIDR such as "
+                "10.0.0.0/8, with no host bits set)"}));
 }
 
 TEST(loader, missing_required_keys_point_at_the_map) {

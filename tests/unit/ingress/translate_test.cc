@@ -236,6 +236,49 @@ TEST(translate, the_yaml_loads_back_into_the_same_routes_and_pools) {
   }
 }
 
+TEST(translate, ssl_redirect_for_hosts_with_a_certificate_and_force_for_all) {
+  const std::string secret = "---\napiVersion: v1\nkind: Secret\nmetadata: { name: s, namespace: ns }\ntype: "
+                             "kubernetes.io/tls\ndata: { tls.crt: Q0VSVA==, tls.key: S0VZMQ== }\n";
+  const std::string tls_rule = "  tls: [{ hosts: [h.test], secretName: s }]\n" + rule("h.test", "/", "Prefix", "a");
+  translated x(secret + ingress("i", "2025-01-01T00:00:00Z", "", tls_rule) +
+               ingress("j", "2025-01-01T00:00:00Z", "nginx.ingress.kubernetes.io/force-ssl-redirect: \"true\"",
+                       rule("f.test", "/", "Prefix", "a")) +
+               ingress("k", "2025-01-01T00:00:00Z", "", rule("plain.test", "/", "Prefix", "a")));
+  const auto& http = x.t.cfg.listeners.at(0).routes;
+  const auto redirects = [&](const std::string& host) {
+    for (const auto& r : http)
+      if (r.host.value == host) return r.redirect_https.has_value();
+    throw std::runtime_error("no route for " + host);
+  };
+  EXPECT_TRUE(redirects("h.test"));
+  EXPECT_TRUE(redirects("f.test"));
+  EXPECT_FALSE(redirects("plain.test"));
+  ASSERT_EQ(x.t.cfg.listeners.size(), 2u);
+  for (const auto& r : x.t.cfg.listeners[1].routes) EXPECT_FALSE(r.redirect_https) << r.name;  // https
+  // No usable certificate: no redirect to a listener that cannot serve the host.
+  translated none(ingress("i", "2025-01-01T00:00:00Z", "", tls_rule));
+  EXPECT_FALSE(none.t.cfg.listeners.at(0).routes.at(0).redirect_https);
+}
+
+TEST(translate, source_allowlist_and_a_bad_one_refuses_the_ingress) {
+  translated x(ingress("i", "2025-01-01T00:00:00Z",
+                       "nginx.ingress.kubernetes.io/whitelist-source-range: \"10.0.0.0/8, 192.168.1.0/24\"",
+                       rule("h.test", "/", "Prefix", "a")) +
+               ingress("j", "2025-01-01T00:00:00Z",
+                       "nginx.ingress.kubernetes.io/allowlist-source-range: \"10.0.0.0/8, nonsense\"",
+                       rule("j.test", "/", "Prefix", "a")));
+  const auto& routes = x.t.cfg.listeners.at(0).routes;
+  ASSERT_EQ(routes.size(), 1u);
+  EXPECT_EQ(routes[0].allow_from.size(), 2u);
+  EXPECT_EQ(x.report("ns/j").level, fidelity::rejected);
+  EXPECT_FALSE(x.report("ns/j").served);
+  // Written back and read again: the same blocks.
+  const auto back = config::load_string(to_yaml(x.t.cfg), "back.yaml");
+  ASSERT_TRUE(back.ok()) << back.errors.front().str();
+  EXPECT_EQ(back.cfg->listeners[0].routes[0].allow_from.size(), 2u);
+  EXPECT_EQ(back.cfg->listeners[0].routes[0].allow_from[1].prefix, 24);
+}
+
 TEST(objects, bad_fields_name_where_they_are) {
   cluster objects;
   EXPECT_EQ(read_manifests(ingress("i", "", "", "  rules:\n    - http:\n        paths:\n          - { path: /, "
