@@ -1,6 +1,7 @@
 """helm/lb rendered by tools/chart (text/template + sprig, as helm does) for
 several value sets; every object validated against the Kubernetes schemas,
 the values against values.schema.json, the embedded lb.yaml by `lb --check`."""
+import difflib
 import os
 import re
 import sys
@@ -12,6 +13,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 import ship  # noqa: E402
 
 CHART = os.path.join(ship.REPO, "helm/lb")
+# The default values' render, byte for byte: an option added to the chart must
+# leave installs that do not use it untouched. After a deliberate change:
+#   build/chart-render -chart helm/lb -o tests/ship/golden/helm-default.yaml
+GOLDEN_DEFAULT = os.path.join(ship.REPO, "tests/ship/golden/helm-default.yaml")
 
 VALUE_SETS = {
     "default": "",
@@ -109,6 +114,14 @@ class HelmChart(unittest.TestCase):
         self.assertNotIn("externalTrafficPolicy", svc["spec"])
         cfg = yaml.safe_load(by_kind(objs, "ConfigMap")["data"]["lb.yaml"])
         self.assertEqual(cfg["admin"]["listen"], "0.0.0.0:9901")
+
+    def test_default_render_is_unchanged(self):
+        with open(GOLDEN_DEFAULT) as f:
+            golden = f.read()
+        out = self.render("").stdout
+        if out != golden:
+            diff = difflib.unified_diff(golden.splitlines(True), out.splitlines(True), "golden", "rendered")
+            self.fail("default render differs from " + os.path.relpath(GOLDEN_DEFAULT, ship.REPO) + ":\n" + "".join(diff))
 
     def test_daemonset_low_port_monitoring(self):
         objs = docs(self.render(VALUE_SETS["daemonset-port80-monitoring"]).stdout)
