@@ -48,16 +48,40 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-Container ports as a JSON list of {name, port}: one per listener, named after
-it (a port name is at most 15 lowercase characters), then admin.
+Container ports as a JSON list of {name, listener, port[, servicePort]}: one
+per listener, named after it (a port name is at most 15 lowercase
+characters), then the controller's http and https, then admin.
 */}}
 {{- define "lb.ports" -}}
+{{- $ic := .Values.ingressController }}
 {{- $ports := list }}
-{{- range (required "config.listeners is required" .Values.config.listeners) }}
+{{- $listeners := .Values.config.listeners }}
+{{- if not $ic.enabled }}
+{{- $listeners = required "config.listeners is required" $listeners }}
+{{- end }}
+{{- range $listeners }}
 {{- $name := .name | lower | replace "_" "-" | trunc 15 | trimSuffix "-" }}
 {{- $ports = append $ports (dict "name" $name "listener" .name "port" (include "lb.port" .listen | atoi)) }}
 {{- end }}
+{{- if $ic.enabled }}
+{{- /* The Service answers on the usual ports whatever the container binds. */}}
+{{- $ports = append $ports (dict "name" "http" "listener" "http" "port" (int $ic.containerPorts.http) "servicePort" 80) }}
+{{- $ports = append $ports (dict "name" "https" "listener" "https" "port" (int $ic.containerPorts.https) "servicePort" 443) }}
+{{- end }}
 {{- $ports = append $ports (dict "name" "admin" "listener" "" "port" (include "lb.adminPort" . | atoi)) }}
+{{- if $ic.enabled }}
+{{- /* lb --check cannot see these clashes: the controller's listeners are
+  added at run time, and would then fail to bind or be refused. */}}
+{{- $seen := dict }}
+{{- range $ports }}
+{{- range list (printf "name %q" .name) (printf "port %d" (int .port)) }}
+{{- if hasKey $seen . }}
+{{- fail (printf "ingressController: container %s is used twice (config.listeners, ingressController.containerPorts and config.admin.listen must differ; the controller's listeners are named http and https)" .) }}
+{{- end }}
+{{- $_ := set $seen . true }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- toJson $ports }}
 {{- end }}
 
@@ -93,8 +117,38 @@ it (a port name is at most 15 lowercase characters), then admin.
 {{- end }}
 {{- end }}
 
+{{/*
+The `kubernetes:` section of lb.yaml in controller mode (lb/config/config.h,
+struct kubernetes). No kubeconfig: the pod's service account.
+*/}}
+{{- define "lb.kubernetes" -}}
+{{- $ic := .Values.ingressController }}
+{{- $k := dict "ingress_class" $ic.className "controller" $ic.controllerName "take_unclassed" $ic.takeUnclassed
+      "http" (printf "0.0.0.0:%d" (int $ic.containerPorts.http)) "https" (printf "0.0.0.0:%d" (int $ic.containerPorts.https))
+      "tls_dir" $ic.tlsDir "annotations_prefix" $ic.annotationsPrefix }}
+{{- with $ic.watchNamespace }}
+{{- $_ := set $k "namespace" . }}
+{{- end }}
+{{- toJson $k }}
+{{- end }}
+
 {{/* The rendered lb.yaml. */}}
 {{- define "lb.config" -}}
 {{- $_ := include "lb.adminPort" . }}
+{{- if .Values.ingressController.enabled }}
+{{- if hasKey .Values.config "kubernetes" }}
+{{- fail "config.kubernetes is written by the chart in controller mode: set ingressController.* instead" }}
+{{- end }}
+{{- $cfg := deepCopy .Values.config }}
+{{- $_ := set $cfg "kubernetes" (include "lb.kubernetes" . | fromJson) }}
+{{- toYaml $cfg }}
+{{- else }}
 {{- toYaml .Values.config }}
+{{- end }}
+{{- end }}
+
+{{/* Names of the chart's cluster-scoped objects: releases of the same name in
+two namespaces must not share them. */}}
+{{- define "lb.clusterName" -}}
+{{- printf "%s-%s" (include "lb.fullname" .) .Release.Namespace }}
 {{- end }}
