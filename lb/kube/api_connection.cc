@@ -52,7 +52,7 @@ std::optional<asio::ssl::context> make_tls_context(const credentials& c, std::st
 api_connection::api_connection(asio::io_context& io, asio::ssl::context& ctx, const credentials& c)
     : creds_(c), stream_(io, ctx) {}
 
-asio::awaitable<api_connection::error_code> api_connection::connect(std::chrono::seconds timeout, std::string& why) {
+asio::awaitable<api_connection::error_code> api_connection::connect(std::chrono::milliseconds timeout, std::string& why) {
   error_code ec;
   asio::ip::tcp::resolver resolver(stream_.get_executor());
   auto& tcp = beast::get_lowest_layer(stream_);
@@ -109,6 +109,30 @@ asio::awaitable<api_connection::error_code> api_connection::get(const std::strin
   error_code ec;
   http::request<http::empty_body> req;
   prepare(req, target, token);
+  beast::get_lowest_layer(stream_).expires_after(timeout);
+  co_await http::async_write(stream_, req, redirect_error(use_awaitable, ec));
+  if (ec) co_return ec;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(body_limit);
+  co_await http::async_read(stream_, buffer_, parser, redirect_error(use_awaitable, ec));
+  if (!ec) res = parser.release();
+  co_return ec;
+}
+
+asio::awaitable<api_connection::error_code> api_connection::request(http::verb method, const std::string& target,
+                                                                    const std::string& token,
+                                                                    const std::string& content_type, std::string body,
+                                                                    std::size_t body_limit,
+                                                                    std::chrono::milliseconds timeout,
+                                                                    http::response<http::string_body>& res) {
+  error_code ec;
+  http::request<http::empty_body> head;
+  prepare(head, target, token);
+  http::request<http::string_body> req(std::move(head.base()));
+  req.method(method);
+  if (!content_type.empty()) req.set(http::field::content_type, content_type);
+  req.body() = std::move(body);
+  req.prepare_payload();
   beast::get_lowest_layer(stream_).expires_after(timeout);
   co_await http::async_write(stream_, req, redirect_error(use_awaitable, ec));
   if (ec) co_return ec;

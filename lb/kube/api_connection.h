@@ -41,13 +41,23 @@ class api_connection {
   // Thread: the io_context's. Resolves, connects and handshakes within
   // `timeout`. On failure `why` says what failed (for a certificate: the
   // OpenSSL verify error, e.g. "unable to get local issuer certificate").
-  boost::asio::awaitable<error_code> connect(std::chrono::seconds timeout, std::string& why);
+  boost::asio::awaitable<error_code> connect(std::chrono::milliseconds timeout, std::string& why);
 
   // Thread: the io_context's. GET `target` and read the whole response
   // (body at most `body_limit` bytes) within `timeout`. `res` holds it.
   boost::asio::awaitable<error_code> get(const std::string& target, const std::string& token, std::size_t body_limit,
                                          std::chrono::seconds timeout,
                                          boost::beast::http::response<boost::beast::http::string_body>& res);
+
+  // Thread: the io_context's. `method` `target` with `body` (of type
+  // `content_type`; none when empty) and read the whole response (body at
+  // most `body_limit` bytes) within `timeout`: the writes (PATCH, POST, PUT).
+  // The connection may carry another request after it when
+  // `res.keep_alive()`.
+  boost::asio::awaitable<error_code> request(boost::beast::http::verb method, const std::string& target,
+                                             const std::string& token, const std::string& content_type,
+                                             std::string body, std::size_t body_limit, std::chrono::milliseconds timeout,
+                                             boost::beast::http::response<boost::beast::http::string_body>& res);
 
   // Thread: the io_context's. GET `target` and read only the response head
   // (within `timeout`); `status` is its code. The body follows with read_some.

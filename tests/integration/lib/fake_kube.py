@@ -18,6 +18,19 @@ the list and watch semantics a client relies on:
 
 Namespaced (/api/v1/namespaces/NS/services) and cluster-wide (/api/v1/services)
 paths both work. Loopback only; port 0 then kept across restart().
+
+Writes, as lb's writer (lb/kube/writer.h) makes them:
+- PATCH .../ingresses/NAME/status with application/merge-patch+json: the
+  patch's `status` merged into the stored Ingress (RFC 7386), a new
+  resourceVersion, a MODIFIED event for watches;
+- POST /api/v1/namespaces/NS/events: stored (generateName honoured), see
+  events();
+- Leases (coordination.k8s.io/v1): GET, POST (409 AlreadyExists when it
+  exists) and PUT with resourceVersion concurrency (404 when missing, 409
+  Conflict on a stale version, 422 without one); lease(), and
+  inject_conflicts(n) to answer the next n lease PUTs 409 as if another
+  writer had just changed the Lease.
+The request log holds every request's method, and its parsed JSON body.
 """
 
 import base64
@@ -42,7 +55,22 @@ RESOURCES = {
     "ingresses": ("/apis/networking.k8s.io/v1", "networking.k8s.io/v1", "Ingress", True),
     "ingressclasses": ("/apis/networking.k8s.io/v1", "networking.k8s.io/v1", "IngressClass", False),
     "endpointslices": ("/apis/discovery.k8s.io/v1", "discovery.k8s.io/v1", "EndpointSlice", True),
+    "events": ("/api/v1", "v1", "Event", True),
+    "leases": ("/apis/coordination.k8s.io/v1", "coordination.k8s.io/v1", "Lease", True),
 }
+
+
+def merge_patch(target, patch):
+    """RFC 7386 JSON merge patch of `patch` onto `target`; returns the result."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
 
 
 def _openssl(*args):
@@ -114,6 +142,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         self.server.fake._handle(self)
 
+    def do_POST(self):
+        self.server.fake._handle(self)
+
+    def do_PUT(self):
+        self.server.fake._handle(self)
+
+    def do_PATCH(self):
+        self.server.fake._handle(self)
+
 
 class FakeKube:
     """The server. `FakeKube(directory)` generates its CA and certificate in
@@ -142,6 +179,8 @@ class FakeKube:
         self.connections = []   # (time, ok, error) per TLS connection attempt
         self._watches = set()
         self._snapshots = {}
+        self._lease_conflicts = 0
+        self._events = []       # created Events, in order
         self.port = 0
         self._server = None
         self._thread = None
@@ -264,13 +303,37 @@ class FakeKube:
             self._record(plural, "MODIFIED" if old else "ADDED", obj)
             return json.loads(json.dumps(obj))
 
+    def events(self):
+        """Every Event created through the API, oldest first (copies)."""
+        with self.cond:
+            return json.loads(json.dumps(self._events))
+
+    def lease(self, namespace, name):
+        """The stored Lease (a copy), or None."""
+        with self.cond:
+            obj = self.objects["leases"].get((namespace, name))
+            return json.loads(json.dumps(obj)) if obj else None
+
+    def get(self, plural, name, namespace="default"):
+        """A stored object (a copy), or None."""
+        with self.cond:
+            obj = self.objects[plural].get((namespace if RESOURCES[plural][3] else "", name))
+            return json.loads(json.dumps(obj)) if obj else None
+
+    def inject_conflicts(self, n=1):
+        """The next `n` lease PUTs get 409 Conflict, the stored Lease's
+        resourceVersion bumped first as another writer's change would."""
+        with self.cond:
+            self._lease_conflicts = n
+
     def current_rv(self):
         with self.cond:
             return self.rv
 
-    def request_log(self, watch=None):
+    def request_log(self, watch=None, method=None):
         with self.cond:
-            return [r for r in self.requests if watch is None or r["watch"] == watch]
+            return [dict(r) for r in self.requests
+                    if (watch is None or r["watch"] == watch) and (method is None or r["method"] == method)]
 
     def connection_log(self):
         with self.cond:
@@ -358,13 +421,23 @@ users:
         auth = h.headers.get("Authorization", "")
         token = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
         watch = query.get("watch") in ("1", "true")
-        entry = {"time": time.monotonic(), "path": url.path, "query": query, "token": token, "watch": watch}
+        method = h.command
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        entry = {"time": time.monotonic(), "method": method, "path": url.path, "query": query, "token": token,
+                 "watch": watch, "content_type": h.headers.get("Content-Type", ""), "body": body}
         with self.cond:
             self.requests.append(entry)
             authorized = token in self.tokens
         if not authorized:
             entry["status"] = 401
             return self._send_json(h, 401, _status(401, "Unauthorized", "Unauthorized"))
+        if method != "GET" or self._route(url.path) is None:
+            return self._write(h, entry, method, url.path, body)
         route = self._route(url.path)
         if route is None:
             entry["status"] = 404
@@ -372,6 +445,119 @@ users:
         if watch:
             return self._watch(h, entry, *route, query)
         return self._list(h, entry, *route, query)
+
+    def _route_item(self, path):
+        """(plural, namespace, name, subresource) for a namespaced object path, or None."""
+        for plural, (api, _, _, namespaced) in RESOURCES.items():
+            prefix = f"{api}/namespaces/"
+            if not namespaced or not path.startswith(prefix):
+                continue
+            parts = path[len(prefix):].split("/")
+            if len(parts) in (3, 4) and parts[1] == plural and parts[0] and parts[2]:
+                return plural, parts[0], parts[2], parts[3] if len(parts) == 4 else ""
+        return None
+
+    def _reply(self, h, entry, code, body):
+        entry["status"] = code
+        self._send_json(h, code, body)
+
+    def _write(self, h, entry, method, path, body):
+        """Every request but a GET of a collection: the writes and single-object GETs."""
+        collection = self._route(path)
+        item = self._route_item(path)
+        if method == "POST" and collection and collection[0] in ("events", "leases") and collection[1]:
+            return self._create(h, entry, collection[0], collection[1], body)
+        if item and item[0] == "ingresses" and item[3] == "status" and method == "PATCH":
+            return self._patch_status(h, entry, item[1], item[2], body)
+        if item and item[3] == "" and method == "GET":
+            with self.cond:
+                obj = self.objects[item[0]].get((item[1], item[2]))
+                obj = json.loads(json.dumps(obj)) if obj else None
+            if obj is None:
+                return self._reply(h, entry, 404, _status(404, "NotFound", f'{item[0]} "{item[2]}" not found'))
+            return self._reply(h, entry, 200, obj)
+        if item and item[0] == "leases" and item[3] == "" and method == "PUT":
+            return self._put_lease(h, entry, item[1], item[2], body)
+        if item or collection:
+            return self._reply(h, entry, 405, _status(405, "MethodNotAllowed", f"{method} is not supported here"))
+        return self._reply(h, entry, 404, _status(404, "NotFound", f"the server could not find {path}"))
+
+    def _create(self, h, entry, plural, ns, body):
+        api_version, kind = RESOURCES[plural][1:3]
+        if not isinstance(body, dict):
+            return self._reply(h, entry, 400, _status(400, "BadRequest", "the body is not a JSON object"))
+        meta = body.setdefault("metadata", {})
+        if meta.get("namespace", ns) != ns:
+            return self._reply(h, entry, 400, _status(
+                400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request"))
+        if not meta.get("name"):
+            if not meta.get("generateName"):
+                return self._reply(h, entry, 422, _status(422, "Invalid", "metadata.name: Required value"))
+            meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+        with self.cond:
+            if (ns, meta["name"]) in self.objects[plural]:
+                return self._reply(h, entry, 409, _status(
+                    409, "AlreadyExists", f'{plural} "{meta["name"]}" already exists'))
+            self.rv += 1
+            body["apiVersion"], body["kind"] = api_version, kind
+            meta.update(namespace=ns, uid=str(uuid.uuid4()), resourceVersion=str(self.rv),
+                        creationTimestamp=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+            self.objects[plural][(ns, meta["name"])] = body
+            if plural == "events":
+                self._events.append(json.loads(json.dumps(body)))
+            self._record(plural, "ADDED", body)
+            out = json.loads(json.dumps(body))
+        self._reply(h, entry, 201, out)
+
+    def _patch_status(self, h, entry, ns, name, body):
+        if h.headers.get("Content-Type", "").split(";")[0].strip() != "application/merge-patch+json":
+            return self._reply(h, entry, 415, _status(415, "UnsupportedMediaType", "the body of the request was in an unknown format"))
+        if not isinstance(body, dict):
+            return self._reply(h, entry, 400, _status(400, "BadRequest", "the patch is not a JSON object"))
+        with self.cond:
+            obj = self.objects["ingresses"].get((ns, name))
+            if obj is None:
+                return self._reply(h, entry, 404, _status(404, "NotFound", f'ingresses "{name}" not found'))
+            # The status subresource changes only the status.
+            if "status" in body:
+                merged = merge_patch({"status": obj.get("status", {})}, {"status": body["status"]})
+                obj["status"] = merged.get("status", {})
+            self.rv += 1
+            obj["metadata"]["resourceVersion"] = str(self.rv)
+            self._record("ingresses", "MODIFIED", obj)
+            out = json.loads(json.dumps(obj))
+        self._reply(h, entry, 200, out)
+
+    def _put_lease(self, h, entry, ns, name, body):
+        if not isinstance(body, dict) or body.get("metadata", {}).get("name", name) != name:
+            return self._reply(h, entry, 400, _status(400, "BadRequest", "the body is not this Lease"))
+        with self.cond:
+            old = self.objects["leases"].get((ns, name))
+            if old is None:
+                return self._reply(h, entry, 404, _status(404, "NotFound", f'leases.coordination.k8s.io "{name}" not found'))
+            if self._lease_conflicts > 0:
+                self._lease_conflicts -= 1
+                self.rv += 1
+                old["metadata"]["resourceVersion"] = str(self.rv)
+                self._record("leases", "MODIFIED", old)
+                entry["injected"] = True
+            rv = body.get("metadata", {}).get("resourceVersion", "")
+            if not rv:
+                return self._reply(h, entry, 422, _status(
+                    422, "Invalid", "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"))
+            if rv != old["metadata"]["resourceVersion"]:
+                return self._reply(h, entry, 409, _status(
+                    409, "Conflict", f'Operation cannot be fulfilled on leases.coordination.k8s.io "{name}": '
+                    "the object has been modified; please apply your changes to the latest version and try again"))
+            self.rv += 1
+            body["apiVersion"], body["kind"] = "coordination.k8s.io/v1", "Lease"
+            meta = body["metadata"]
+            meta.update(namespace=ns, name=name, uid=old["metadata"]["uid"], resourceVersion=str(self.rv),
+                        creationTimestamp=old["metadata"]["creationTimestamp"])
+            self.objects["leases"][(ns, name)] = body
+            self._record("leases", "MODIFIED", body)
+            out = json.loads(json.dumps(body))
+        self._reply(h, entry, 200, out)
 
     @staticmethod
     def _selected(obj, selector):
