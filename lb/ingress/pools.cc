@@ -131,7 +131,8 @@ std::string pool_builder::pool_for(const pool_spec& given, std::vector<note>& no
                      (b.port_number ? std::to_string(b.port_number) : b.port_name);
   // The same Service port with other settings (another Ingress's
   // annotations) is another pool.
-  if (find(config_name(name))) name += "_" + hex8(fnv1a(id));
+  // Appended piecewise: g++ 12 -O3 warns falsely (-Wrestrict) on "lit" + std::string&&.
+  if (find(config_name(name))) name.append("_").append(hex8(fnv1a(id)));
   name = config_name(name);
   config::pool p;
   p.name = name;
