@@ -112,7 +112,8 @@ void decode_listener(reader& r, const field& f, listener& out) {
   const bool tcp = proto && proto->value.IsScalar() && proto->value.Scalar() == "tcp";
   // Routes are read once the protocol is known: a tcp listener's match by SNI.
   if (const auto* item = m->get("routes")) {
-    const auto routes = r.read_list(*item, "route");
+    // `routes: []` answers every request 404 (an ingress with no Ingress yet).
+    const auto routes = r.read_list(*item, "route", true);
     for (std::size_t i = 0; routes && i < routes->size(); ++i) {
       if (tcp) read_tcp_route(r, (*routes)[i], i, out.tcp_routes.emplace_back());
       else read_route(r, (*routes)[i], i, out.routes.emplace_back());

@@ -55,7 +55,8 @@ void decode_top(reader& r, const YAML::Node& root, config& cfg) {
         decode_listener(r, item, cfg.listeners.emplace_back());
       }
     } else if (f.key == "pools") {
-      for (const auto& item : r.read_list(f, "pool").value_or(std::vector<field>{})) {
+      // `pools: []`: listeners whose routes name none (an ingress with no Ingress yet).
+      for (const auto& item : r.read_list(f, "pool", true).value_or(std::vector<field>{})) {
         decode_pool(r, item, cfg.pools.emplace_back());
       }
     } else if (f.key == "kubernetes") {

@@ -89,7 +89,10 @@ bool nginx_annotations::rejected() const {
 nginx_annotations read_annotations(const std::map<std::string, std::string>& annotations, std::string_view prefix) {
   nginx_annotations out;
   std::optional<std::string> canary_by_header, canary_header_value, canary_weight, canary_weight_total;
-  for (const auto& [full, value] : annotations) {
+  for (const auto& annotation : annotations) {
+    // Named, not bound: clang 14 cannot capture structured bindings in lambdas.
+    const std::string& full = annotation.first;
+    const std::string& value = annotation.second;
     if (!std::string_view(full).starts_with(prefix)) continue;
     const std::string name = full.substr(prefix.size());
     auto say = [&](fidelity level, std::string text) { out.notes.push_back({level, full, std::move(text)}); };

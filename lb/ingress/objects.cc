@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace lb::ingress {
@@ -62,6 +64,23 @@ std::map<std::string, std::string> string_map(const json& j, const char* name, c
   return out;
 }
 
+// Kubernetes's names (RFC 1123): a subdomain for objects, a label for
+// namespaces, Services and port names. They become lb names and file names,
+// so anything else is refused here.
+bool dns_label_chars(std::string_view s, bool dots) {
+  if (s.empty() || s.front() == '-' || s.back() == '-' || s.front() == '.' || s.back() == '.') return false;
+  return std::all_of(s.begin(), s.end(), [&](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || (dots && c == '.');
+  });
+}
+
+void check_name(const std::string& v, const std::string& field, bool subdomain) {
+  const std::size_t max = subdomain ? 253 : 63;
+  if (v.size() > max || !dns_label_chars(v, subdomain))
+    fail(field, "'" + v + "' is not a valid name (lower-case letters, digits, '-'" + (subdomain ? ", '.'" : "") +
+                    ", at most " + std::to_string(max) + ")");
+}
+
 object_meta decode_meta(const json& j) {
   if (!j.is_object()) fail("(object)", "expected a map");
   const auto* m = member(j, "metadata");
@@ -69,7 +88,9 @@ object_meta decode_meta(const json& j) {
   object_meta meta;
   meta.name = text(*m, "name", "metadata.");
   if (meta.name.empty()) fail("metadata.name", "missing");
+  check_name(meta.name, "metadata.name", true);
   meta.namespace_ = text(*m, "namespace", "metadata.");
+  if (!meta.namespace_.empty()) check_name(meta.namespace_, "metadata.namespace", false);
   meta.uid = text(*m, "uid", "metadata.");
   meta.resource_version = text(*m, "resourceVersion", "metadata.");
   meta.creation_timestamp = text(*m, "creationTimestamp", "metadata.");
@@ -93,6 +114,7 @@ service_backend decode_backend(const json& b, const std::string& field) {
   service_backend out;
   out.service = text(*s, "name", field + "service.");
   if (out.service.empty()) fail(field + "service.name", "missing");
+  check_name(out.service, field + "service.name", false);
   const auto* p = member(*s, "port");
   if (!p || !p->is_object()) fail(field + "service.port", "missing");
   if (const auto* n = member(*p, "number")) {
@@ -100,6 +122,7 @@ service_backend decode_backend(const json& b, const std::string& field) {
   } else {
     out.port_name = text(*p, "name", field + "service.port.");
     if (out.port_name.empty()) fail(field + "service.port", "needs a number or a name");
+    check_name(out.port_name, field + "service.port.name", false);
   }
   return out;
 }
@@ -182,6 +205,7 @@ std::optional<ingress> decode_ingress(const json& j, std::string& error) {
         t.hosts.push_back(hosts[k].get<std::string>());
       }
       t.secret = text(tls[i], "secretName", f);
+      if (!t.secret.empty()) check_name(t.secret, f + "secretName", true);
       out.tls.push_back(std::move(t));
     }
     return out;
@@ -211,6 +235,7 @@ std::optional<service> decode_service(const json& j, std::string& error) {
       const std::string f = "spec.ports[" + std::to_string(i) + "].";
       service_port p;
       p.name = text(ports[i], "name", f);
+      if (!p.name.empty()) check_name(p.name, f + "name", false);
       const auto* port = member(ports[i], "port");
       if (!port) fail(f + "port", "missing");
       p.port = port_number(*port, f + "port");
@@ -286,8 +311,13 @@ std::string kind_of(const json& j) {
 std::string key_of(const json& j) {
   const auto* m = member(j, "metadata");
   if (!m || !m->is_object()) return {};
-  const auto ns = m->value("namespace", std::string());
-  const auto n = m->value("name", std::string());
+  // Whatever the object holds: a null or a number must not throw here.
+  const auto str = [&](const char* name) {
+    const auto* v = member(*m, name);
+    return v && v->is_string() ? v->get<std::string>() : std::string();
+  };
+  const auto ns = str("namespace");
+  const auto n = str("name");
   return ns.empty() ? n : ns + "/" + n;
 }
 

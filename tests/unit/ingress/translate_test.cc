@@ -279,6 +279,16 @@ TEST(translate, source_allowlist_and_a_bad_one_refuses_the_ingress) {
   EXPECT_EQ(back.cfg->listeners[0].routes[0].allow_from[1].prefix, 24);
 }
 
+TEST(translate, no_ingress_at_all_is_a_config_that_loads_and_answers_404) {
+  cluster objects;
+  const auto t = translate(objects, {});
+  ASSERT_EQ(t.cfg.listeners.size(), 1u);
+  EXPECT_TRUE(t.cfg.listeners[0].routes.empty());
+  const auto back = config::load_string(to_yaml(t.cfg), "back.yaml");
+  ASSERT_TRUE(back.ok()) << back.errors.front().str() << "\n" << to_yaml(t.cfg);
+  EXPECT_TRUE(back.cfg->pools.empty());
+}
+
 TEST(objects, bad_fields_name_where_they_are) {
   cluster objects;
   EXPECT_EQ(read_manifests(ingress("i", "", "", "  rules:\n    - http:\n        paths:\n          - { path: /, "
@@ -303,6 +313,16 @@ TEST(objects, tls_secret_data_is_base64_decoded) {
   ASSERT_EQ(objects.secrets.count("ns/s"), 1u);
   EXPECT_EQ(objects.secrets["ns/s"].cert_pem, "CERT");
   EXPECT_EQ(objects.secrets["ns/s"].key_pem, "KEY1");
+}
+
+TEST(objects, a_null_or_numeric_name_is_undecodable_not_a_crash) {
+  cluster objects;
+  EXPECT_EQ(read_manifests("apiVersion: v1\nkind: Service\nmetadata: { name: }\n---\napiVersion: v1\n"
+                           "kind: Service\nmetadata: { name: 7, namespace: [x] }\n",
+                           "t.yaml", objects),
+            "");
+  EXPECT_EQ(objects.undecodable.size(), 2u);
+  EXPECT_TRUE(objects.services.empty());
 }
 
 }  // namespace
