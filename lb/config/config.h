@@ -178,6 +178,15 @@ struct retry_policy {
   std::uint32_t budget_percent = 20;     // retries stay under this share of requests (per worker)
 };
 
+// `rewrite:` on a route: when `regex` (RE2, searched in the path, not the
+// query) matches, the path sent upstream is `replacement`, with `$1`..`$9`
+// the regex's groups; the query is kept unless `replacement` has its own
+// (nginx's `rewrite ... break`, which ingress-nginx's rewrite-target uses).
+struct path_rewrite {
+  std::string regex;
+  std::string replacement;
+};
+
 struct route {
   std::string name;  // defaults to "route<N>" (0-based index within the listener)
   host_match host;
@@ -194,6 +203,7 @@ struct route {
   // `redirect_https:` on a plain listener: the route's requests are
   // redirected to https rather than forwarded (ingress-nginx's ssl-redirect).
   std::optional<::lb::config::redirect_https> redirect_https;
+  std::optional<path_rewrite> rewrite;
   source_pos name_pos;  // of `name`, or of the route itself when it has none
   source_pos pool_pos;
 };
@@ -421,6 +431,26 @@ struct kubernetes {
   address https{"0.0.0.0", 443, false};
   std::string tls_dir = "/var/run/lb/tls";  // the Secrets' PEM files, written by lb
   std::string annotations_prefix = "nginx.ingress.kubernetes.io/";
+  // `status:` what lb writes to status.loadBalancer of the Ingresses it
+  // serves: fixed `addresses` (IPs or host names), or those of
+  // `publish_service` ("namespace/name": its load balancer's, external IPs,
+  // else its cluster IP), as ingress-nginx's --publish-status-address and
+  // --publish-service. Neither: no status is written.
+  struct status_source {
+    std::vector<std::string> addresses;
+    std::string publish_namespace, publish_name;
+    bool enabled() const { return !addresses.empty() || !publish_name.empty(); }
+  } status;
+  // `leader_election:` with several replicas, the one holding this Lease
+  // writes status and Events; all serve. Without it, this replica writes.
+  struct election {
+    std::string lease_namespace, lease_name;  // empty name: no election
+    std::string identity;                     // empty: the host name (a pod's name)
+    duration lease_duration = std::chrono::seconds(15);
+    duration renew_deadline = std::chrono::seconds(10);
+    duration retry_period = std::chrono::seconds(2);
+  } leader_election;
+  bool events = true;  // Events for rejected objects and unsupported annotations
   source_pos pos;
 };
 

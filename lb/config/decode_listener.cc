@@ -27,7 +27,7 @@ const schema limits_schema{
      "lingering_timeout"},
     {}};
 const schema route_schema{"route", {"name", "match", "pool", "timeout", "retries", "set_headers", "allow_from",
-                                    "redirect_https"},
+                                    "redirect_https", "rewrite"},
                           {}};
 const schema tcp_route_schema{"route", {"name", "sni", "alpn", "pool"}, {}};
 const schema retries_schema{"retries", {"attempts", "on", "budget_percent"}, {}};
@@ -37,6 +37,7 @@ const schema match_schema{"match",
 
 void read_protocol(reader& r, const field& f, listener& out);
 void read_redirect(reader& r, const field& f, redirect_https& out);
+void read_rewrite(reader& r, const field& f, route& out);
 void read_versions(reader& r, const field& f, listener& out);
 // Returns whether `idle_timeout` was given (a TCP listener's default differs).
 bool read_limits(reader& r, const field& f, limits& out);
@@ -307,11 +308,48 @@ void read_route(reader& r, const field& f, std::size_t index, route& out) {
       decode_cidr_list(r, item, out.allow_from);
     } else if (item.key == "redirect_https") {
       read_redirect(r, item, out.redirect_https.emplace());
+    } else if (item.key == "rewrite") {
+      read_rewrite(r, item, out);
     }
   }
   // cross_check() takes an empty pool for one the source could not read (and
   // so reported); one written as "" is reported here, as cross_check would.
   if (empty_pool) r.error(*empty_pool, "route '" + out.name + "' names unknown pool ''");
+}
+
+const schema rewrite_schema{"rewrite", {"regex", "replacement"}, {}};
+
+void read_rewrite(reader& r, const field& f, route& out) {
+  const auto m = r.read_map(f, rewrite_schema);
+  if (!m) return;
+  const bool both = r.require(*m, "regex", "rewrite") & r.require(*m, "replacement", "rewrite");
+  path_rewrite rw;
+  bool ok = both;
+  if (const auto* re = m->get("regex")) {
+    if (auto v = r.read_string(*re)) {
+      if (const auto why = regex_error(*v, false); !why.empty()) {
+        r.error(*re, "invalid rewrite 'regex' '" + *v + "': " + why);
+        ok = false;
+      }
+      rw.regex = *v;
+    } else {
+      ok = false;
+    }
+  }
+  if (const auto* to = m->get("replacement")) {
+    if (auto v = r.read_string(*to)) {
+      // What is sent upstream as the path: a '/' and visible ASCII only.
+      if (!is_origin_form(*v)) {
+        r.error(*to, "invalid rewrite 'replacement': must start with '/' and hold visible ASCII only, got " +
+                         describe(to->value));
+        ok = false;
+      }
+      rw.replacement = *v;
+    } else {
+      ok = false;
+    }
+  }
+  if (ok) out.rewrite = std::move(rw);
 }
 
 void read_tcp_route(reader& r, const field& f, std::size_t index, tcp_route& out) {

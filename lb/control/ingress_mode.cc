@@ -18,7 +18,23 @@ namespace {
 namespace fs = std::filesystem;
 
 // What the watch depends on: a change restarts it.
-std::string watch_identity(const config::kubernetes& k) { return k.kubeconfig + '\0' + k.namespace_; }
+std::string watch_identity(const config::kubernetes& k) {
+  return k.kubeconfig + '\0' + k.namespace_ + '\0' + k.status.publish_namespace + '\0' + k.status.publish_name;
+}
+
+// The stream of the controller's own Service, when the watch is scoped to
+// another namespace (else the Services stream sees it).
+constexpr const char* publish_stream = "publish-service";
+
+std::string key_of(const nlohmann::json& o) {
+  const auto m = o.find("metadata");
+  if (m == o.end() || !m->is_object()) return {};
+  const auto text = [&](const char* k) {
+    const auto it = m->find(k);
+    return it != m->end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  return text("namespace") + "/" + text("name");
+}
 
 ingress::options options_of(const config::kubernetes& k) {
   ingress::options o;
@@ -36,10 +52,11 @@ ingress::options options_of(const config::kubernetes& k) {
 
 ingress_mode::ingress_mode(boost::asio::io_context& control, std::function<void()> changed,
                            std::chrono::milliseconds settle)
-    : control_(control), changed_(std::move(changed)), settle_(settle), settle_timer_(control) {}
+    : control_(control), changed_(std::move(changed)), settle_(settle), settle_timer_(control), status_(control) {}
 
 ingress_mode::~ingress_mode() {
   if (watcher_) watcher_->stop();
+  status_.stop();
 }
 
 void ingress_mode::push(delivery d) {
@@ -74,13 +91,13 @@ void ingress_mode::push(delivery d) {
 }
 
 void ingress_mode::on_list(const kube::resource& r, std::vector<nlohmann::json> items, const std::string&) {
-  push({r.kind, delivery::list, std::move(items)});
+  push({r.name, r.kind, delivery::list, std::move(items)});
 }
 
 void ingress_mode::on_event(const kube::resource& r, kube::event_type type, nlohmann::json object) {
   if (type != kube::event_type::added && type != kube::event_type::modified && type != kube::event_type::deleted)
     return;
-  delivery d{r.kind, type == kube::event_type::deleted ? delivery::remove : delivery::upsert, {}};
+  delivery d{r.name, r.kind, type == kube::event_type::deleted ? delivery::remove : delivery::upsert, {}};
   d.objects.push_back(std::move(object));
   push(std::move(d));
 }
@@ -99,22 +116,76 @@ void ingress_mode::on_synced() {
   });
 }
 
+bool ingress_mode::ingress_changed(const nlohmann::json& o, const std::string& key) {
+  // What the translation reads: everything but the status and the bookkeeping
+  // every write changes. lb's own status write comes back as a MODIFIED
+  // event and must not reload.
+  nlohmann::json copy = o;
+  copy.erase("status");
+  if (auto m = copy.find("metadata"); m != copy.end() && m->is_object()) {
+    m->erase("resourceVersion");
+    m->erase("managedFields");
+  }
+  const auto fp = std::hash<std::string>{}(copy.dump());
+  auto [it, fresh] = ingress_fingerprints_.try_emplace(key, fp);
+  if (!fresh && it->second == fp) return false;
+  it->second = fp;
+  return true;
+}
+
+void ingress_mode::observe_service(const nlohmann::json& o, bool removed) {
+  const auto& ns = status_.publish_namespace();
+  const auto& name = status_.publish_name();
+  if (name.empty() || key_of(o) != ns + "/" + name) return;
+  status_.observe_publish_service(removed ? std::vector<kube::lb_address>{} : kube::service_status_addresses(o));
+}
+
 bool ingress_mode::drain_inbox() {
   std::vector<delivery> batch;
   {
     std::lock_guard lock(inbox_mutex_);
     batch.swap(inbox_);
   }
+  bool changed = false;
   for (auto& d : batch) {
-    if (d.what == delivery::list) objects_.clear(d.kind);
+    if (d.stream == publish_stream) {
+      // Only the controller's own Service, whatever else a server without
+      // field selectors sends: its addresses are written, not served.
+      bool seen = false;
+      for (const auto& o : d.objects)
+        if (key_of(o) == status_.publish_namespace() + "/" + status_.publish_name()) {
+          observe_service(o, d.what == delivery::remove);
+          seen = true;
+        }
+      if (d.what == delivery::list && !seen) status_.observe_publish_service({});
+      continue;
+    }
+    if (d.what == delivery::list) {
+      objects_.clear(d.kind);
+      if (d.kind == "Ingress") ingress_fingerprints_.clear();
+      changed = true;
+    }
     for (auto& o : d.objects) {
-      // List items come without their kind.
-      if (o.is_object()) o["kind"] = d.kind;
-      if (d.what == delivery::remove) objects_.remove(o);
+      if (!o.is_object()) continue;
+      o["kind"] = d.kind;  // list items come without their kind
+      const bool removed = d.what == delivery::remove;
+      if (d.kind == "Service") observe_service(o, removed);
+      if (d.kind == "Ingress") {
+        const auto key = key_of(o);
+        if (removed) {
+          ingress_fingerprints_.erase(key);
+          status_.forget_ingress(key);
+        } else {
+          status_.observe_ingress(key, kube::status_addresses(o));
+          if (!ingress_changed(o, key) && d.what == delivery::upsert) continue;
+        }
+      }
+      if (removed) objects_.remove(o);
       else objects_.add(o);
+      changed = true;
     }
   }
-  return !batch.empty();
+  return changed;
 }
 
 void ingress_mode::wait_synced(std::chrono::milliseconds limit) {
@@ -145,6 +216,16 @@ bool ingress_mode::start_watch(const config::kubernetes& k, std::string& why) {
     if (r->plural == "secrets") r->field_selector = "type=kubernetes.io/tls";
     resources.push_back(std::move(*r));
   }
+  if (!k.status.publish_name.empty()) {
+    const auto ns = k.status.publish_namespace.empty() ? own_namespace(creds) : k.status.publish_namespace;
+    if (!k.namespace_.empty() && ns != k.namespace_) {
+      auto r = kube::known_resource("services");
+      r->name = publish_stream;
+      r->field_selector = "metadata.name=" + k.status.publish_name;
+      r->namespace_override = ns;
+      resources.push_back(std::move(*r));
+    }
+  }
   kube::watch_options wo;
   wo.namespace_ = k.namespace_;
   if (watcher_) watcher_->stop();
@@ -155,7 +236,9 @@ bool ingress_mode::start_watch(const config::kubernetes& k, std::string& why) {
   }
   taken_in_sync_ = false;
   objects_ = {};
+  ingress_fingerprints_.clear();
   kube::watch_sink& sink = *this;  // the base is private: convert here, not in make_unique
+  creds_ = creds;
   watcher_ = std::make_unique<kube::watcher>(std::move(creds), std::move(resources), wo, sink);
   if (!watcher_->start(why)) {
     watcher_.reset();
@@ -201,14 +284,16 @@ config::load_result ingress_mode::merge(config::load_result parsed) {
     if (watcher_) {
       watcher_->stop();
       watcher_.reset();
+      status_.stop();
       objects_ = {};
+      ingress_fingerprints_.clear();
       log::info("kubernetes watch stopped: no 'kubernetes' in the config");
     }
     return parsed;
   }
   const auto& k = *parsed.cfg->kubernetes;
   std::string why;
-  if (!start_watch(k, why)) {
+  if (!start_watch(k, why) || !status_.configure(k, creds_, why)) {
     parsed.errors.push_back(config::diagnostic::at(k.pos, "kubernetes: " + why));
     parsed.cfg = nullptr;
     return parsed;
@@ -237,6 +322,7 @@ config::load_result ingress_mode::merge(config::load_result parsed) {
   // parts (a file pool named like a Service's, a listener on the same port).
   parsed.errors = config::cross_check(*cfg);
   parsed.cfg = parsed.errors.empty() ? std::move(cfg) : nullptr;
+  if (parsed.cfg) status_.publish(objects_, last_report_);
   return parsed;
 }
 

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lb/config/source.h"
+#include "lb/control/ingress_status.h"
 #include "lb/ingress/objects.h"
 #include "lb/ingress/translate.h"
 #include "lb/kube/watcher.h"
@@ -59,6 +60,7 @@ class ingress_mode final : private kube::watch_sink {
  private:
   // One watch delivery, queued by the watcher thread for the control thread.
   struct delivery {
+    std::string stream;  // the resource's name: "ingresses", ..., "publish-service"
     std::string kind;
     enum { list, upsert, remove } what = upsert;
     std::vector<nlohmann::json> objects;
@@ -70,8 +72,14 @@ class ingress_mode final : private kube::watch_sink {
   void on_synced() override;
   void push(delivery d);
 
-  // Thread: control. Applies what was queued; true when anything changed.
+  // Thread: control. Applies what was queued; true when anything the
+  // translation reads changed (not an Ingress's status alone, nor the
+  // published Service's addresses: those are written, not served).
   bool drain_inbox();
+  // Thread: control. One Ingress added or updated: false when only its
+  // status or resourceVersion changed (lb's own status write coming back).
+  bool ingress_changed(const nlohmann::json& o, const std::string& key);
+  void observe_service(const nlohmann::json& o, bool removed);
   bool start_watch(const config::kubernetes& k, std::string& why);
   bool write_files(const std::vector<ingress::pem_file>& files, std::string& why);
 
@@ -85,6 +93,9 @@ class ingress_mode final : private kube::watch_sink {
   ingress::cluster objects_;  // control thread only
   std::string watch_settings_;  // what the running watch was started with
   std::unique_ptr<kube::watcher> watcher_;
+  kube::credentials creds_;  // the running watch's
+  ingress_status status_;    // control thread only
+  std::map<std::string, std::size_t> ingress_fingerprints_;  // key -> hash of all but status
   std::map<std::string, std::string> written_;  // PEM files written: path -> content
   std::vector<ingress::object_report> last_report_;
 

@@ -53,7 +53,6 @@ struct missing {
   std::string_view why;
 };
 constexpr missing not_carried[] = {
-    {"rewrite-target", "lb does not rewrite request paths; the path is sent upstream as received"},
     {"proxy-send-timeout", "lb has no per-route send timeout; the listener's idle_timeout applies"},
     {"proxy-body-size", "lb limits bodies per listener (limits.max_body_bytes), not per Ingress"},
     {"affinity", "lb has no cookie-inserting session affinity; upstream-hash-by with $cookie_NAME hashes "
@@ -111,6 +110,16 @@ nginx_annotations read_annotations(const std::map<std::string, std::string>& ann
                                     : "paths are plain");
       } else {
         bad("true or false");
+      }
+    } else if (name == "rewrite-target") {
+      // nginx would take "http://..." as a redirect, and anything not
+      // starting with '/' makes no request target.
+      if (value.starts_with("/") && config::is_origin_form(value)) {
+        out.rewrite_target = value;
+        say(fidelity::supported, "the path sent upstream is '" + value + "', $N the groups of the path read as "
+                                 "a case-insensitive regex; the host's paths become regexes (as ingress-nginx)");
+      } else {
+        bad("a path starting with '/'");
       }
     } else if (name == "proxy-connect-timeout") {
       if (const auto d = seconds(value); d && *d > 0s) {

@@ -35,6 +35,9 @@ enum class backend_protocol { http, https, grpc, grpcs };
 
 struct nginx_annotations {
   bool use_regex = false;
+  // rewrite-target: the path sent upstream, with $1.. the groups of the
+  // Ingress path read as a regex; enforces use-regex on the host.
+  std::string rewrite_target;
   std::optional<config::duration> connect_timeout;
   std::optional<config::duration> read_timeout;
   std::optional<config::balancer_kind> balancer;

@@ -72,6 +72,11 @@ void route(YAML::Emitter& y, const config::route& r) {
     if (r.redirect_https->port) y << YAML::Key << "port" << YAML::Value << r.redirect_https->port;
     y << YAML::EndMap;
   }
+  if (r.rewrite) {
+    y << YAML::Key << "rewrite" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "regex"
+      << YAML::Value << YAML::DoubleQuoted << r.rewrite->regex << YAML::Key << "replacement" << YAML::Value
+      << YAML::DoubleQuoted << r.rewrite->replacement << YAML::EndMap;
+  }
   y << YAML::EndMap;
 }
 

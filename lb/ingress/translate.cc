@@ -22,6 +22,7 @@ struct claim {
   std::string pool;
   std::vector<config::cidr> allow_from;
   bool redirect = false;  // on the plain listener: to https instead
+  std::string rewrite;    // rewrite-target
   std::string ingress;  // namespace/name
   config::duration timeout{std::chrono::seconds(60)};  // ingress-nginx's proxy-read-timeout
 };
@@ -94,6 +95,16 @@ std::vector<config::route> routes_of(const claim& c, std::vector<note>& notes) {
   if (c.redirect) r.redirect_https.emplace();  // 308, to https's own port 443
   r.name_pos.file = r.pool_pos.file = "Ingress " + c.ingress;
   const std::string path = c.path.empty() ? "/" : c.path;
+  if (!c.rewrite.empty()) {
+    // ingress-nginx's `rewrite "(?i)PATH" TARGET break;`: the whole path
+    // becomes TARGET with the groups of the path read as a regex.
+    const std::string pattern = "(?i)" + path;
+    if (const auto e = config::regex_error(pattern, false); !e.empty()) {
+      notes.push_back({fidelity::unsupported, "path " + path, "not a regular expression lb reads (" + e + "); left out"});
+      return out;
+    }
+    r.rewrite = config::path_rewrite{pattern, c.rewrite};
+  }
   if (c.type == path_type::exact) {
     r.path = {config::path_match::kind::exact, path};
     out.push_back(r);
@@ -202,7 +213,7 @@ struct translator {
         continue;
       }
       hosts.push_back(host);
-      if (a.use_regex) regex_hosts.insert(host);
+      if (a.use_regex || !a.rewrite_target.empty()) regex_hosts.insert(host);
       for (std::size_t k = 0; k < rule.paths.size(); ++k) {
         const auto& p = rule.paths[k];
         const std::string ps = subject + ".http.paths[" + std::to_string(k) + "]";
@@ -215,6 +226,7 @@ struct translator {
         c.redirect = a.force_ssl_redirect || (a.ssl_redirect && tls_hosts.count(host));
         c.path = p.path.empty() ? "/" : p.path;
         c.type = p.type;
+        c.rewrite = a.rewrite_target;
         c.pool = pools.pool_for(spec_of(ing, a, p.backend), notes, ps + ".backend");
         out.push_back(std::move(c));
       }
@@ -227,6 +239,7 @@ struct translator {
         c.host = h;
         c.path = "/";
         c.fallback = true;
+        c.rewrite = a.rewrite_target;  // as ingress-nginx: its location takes the Ingress's annotations
         c.pool = pool;
         out.push_back(std::move(c));
       }

@@ -17,6 +17,9 @@ struct resource {
   bool namespaced = true;  // false (IngressClass): a namespace never applies
   std::string label_selector;  // optional, sent as labelSelector
   std::string field_selector;  // optional, sent as fieldSelector
+  // Set: watched in this namespace whatever the watch's namespace (e.g. the
+  // controller's own Service while the watch is scoped to another).
+  std::optional<std::string> namespace_override;
 };
 
 // Thread: any. The resources issue 13 names, by plural: ingresses,

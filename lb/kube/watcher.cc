@@ -152,8 +152,8 @@ asio::awaitable<bool> watcher::list(stream& s) {
       co_return false;
     }
     http::response<http::string_body> res;
-    ec = co_await s.conn->get(list_target(s.res, opts_.namespace_, opts_.list_limit, cont), shared_->token.current(),
-                              opts_.max_list_page_bytes, opts_.request_timeout, res);
+    const auto target = list_target(s.res, s.res.namespace_override.value_or(opts_.namespace_), opts_.list_limit, cont);
+    ec = co_await s.conn->get(target, shared_->token.current(), opts_.max_list_page_bytes, opts_.request_timeout, res);
     s.conn->close();
     if (stopping_) co_return false;
     if (ec) {
@@ -236,8 +236,8 @@ asio::awaitable<int> watcher::watch(stream& s) {
   const auto timeout = std::chrono::seconds(
       static_cast<std::int64_t>(static_cast<double>(opts_.watch_timeout.count()) * spread(shared_->rng)));
   unsigned status = 0;
-  ec = co_await s.conn->start_stream(watch_target(s.res, opts_.namespace_, s.rv, timeout), shared_->token.current(),
-                                     opts_.request_timeout, status);
+  const auto target = watch_target(s.res, s.res.namespace_override.value_or(opts_.namespace_), s.rv, timeout);
+  ec = co_await s.conn->start_stream(target, shared_->token.current(), opts_.request_timeout, status);
   if (stopping_) co_return failed;
   if (ec) {
     log::warn("kube watch failed", {{"resource", s.res.name}, {"error", ec.message()}});

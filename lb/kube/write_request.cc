@@ -41,6 +41,35 @@ std::vector<lb_address> status_addresses(const json& ingress) {
   return normalized(std::move(out));
 }
 
+std::vector<lb_address> service_status_addresses(const json& service) {
+  std::vector<lb_address> out;
+  if (!service.is_object()) return out;
+  const auto spec = service.find("spec");
+  if (spec == service.end() || !spec->is_object()) return out;
+  const auto text = [&](const char* key) {
+    const auto it = spec->find(key);
+    return it != spec->end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  std::vector<lb_address> external;
+  if (const auto ips = spec->find("externalIPs"); ips != spec->end() && ips->is_array())
+    for (const auto& ip : *ips)
+      if (ip.is_string() && !ip.get_ref<const std::string&>().empty()) external.push_back(make_address(ip));
+  const auto type = text("type");
+  const auto cluster_ip = text("clusterIP");
+  const bool has_cluster_ip = !cluster_ip.empty() && cluster_ip != "None";
+  if (type == "ExternalName") {
+    if (auto name = text("externalName"); !name.empty()) out.push_back({std::move(name), true});
+  } else if (type == "LoadBalancer") {
+    out = status_addresses(service);
+    out.insert(out.end(), external.begin(), external.end());
+  } else if (type == "NodePort" && !external.empty()) {
+    out = std::move(external);
+  } else if (has_cluster_ip) {  // ClusterIP (the default type), or NodePort without external IPs
+    out.push_back(make_address(cluster_ip));
+  }
+  return normalized(std::move(out));
+}
+
 json status_patch(const std::vector<lb_address>& addresses) {
   json list = json::array();
   for (const auto& a : normalized(addresses)) list.push_back({{a.hostname ? "hostname" : "ip", a.value}});

@@ -35,6 +35,13 @@ std::vector<lb_address> normalized(std::vector<lb_address> a);
 // (entries with neither ip nor hostname skipped), normalized; empty when absent.
 std::vector<lb_address> status_addresses(const nlohmann::json& ingress);
 
+// Thread: any. The addresses a Service publishes for the Ingresses behind
+// it, as ingress-nginx's --publish-service reads them: ExternalName its
+// name; LoadBalancer its status.loadBalancer.ingress and spec.externalIPs;
+// NodePort its external IPs, else its cluster IP; ClusterIP its cluster IP
+// (none when headless). Normalized; empty when there is none yet.
+std::vector<lb_address> service_status_addresses(const nlohmann::json& service);
+
 // Thread: any. The merge patch for the status subresource:
 // {"status":{"loadBalancer":{"ingress":[{"ip":...}|{"hostname":...}]}}},
 // addresses normalized. An empty list clears it ("ingress": []).

@@ -23,6 +23,22 @@ std::unique_ptr<re2::RE2> compile(const std::string& pattern, bool case_insensit
   return std::make_unique<re2::RE2>(pattern, opts);
 }
 
+// nginx's "$1" to RE2's "\1"; a backslash of the text stays itself.
+std::string rewrite_template(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      out += "\\\\";
+    } else if (s[i] == '$' && i + 1 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '9') {
+      out += '\\';
+      out += s[++i];
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 struct table::entry {
@@ -33,6 +49,8 @@ struct table::entry {
   std::string path;
   std::unique_ptr<re2::RE2> path_re;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::unique_ptr<re2::RE2> rewrite_re;
+  std::string rewrite_to;  // RE2's form: \1 for $1
 
   bool host_matches(std::string_view h, bool host_ok) const;
   bool path_matches(std::string_view p) const;
@@ -85,6 +103,10 @@ table::table(const std::vector<config::route>& routes) {
     e.path = r.path.value;
     if (e.path_kind == config::path_match::kind::regex) e.path_re = compile(e.path, false);
     e.headers = r.headers;
+    if (r.rewrite) {
+      e.rewrite_re = compile(r.rewrite->regex, false);
+      e.rewrite_to = rewrite_template(r.rewrite->replacement);
+    }
     entries_.push_back(std::move(e));
   }
 }
@@ -94,6 +116,19 @@ table::table(table&&) noexcept = default;
 table& table::operator=(table&&) noexcept = default;
 
 std::size_t table::size() const { return entries_.size(); }
+
+bool table::rewrite(std::size_t index, std::string_view target, std::string& out) const {
+  const auto& e = entries_[index];
+  if (!e.rewrite_re || !e.rewrite_re->ok()) return false;
+  const auto q = target.find('?');
+  const std::string_view path = target.substr(0, q);
+  // Into the caller's reused buffer: no allocation once it has grown.
+  if (!RE2::Extract(re2::StringPiece(path.data(), path.size()), *e.rewrite_re, e.rewrite_to, &out)) return false;
+  if (out.empty() || out.front() != '/') out.insert(0, 1, '/');  // a "$1" that began with none
+  // The client's query follows unless the replacement has one (nginx).
+  if (q != std::string_view::npos && out.find('?') == std::string::npos) out.append(target.substr(q));
+  return true;
+}
 
 std::optional<std::size_t> table::match(std::string_view host, std::string_view target,
                                         const header_source& headers) const {

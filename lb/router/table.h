@@ -36,6 +36,11 @@ class table {
   std::optional<std::size_t> match(std::string_view host, std::string_view target,
                                    const header_source& headers) const;
 
+  // Thread: any (const, lock-free). Route `index`'s `rewrite:` applied to
+  // `target` (path and query): true with the new target in `out`, or false
+  // (no rewrite, or its regex did not match; `out` is then garbage).
+  bool rewrite(std::size_t index, std::string_view target, std::string& out) const;
+
   // Out of line: vector<entry>::size() needs the complete `entry`.
   std::size_t size() const;
 

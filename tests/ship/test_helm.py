@@ -66,6 +66,8 @@ ingressController:
   takeUnclassed: true
   tlsDir: /run/tls
   containerPorts: { http: 80, https: 443 }
+  statusAddresses: [203.0.113.7, edge.example.com]
+  leaderElection: false
 """,
 }
 
@@ -188,7 +190,9 @@ class HelmChart(unittest.TestCase):
         self.assertEqual(cfg["kubernetes"], {
             "ingress_class": "lb", "controller": "lb.dev/ingress", "take_unclassed": False,
             "http": "0.0.0.0:8000", "https": "0.0.0.0:8443", "tls_dir": "/var/run/lb/tls",
-            "annotations_prefix": "nginx.ingress.kubernetes.io/"})
+            "annotations_prefix": "nginx.ingress.kubernetes.io/",
+            # The chart's own Service's addresses, written by the Lease holder.
+            "status": {"publish_service": "default/lb"}, "leader_election": {"lease": "default/lb-leader"}})
         self.assertNotIn("listeners", cfg)
         self.assertNotIn("pools", cfg)
         self.lb_check(lb_yaml)
@@ -237,7 +241,8 @@ class HelmChart(unittest.TestCase):
         self.assertEqual(cfg["kubernetes"], {
             "namespace": "apps", "ingress_class": "edge", "controller": "example.com/lb", "take_unclassed": True,
             "http": "0.0.0.0:80", "https": "0.0.0.0:443", "tls_dir": "/run/tls",
-            "annotations_prefix": "nginx.ingress.kubernetes.io/"})
+            "annotations_prefix": "nginx.ingress.kubernetes.io/",
+            "status": {"addresses": ["203.0.113.7", "edge.example.com"]}})
         self.assertEqual([l["name"] for l in cfg["listeners"]], ["web"])  # the config's own, kept
         self.lb_check(lb_yaml)
         # Only IngressClasses cluster-wide; the rest in the watched namespace.
@@ -249,8 +254,16 @@ class HelmChart(unittest.TestCase):
         rb = named(objs, "RoleBinding", "lb")
         self.assertEqual(rb["metadata"]["namespace"], "apps")
         self.assertEqual((rb["roleRef"]["kind"], rb["roleRef"]["name"], rb["subjects"]), ("Role", "lb", SUBJECTS))
+        # Fixed status addresses: the chart's Service is not read.
         self.assertEqual(named(objs, "Role", "lb-leases")["rules"], LEASE_RULES)
         self.assertNotIn("namespace", named(objs, "Role", "lb-leases")["metadata"])
+        # Publishing the chart's Service from outside the watched namespace
+        # needs to read Services in the release's namespace too.
+        scoped = docs(self.render("ingressController: { enabled: true, watchNamespace: apps }").stdout)
+        self.assertEqual(named(scoped, "Role", "lb-leases")["rules"], LEASE_RULES + [
+            {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"]}])
+        scoped_cfg = yaml.safe_load(by_kind(scoped, "ConfigMap")["data"]["lb.yaml"])
+        self.assertEqual(scoped_cfg["kubernetes"]["status"], {"publish_service": "default/lb"})
         ic = by_kind(objs, "IngressClass")
         self.assertEqual(ic["metadata"]["name"], "edge")
         self.assertEqual(ic["metadata"]["annotations"], {"ingressclass.kubernetes.io/is-default-class": "true"})

@@ -186,8 +186,17 @@ class Cluster:
     INVALID_KINDS = ("yaml-syntax", "unknown-key", "unknown-pool", "bad-duration", "empty")
 
     def start_lb(self):
-        self.lb = harness.Lb(self.config_text(), listeners=["web", "tight"])
-        return self.lb
+        # The ports were free when chosen, but another suite of a parallel
+        # ctest run (or a backend's bind to port 0) may take one before lb
+        # binds it: choose again rather than fail the run.
+        for attempt in range(3):
+            try:
+                self.lb = harness.Lb(self.config_text(), listeners=["web", "tight"])
+                return self.lb
+            except RuntimeError as e:
+                if "Address already in use" not in str(e) or attempt == 2:
+                    raise
+                self.ports = dict(zip(("web", "tight", "admin"), harness.closed_ports(3)))
 
     def write_config(self, text):
         with open(self.lb.config_path, "w") as f:

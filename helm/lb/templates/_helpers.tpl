@@ -129,6 +129,15 @@ struct kubernetes). No kubeconfig: the pod's service account.
 {{- with $ic.watchNamespace }}
 {{- $_ := set $k "namespace" . }}
 {{- end }}
+{{- if $ic.statusAddresses }}
+{{- $_ := set $k "status" (dict "addresses" $ic.statusAddresses) }}
+{{- else }}
+{{- $_ := set $k "status" (dict "publish_service" (printf "%s/%s" .Release.Namespace (include "lb.fullname" .))) }}
+{{- end }}
+{{- if $ic.leaderElection }}
+{{- /* The identity is the pod's name (its host name), lb's default. */}}
+{{- $_ := set $k "leader_election" (dict "lease" (printf "%s/%s-leader" .Release.Namespace (include "lb.fullname" .))) }}
+{{- end }}
 {{- toJson $k }}
 {{- end }}
 

@@ -42,8 +42,8 @@ bool replaced_by_lb(std::string_view name, const config::route& route) {
 
 void write_upstream_head(std::string& out, const request_fields& rq, body_framing f, std::uint64_t length,
                          std::string_view client_ip, std::string_view forwarded_proto, const config::route& route,
-                         const http::trace_ids* ids, const client_cert_fields& cc) {
-  out.append(rq.method).append(" ").append(rq.path).append(" HTTP/1.1\r\n");
+                         const http::trace_ids* ids, const client_cert_fields& cc, std::string_view path) {
+  out.append(rq.method).append(" ").append(path.empty() ? rq.path : path).append(" HTTP/1.1\r\n");
   append_field(out, "host", rq.host());
   bool cookies = false;
   bool xff = false;

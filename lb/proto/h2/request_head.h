@@ -38,9 +38,11 @@ enum class body_framing { none, length, chunked };
 
 // Thread: any. Appends the HTTP/1.1 request head to `out`. With `ids`,
 // X-Request-Id and the trace context fields are as decided there; the fields
-// `cc` names are lb's (the client's are dropped).
+// `cc` names are lb's (the client's are dropped). `path`, when given,
+// replaces the request's (a route's rewrite).
 void write_upstream_head(std::string& out, const request_fields& rq, body_framing f, std::uint64_t length,
                          std::string_view client_ip, std::string_view forwarded_proto, const config::route& route,
-                         const http::trace_ids* ids = nullptr, const client_cert_fields& cc = {});
+                         const http::trace_ids* ids = nullptr, const client_cert_fields& cc = {},
+                         std::string_view path = {});
 
 }  // namespace lb::proto::h2

@@ -293,8 +293,12 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
   }
   std::string head;
   head.reserve(st.block.size() + (trace_fields ? 384 : 256));
+  // A route's rewrite changes the path sent upstream, not the one routed or logged.
+  static thread_local std::string rewritten;
+  const bool rewrites = route.rewrite && lsnap.routes.rewrite(*route_index, rq.path, rewritten);
   write_upstream_head(head, rq, f, length, s.client_ip(), lsnap.scheme, route, trace_fields ? &ex.ids : nullptr,
-                      make_client_cert_fields(listener.tls, s.client_identity()));
+                      make_client_cert_fields(listener.tls, s.client_identity()),
+                      rewrites ? rewritten : std::string_view());
   const std::uint64_t hash =
       config::is_hash_balancer(pool.cfg->balancer) ? request_hash(pool.cfg->hash_key, s.client_ip(), rq) : 0;
   std::optional<upload> streamed;

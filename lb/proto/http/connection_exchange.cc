@@ -174,9 +174,12 @@ awaitable<bool> connection::exchange() {
   // One allocation, not a doubling series (a new connection's string is
   // empty); room for lb's X-Request-Id and traceparent too.
   up_head_.reserve(head_len + (trace_fields ? 256 : 128));
+  // A route's rewrite changes the target sent upstream, not the one routed or logged.
+  static thread_local std::string rewritten;
+  const bool rewrites = route.rewrite && lsnap().routes.rewrite(*route_index, msg.target(), rewritten);
   write_request_head(up_head_, msg, req_framing, content_length, client_ip_, lsnap().scheme, upgrade, route,
                      trace_fields ? &ex_.ids : nullptr,
-                     make_client_cert_fields(listener().tls, client_id_));
+                     make_client_cert_fields(listener().tls, client_id_), rewrites ? rewritten : std::string_view());
   const std::uint64_t hash =
       config::is_hash_balancer(pool.cfg->balancer) ? request_hash(pool.cfg->hash_key, client_ip_, msg) : 0;
 

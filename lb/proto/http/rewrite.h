@@ -116,13 +116,14 @@ inline void append_framing(std::string& out, framing f, std::uint64_t length) {
 // X-Forwarded-For (appending the client), X-Real-IP, X-Forwarded-Proto (the
 // scheme the client used on the listener: `forwarded_proto`) and the route's
 // set_headers and the client-certificate fields `cc` names (whatever the
-// client sent in them); keeps Host. With `ids`, X-Request-Id and the trace
+// client sent in them); keeps Host. `target`, when given, replaces the
+// request's (a route's rewrite). With `ids`, X-Request-Id and the trace
 // context fields are as decided there (trace_context.h).
 template <class Fields>
 void write_request_head(std::string& out, const boost::beast::http::header<true, Fields>& h, framing f,
                         std::uint64_t length, std::string_view client_ip, std::string_view forwarded_proto,
                         bool upgrade, const config::route& route, const trace_ids* ids = nullptr,
-                        const client_cert_fields& cc = {}) {
+                        const client_cert_fields& cc = {}, std::string_view target = {}) {
   using boost::beast::iequals;
   using boost::beast::http::field;
   const detail::connection_tokens<Fields> tokens(h);
@@ -130,7 +131,7 @@ void write_request_head(std::string& out, const boost::beast::http::header<true,
   // by lb before this).
   const bool decrements_max_forwards =
       h.method() == boost::beast::http::verb::options || h.method() == boost::beast::http::verb::trace;
-  out.append(h.method_string()).append(" ").append(h.target()).append(" HTTP/1.1\r\n");
+  out.append(h.method_string()).append(" ").append(target.empty() ? h.target() : target).append(" HTTP/1.1\r\n");
   bool has_xff = false;
   for (const auto& v : h) {
     if (detail::is_hop_by_hop(v, tokens, upgrade) || v.name() == field::expect) continue;

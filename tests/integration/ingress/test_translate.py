@@ -120,7 +120,7 @@ class TranslateTest(harness.LbTestCase):
         self.assertIn("older Ingress shop/shop", late["notes"][-1]["text"])
         rewrite = [n for n in r[("Ingress", "shop/default")]["notes"]
                    if n["subject"] == "nginx.ingress.kubernetes.io/rewrite-target"]
-        self.assertEqual(rewrite[0]["level"], "unsupported")
+        self.assertEqual(rewrite[0]["level"], "supported")
         # The same report heads the printed config as comments.
         self.assertIn("# Ingress shop/snippet: rejected, not served", self.translate.stdout)
 

@@ -5,7 +5,8 @@ the list and watch semantics a client relies on:
 
 - LIST with limit/continue (pages of one consistent snapshot; items without
   kind/apiVersion, as the real server sends them);
-- labelSelector with `k=v` terms (on lists and watches);
+- labelSelector and fieldSelector with `k=v` terms (on lists and watches;
+  fields as dotted paths: metadata.name, type);
 - WATCH (watch=1) streaming one JSON event per line with chunked encoding,
   resumed from resourceVersion out of a bounded event history; a version older
   than the history gets an ERROR event with a Status of code 410, as the real
@@ -560,14 +561,23 @@ users:
         self._reply(h, entry, 200, out)
 
     @staticmethod
-    def _selected(obj, selector):
-        """Whether `obj` matches a labelSelector of `k=v` terms (all the fake knows)."""
+    def _selected(obj, selector, fields=""):
+        """Whether `obj` matches a labelSelector and a fieldSelector of `k=v`
+        terms (all the fake knows; fields are dotted paths: metadata.name, type)."""
         labels = obj["metadata"].get("labels", {})
-        return all(labels.get(k) == v for k, _, v in (t.partition("=") for t in selector.split(",") if t))
+        if not all(labels.get(k) == v for k, _, v in (t.partition("=") for t in selector.split(",") if t)):
+            return False
+        for k, _, v in (t.partition("=") for t in fields.split(",") if t):
+            value = obj
+            for part in k.split("."):
+                value = value.get(part, "") if isinstance(value, dict) else ""
+            if value != v:
+                return False
+        return True
 
-    def _matching(self, plural, ns, selector=""):
+    def _matching(self, plural, ns, selector="", fields=""):
         return sorted((k, v) for k, v in self.objects[plural].items()
-                      if (not ns or k[0] == ns) and self._selected(v, selector))
+                      if (not ns or k[0] == ns) and self._selected(v, selector, fields))
 
     def _list(self, h, entry, plural, ns, query):
         api_version, kind = RESOURCES[plural][1:3]
@@ -581,7 +591,8 @@ users:
                     return self._send_json(h, 410, _status(410, "Expired", "the continue token has expired"))
             else:
                 items = [json.loads(json.dumps(v))
-                         for _, v in self._matching(plural, ns, query.get("labelSelector", ""))]
+                         for _, v in self._matching(plural, ns, query.get("labelSelector", ""),
+                                                    query.get("fieldSelector", ""))]
                 for item in items:  # the real server leaves these out of list items
                     item.pop("kind", None)
                     item.pop("apiVersion", None)
@@ -601,6 +612,7 @@ users:
         timeout = float(query.get("timeoutSeconds") or 1800)
         rv_text = query.get("resourceVersion", "")
         selector = query.get("labelSelector", "")
+        fields = query.get("fieldSelector", "")
         with self.cond:
             too_old = rv_text not in ("", "0") and int(rv_text) < self.floor
         if too_old and self.gone_as_http:
@@ -616,7 +628,7 @@ users:
             self._watches.add(w)
             if rv_text in ("", "0"):
                 # No version: the current objects as ADDED, then changes.
-                pending = [{"type": "ADDED", "object": v} for _, v in self._matching(plural, ns, selector)]
+                pending = [{"type": "ADDED", "object": v} for _, v in self._matching(plural, ns, selector, fields)]
                 pos = self.rv
             elif int(rv_text) < self.floor:
                 pending, pos = None, self.rv
@@ -639,7 +651,7 @@ users:
                         now = time.monotonic()
                         events = [(r, t, o) for r, p, n, t, o in self.history
                                   if r > pos and p == plural and (not ns or n == ns)
-                                  and self._selected(o, selector)]
+                                  and self._selected(o, selector, fields)]
                         due = bookmarks and (w.bookmark or now >= next_bookmark)
                         if events or due or w.dropped or now >= deadline or self._client_left(w):
                             break

@@ -1025,7 +1025,50 @@ TEST(loader, kubernetes_section_makes_listeners_and_pools_optional) {
                 "\"example.com:80\"",
                 "t.yaml:1:53: invalid 'take_unclassed': expected true or false, got \"yes\"",
                 "t.yaml:1:58: unknown key 'colour' in kubernetes (expected one of: kubeconfig, namespace, "
-                "ingress_class, controller, take_unclassed, http, https, tls_dir, annotations_prefix)"}));
+                "ingress_class, controller, take_unclassed, http, https, tls_dir, annotations_prefix, status, "
+                "leader_election, events)"}));
+}
+
+TEST(loader, kubernetes_status_and_leader_election) {
+  const auto r = load_string(R"(kubernetes:
+  status: { publish_service: lb-system/lb }
+  leader_election: { lease: lb-leader, identity: pod-a, lease_duration: 20s, renew_deadline: 15s, retry_period: 3s }
+  events: false
+)", "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors.front().str();
+  const auto& k = *r.cfg->kubernetes;
+  EXPECT_EQ(k.status.publish_namespace, "lb-system");
+  EXPECT_EQ(k.status.publish_name, "lb");
+  EXPECT_TRUE(k.status.enabled());
+  EXPECT_EQ(k.leader_election.lease_namespace, "");  // lb's own, found at run time
+  EXPECT_EQ(k.leader_election.lease_name, "lb-leader");
+  EXPECT_EQ(k.leader_election.identity, "pod-a");
+  EXPECT_EQ(k.leader_election.lease_duration, std::chrono::seconds(20));
+  EXPECT_EQ(k.leader_election.renew_deadline, std::chrono::seconds(15));
+  EXPECT_EQ(k.leader_election.retry_period, std::chrono::seconds(3));
+  EXPECT_FALSE(k.events);
+
+  const auto fixed = load_string("kubernetes: { status: { addresses: [203.0.113.7, lb.example.com] } }\n", "t.yaml");
+  ASSERT_TRUE(fixed.ok());
+  EXPECT_EQ(fixed.cfg->kubernetes->status.addresses, (std::vector<std::string>{"203.0.113.7", "lb.example.com"}));
+  const auto plain = load_string("kubernetes: {}\n", "t.yaml");
+  EXPECT_FALSE(plain.cfg->kubernetes->status.enabled());  // no status written unless asked
+  EXPECT_TRUE(plain.cfg->kubernetes->leader_election.lease_name.empty());
+  EXPECT_TRUE(plain.cfg->kubernetes->events);
+
+  EXPECT_EQ(errors_of("kubernetes:\n  status: { publish_service: Lb/x_y, addresses: [a b] }\n"),
+            (std::vector<std::string>{
+                "t.yaml:2:11: invalid 'status': give 'addresses' or 'publish_service', not both",
+                "t.yaml:2:30: invalid 'publish_service': expected NAME or NAMESPACE/NAME (lowercase RFC 1123 "
+                "names), got \"Lb/x_y\"",
+                "t.yaml:2:50: invalid status address: expected an IP or a host name, got \"a b\""}));
+  EXPECT_EQ(errors_of("kubernetes:\n  leader_election: { identity: a }\n"),
+            (std::vector<std::string>{"t.yaml:2:20: missing required key 'lease' in leader_election"}));
+  EXPECT_EQ(errors_of("kubernetes:\n  leader_election: { lease: l, renew_deadline: 15s }\n"),
+            (std::vector<std::string>{
+                "t.yaml:2:20: invalid 'leader_election': renew_deadline must be shorter than lease_duration"}));
+  EXPECT_EQ(errors_of("kubernetes:\n  leader_election: { lease: l, lease_duration: 1500ms }\n"),
+            (std::vector<std::string>{"t.yaml:2:20: invalid 'lease_duration': a Lease holds whole seconds"}));
 }
 
 TEST(loader, route_allow_from_and_redirect_https) {
@@ -1058,6 +1101,33 @@ pools: [{name: p, endpoints: [127.0.0.1:9001]}]
                 "t.yaml:6:17: route 'r': 'redirect_https' is for plain listeners: this one has 'tls'",
                 "t.yaml:6:64: invalid address block '10.0.0.1/8' (expected an IP address or CIDR such as "
                 "10.0.0.0/8, with no host bits set)"}));
+}
+
+TEST(loader, route_rewrite) {
+  const auto r = load_string(R"y(listeners:
+  - name: web
+    listen: 127.0.0.1:8080
+    routes:
+      - { pool: p, rewrite: { regex: "^/api/(.*)", replacement: "/v2/$1" } }
+pools: [{name: p, endpoints: [127.0.0.1:9001]}]
+)y", "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors.front().str();
+  ASSERT_TRUE(r.cfg->listeners[0].routes[0].rewrite);
+  EXPECT_EQ(r.cfg->listeners[0].routes[0].rewrite->regex, "^/api/(.*)");
+  EXPECT_EQ(r.cfg->listeners[0].routes[0].rewrite->replacement, "/v2/$1");
+  EXPECT_EQ(errors_of(R"y(listeners:
+  - name: web
+    listen: 127.0.0.1:8080
+    routes:
+      - { pool: p, rewrite: { regex: "(", replacement: "v2 x" } }
+      - { pool: p, rewrite: { regex: "a" } }
+pools: [{name: p, endpoints: [127.0.0.1:9001]}]
+)y"),
+            (std::vector<std::string>{
+                "t.yaml:5:38: invalid rewrite 'regex' '(': missing ): (",
+                "t.yaml:5:56: invalid rewrite 'replacement': must start with '/' and hold visible ASCII only, got "
+                "\"v2 x\"",
+                "t.yaml:6:29: missing required key 'replacement' in rewrite"}));
 }
 
 TEST(loader, missing_required_keys_point_at_the_map) {

@@ -160,6 +160,40 @@ TEST(translate, use_regex_makes_the_hosts_paths_case_insensitive_prefix_regexes)
   EXPECT_EQ(x.pool("h.test", "/STATICS"), "ns_b_80");
 }
 
+TEST(translate, rewrite_target_rewrites_with_the_path_groups_and_makes_the_host_regex) {
+  translated x(ingress("i", "2025-01-01T00:00:00Z", "nginx.ingress.kubernetes.io/rewrite-target: /$2",
+                       rule("h.test", "/something(/|$)(.*)", "ImplementationSpecific", "a")) +
+               ingress("j", "2025-01-02T00:00:00Z", "", rule("h.test", "/static", "Prefix", "b")) +
+               ingress("k", "2025-01-03T00:00:00Z", "nginx.ingress.kubernetes.io/rewrite-target: \"http://x/\"",
+                       rule("k.test", "/", "Prefix", "a")));
+  EXPECT_EQ(x.pool("h.test", "/something/new"), "ns_a_80");
+  EXPECT_EQ(x.pool("h.test", "/SOMETHING"), "ns_a_80");
+  EXPECT_EQ(x.pool("h.test", "/STATICS"), "ns_b_80");  // the host's paths are regexes, as with use-regex
+  const auto& routes = x.t.cfg.listeners.at(0).routes;
+  const auto at = [&](const std::string& path) {
+    router::header_source none{nullptr, [](const void*, std::string_view) -> std::optional<std::string_view> {
+      return std::nullopt;
+    }};
+    return *x.routes->match("h.test", path, none);
+  };
+  std::string out;
+  ASSERT_TRUE(routes[at("/something/new")].rewrite);
+  EXPECT_EQ(routes[at("/something/new")].rewrite->regex, "(?i)/something(/|$)(.*)");
+  ASSERT_TRUE(x.routes->rewrite(at("/something/new"), "/Something/new/x?q=1", out));
+  EXPECT_EQ(out, "/new/x?q=1");
+  ASSERT_TRUE(x.routes->rewrite(at("/something"), "/something", out));
+  EXPECT_EQ(out, "/");
+  EXPECT_FALSE(routes[at("/static")].rewrite);  // only the Ingress that asks
+  // A target that is no path: reported, the Ingress served without it.
+  EXPECT_EQ(x.report("ns/k").level, fidelity::unsupported);
+  EXPECT_EQ(x.pool("k.test", "/"), "ns_a_80");
+  // And the YAML of `lb ingress translate` carries it.
+  const auto back = config::load_string(to_yaml(x.t.cfg), "back.yaml");
+  ASSERT_TRUE(back.ok()) << back.errors.front().str();
+  ASSERT_TRUE(back.cfg->listeners.at(0).routes[at("/something/new")].rewrite);
+  EXPECT_EQ(back.cfg->listeners.at(0).routes[at("/something/new")].rewrite->replacement, "/$2");
+}
+
 TEST(translate, canary_by_header_and_by_weight) {
   const std::string canary = "nginx.ingress.kubernetes.io/canary: \"true\", ";
   translated x(ingress("main", "2025-01-01T00:00:00Z", "", rule("h.test", "/", "Prefix", "a")) +

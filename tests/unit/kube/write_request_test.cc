@@ -36,6 +36,30 @@ TEST(kube_write_request, reads_the_status_back_in_the_same_order) {
   EXPECT_TRUE(status_addresses(json::parse(R"({"status":{"loadBalancer":{"ingress":"x"}}})")).empty());
 }
 
+TEST(kube_write_request, a_service_publishes_what_ingress_nginx_would) {
+  const auto values = [](const char* text) {
+    std::vector<std::string> out;
+    for (const auto& a : service_status_addresses(json::parse(text))) out.push_back(a.value);
+    return out;
+  };
+  using v = std::vector<std::string>;
+  EXPECT_EQ(values(R"({"spec":{"type":"LoadBalancer","clusterIP":"10.96.0.1","externalIPs":["192.0.2.1"]},
+                       "status":{"loadBalancer":{"ingress":[{"hostname":"elb.example"},{"ip":"198.51.100.1"}]}}})"),
+            (v{"192.0.2.1", "198.51.100.1", "elb.example"}));
+  // A load balancer not provisioned yet: nothing (not the cluster IP).
+  EXPECT_EQ(values(R"({"spec":{"type":"LoadBalancer","clusterIP":"10.96.0.1"}})"), v{});
+  EXPECT_EQ(values(R"({"spec":{"clusterIP":"10.96.0.1"}})"), v{"10.96.0.1"});  // ClusterIP, the default
+  EXPECT_EQ(values(R"({"spec":{"type":"ClusterIP","clusterIP":"None"}})"), v{});  // headless
+  EXPECT_EQ(values(R"({"spec":{"type":"NodePort","clusterIP":"10.96.0.1"}})"), v{"10.96.0.1"});
+  EXPECT_EQ(values(R"({"spec":{"type":"NodePort","clusterIP":"10.96.0.1","externalIPs":["192.0.2.2"]}})"),
+            v{"192.0.2.2"});
+  const auto named = service_status_addresses(json::parse(R"({"spec":{"type":"ExternalName","externalName":"lb.example"}})"));
+  ASSERT_EQ(named.size(), 1u);
+  EXPECT_TRUE(named[0].hostname);
+  EXPECT_TRUE(service_status_addresses(json::parse(R"({"spec":"x"})")).empty());
+  EXPECT_TRUE(service_status_addresses(json::parse("null")).empty());
+}
+
 TEST(kube_write_request, event_names_the_object_and_the_component) {
   const object_ref obj{"Ingress", "shop", "web", "uid-1", "networking.k8s.io/v1", "17"};
   const auto now = *parse_time("2024-05-01T12:00:00.750000Z");

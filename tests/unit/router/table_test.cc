@@ -202,6 +202,42 @@ TEST(table, match_does_not_allocate) {
   EXPECT_EQ(again.second, 2u);
 }
 
+TEST(table, rewrite_replaces_the_path_with_groups_and_keeps_the_query) {
+  auto r = any_host(path_match::kind::prefix, "/");
+  r.rewrite = config::path_rewrite{"(?i)/api(/|$)(.*)", "/v2/$2"};
+  auto plain = any_host(path_match::kind::prefix, "/");
+  const table t({r, plain});
+  std::string out;
+  ASSERT_TRUE(t.rewrite(0, "/API/users/7?x=1&y=2", out));
+  EXPECT_EQ(out, "/v2/users/7?x=1&y=2");
+  ASSERT_TRUE(t.rewrite(0, "/api", out));
+  EXPECT_EQ(out, "/v2/");
+  EXPECT_FALSE(t.rewrite(0, "/other?api", out));  // the query is never matched
+  EXPECT_FALSE(t.rewrite(1, "/api/x", out));      // a route without rewrite
+  // The replacement's own query wins; "$1" without a leading '/' gets one;
+  // a backslash in the replacement is itself.
+  auto q = any_host(path_match::kind::prefix, "/");
+  q.rewrite = config::path_rewrite{"^/(\\w+)", "$1?from=\\x"};
+  const table u({q});
+  ASSERT_TRUE(u.rewrite(0, "/abc/d?old=1", out));
+  EXPECT_EQ(out, "/abc?from=\\x");
+}
+
+TEST(table, rewrite_does_not_allocate_once_the_buffer_has_grown) {
+  auto r = any_host(path_match::kind::prefix, "/");
+  r.rewrite = config::path_rewrite{"^/api/(.*)", "/$1"};
+  const table t({r});
+  if (!LB_COUNT_ALLOCATIONS) GTEST_SKIP() << "allocation counting is off under ASan";
+  std::string out;
+  ASSERT_TRUE(t.rewrite(0, "/api/some/longer/path/than/fits/in/sso?q=1", out));  // RE2's caches, out's room
+#if LB_COUNT_ALLOCATIONS
+  const std::size_t before = ::lb::test::allocations();
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(t.rewrite(0, "/api/some/longer/path/than/fits/in/sso?q=1", out));
+  EXPECT_EQ(::lb::test::allocations(), before);
+#endif
+  EXPECT_EQ(out, "/some/longer/path/than/fits/in/sso?q=1");
+}
+
 TEST(table, is_movable) {
   table a({any_host(path_match::kind::prefix, "/a"), any_host(path_match::kind::regex, "/b.*")});
   table b(std::move(a));
