@@ -209,13 +209,7 @@ bool ingress_mode::start_watch(const config::kubernetes& k, std::string& why) {
   kube::credentials creds;
   const bool ok = k.kubeconfig.empty() ? kube::from_in_cluster(creds, why) : kube::from_kubeconfig(creds, why, k.kubeconfig);
   if (!ok) return false;
-  std::vector<kube::resource> resources;
-  for (const char* plural : {"ingresses", "ingressclasses", "services", "endpointslices", "secrets"}) {
-    auto r = kube::known_resource(plural);
-    // Only TLS Secrets: the others are none of lb's business and can be many.
-    if (r->plural == "secrets") r->field_selector = "type=kubernetes.io/tls";
-    resources.push_back(std::move(*r));
-  }
+  auto resources = kube::ingress_resources();
   if (!k.status.publish_name.empty()) {
     const auto ns = k.status.publish_namespace.empty() ? own_namespace(creds) : k.status.publish_namespace;
     if (!k.namespace_.empty() && ns != k.namespace_) {

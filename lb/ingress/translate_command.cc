@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -11,9 +12,12 @@
 #include <nlohmann/json.hpp>
 
 #include "lb/config/parse.h"
+#include "lb/core/log.h"
 #include "lb/ingress/config_yaml.h"
 #include "lb/ingress/manifest.h"
 #include "lb/ingress/translate.h"
+#include "lb/kube/credentials.h"
+#include "lb/kube/list_once.h"
 
 namespace lb::ingress {
 namespace {
@@ -90,15 +94,42 @@ void report_comments(std::ostream& os, const translation& t) {
   }
 }
 
+// The cluster's objects as they are now, through the controller's own client.
+bool read_cluster(const po::variables_map& vm, cluster& objects) {
+  // stdout is the config; the client's progress is no news, its trouble is.
+  log::set_min_level(log::level::warn);
+  kube::credentials creds;
+  std::string why;
+  const bool ok = vm.count("in-cluster")
+                      ? kube::from_in_cluster(creds, why)
+                      : kube::from_kubeconfig(creds, why, vm["kubeconfig"].as<std::string>(),
+                                              vm.count("context") ? vm["context"].as<std::string>() : std::string());
+  std::vector<nlohmann::json> items;
+  const auto ns = vm.count("namespace") ? vm["namespace"].as<std::string>() : std::string();
+  const auto limit = std::chrono::seconds(vm["timeout"].as<unsigned>());
+  if (!ok || !kube::list_once(creds, kube::ingress_resources(), ns, limit, items, why)) {
+    std::cerr << "lb: cannot read the cluster: " << why << '\n';
+    return false;
+  }
+  for (const auto& i : items) objects.add(i);
+  return true;
+}
+
 }  // namespace
 
 int translate_command(int argc, char** argv) {
   po::options_description opts(
-      "Usage: lb ingress translate [-f FILE|DIR|-]... [options]\n"
-      "Prints the lb config made of Kubernetes manifests (Ingress, IngressClass, Service,\n"
-      "EndpointSlice, Secret), headed by a report per object as comments.\nOptions");
+      "Usage: lb ingress translate [-f FILE|DIR|-]... [--kubeconfig FILE | --in-cluster] [options]\n"
+      "Prints the lb config made of Kubernetes objects (Ingress, IngressClass, Service,\n"
+      "EndpointSlice, kubernetes.io/tls Secret) from manifests or a cluster, headed by a\n"
+      "report per object as comments.\nOptions");
   opts.add_options()
       ("filename,f", po::value<std::vector<std::string>>(), "a manifest file (YAML or JSON), a folder of them, or - for stdin")
+      ("kubeconfig", po::value<std::string>(), "read the objects from the cluster of this kubeconfig (its current context)")
+      ("context", po::value<std::string>(), "with --kubeconfig: this context instead")
+      ("in-cluster", "read the objects from the cluster this pod runs in (its service account)")
+      ("namespace,n", po::value<std::string>(), "with a cluster: this namespace only (default: all)")
+      ("timeout", po::value<unsigned>()->default_value(30), "with a cluster: seconds to list everything")
       ("class", po::value<std::string>()->default_value("lb"), "the IngressClass to serve (use the old one, e.g. nginx, to migrate)")
       ("controller", po::value<std::string>()->default_value("lb.dev/ingress"), "IngressClasses with this spec.controller are served too")
       ("take-unclassed", "serve Ingresses that name no class (ingress-nginx's --watch-ingress-without-class)")
@@ -123,8 +154,14 @@ int translate_command(int argc, char** argv) {
     std::cout << opts << '\n';
     return 0;
   }
-  if (!vm.count("filename")) {
-    std::cerr << "lb: ingress translate needs manifests (-f FILE|DIR|-)\n" << opts << '\n';
+  const bool from_cluster = vm.count("kubeconfig") || vm.count("in-cluster");
+  if (!vm.count("filename") && !from_cluster) {
+    std::cerr << "lb: ingress translate needs manifests (-f FILE|DIR|-) or a cluster (--kubeconfig, --in-cluster)\n"
+              << opts << '\n';
+    return 2;
+  }
+  if (vm.count("kubeconfig") && vm.count("in-cluster")) {
+    std::cerr << "lb: --kubeconfig and --in-cluster are two ways to the cluster: give one\n";
     return 2;
   }
   options o;
@@ -143,8 +180,10 @@ int translate_command(int argc, char** argv) {
   if (vm.count("tls-dir")) o.tls_dir = fs::absolute(vm["tls-dir"].as<std::string>()).lexically_normal().string();
 
   cluster objects;
-  for (const auto& f : vm["filename"].as<std::vector<std::string>>())
-    if (!read_input(f, objects)) return 2;
+  if (vm.count("filename"))
+    for (const auto& f : vm["filename"].as<std::vector<std::string>>())
+      if (!read_input(f, objects)) return 2;
+  if (from_cluster && !read_cluster(vm, objects)) return 2;
   const auto t = translate(objects, o);
   if (vm.count("tls-dir")) {
     for (const auto& f : t.files) {

@@ -32,6 +32,16 @@ std::optional<resource> known_resource(std::string_view plural) {
   return std::nullopt;
 }
 
+std::vector<resource> ingress_resources() {
+  std::vector<resource> out;
+  for (const char* plural : {"ingresses", "ingressclasses", "services", "endpointslices", "secrets"}) {
+    auto r = known_resource(plural);
+    if (r->plural == "secrets") r->field_selector = "type=kubernetes.io/tls";
+    out.push_back(std::move(*r));
+  }
+  return out;
+}
+
 std::string collection_path(const resource& r, const std::string& ns) {
   if (!r.namespaced || ns.empty()) return r.api_path + "/" + r.plural;
   return r.api_path + "/namespaces/" + url_encode(ns) + "/" + r.plural;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace lb::kube {
 
@@ -25,6 +26,11 @@ struct resource {
 // Thread: any. The resources issue 13 names, by plural: ingresses,
 // ingressclasses, services, secrets, endpointslices; nullopt for others.
 std::optional<resource> known_resource(std::string_view plural);
+
+// Thread: any. What the ingress controller reads: Ingresses,
+// IngressClasses, Services, EndpointSlices, and Secrets of type
+// kubernetes.io/tls only (the others are none of lb's business and can be many).
+std::vector<resource> ingress_resources();
 
 // Thread: any. The collection path of `r` in namespace `ns` (empty: all
 // namespaces), e.g. "/api/v1/namespaces/web/services".
