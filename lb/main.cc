@@ -28,10 +28,12 @@ std::string default_config() {
 int main(int argc, char** argv) {
   if (argc >= 3 && std::string_view(argv[1]) == "ingress" && std::string_view(argv[2]) == "translate")
     return lb::ingress::translate_command(argc - 2, argv + 2);
-  po::options_description opts("Usage: lb [--config FILE] [--check [--no-resolve]] [--probe URL] [--version]\n"
+  po::options_description opts("Usage: lb [--config FILE] [--kubernetes] [--check [--no-resolve]] [--probe URL] [--version]\n"
                                 "       lb ingress translate -f MANIFESTS... (see lb ingress translate --help)\nOptions");
   opts.add_options()
       ("config,c", po::value<std::string>(), "config file (default: config/lb.yaml if present, else /etc/lb/lb.yaml)")
+      ("kubernetes", "ingress controller mode: a config without 'kubernetes:' reads as if it had 'kubernetes: {}' "
+                     "(the pod's service account; docs/ingress.md)")
       ("check,t", "validate the config, print each error as FILE:LINE:COL: message, and exit (0 valid, 1 invalid)")
       ("no-resolve", "with --check: do not resolve endpoint hostnames (check a config away from its network)")
       ("probe", po::value<std::string>(), "GET URL (http://HOST:PORT/PATH) and exit 0 on a 2xx answer within 2 s, else 1: a HEALTHCHECK without curl")
@@ -67,9 +69,11 @@ int main(int argc, char** argv) {
   }
 
   const std::string path = vm.count("config") ? vm["config"].as<std::string>() : default_config();
+  lb::config::load_options load;
+  load.kubernetes = vm.count("kubernetes") > 0;
   if (vm.count("check")) {
-    lb::config::file_source source(path);
+    lb::config::file_source source(path, load);
     return lb::control::check(source, !vm.count("no-resolve"));
   }
-  return lb::control::run(path, lb::control::launch_info_of(argc, argv));
+  return lb::control::run(path, lb::control::launch_info_of(argc, argv), load);
 }

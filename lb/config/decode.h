@@ -12,7 +12,8 @@ namespace lb::config::yaml {
 
 // decode_top.cc: the top-level map, `workers`, `drain_timeout`, `admin`,
 // `access_log`; hands each listener and pool to the decoders below.
-void decode_top(reader& r, const YAML::Node& root, config& out);
+// `kubernetes_default`: a missing `kubernetes:` reads as `kubernetes: {}`.
+void decode_top(reader& r, const YAML::Node& root, config& out, bool kubernetes_default = false);
 
 // decode_listener.cc: one listener with its limits and routes (match,
 // retries, set_headers). Records the positions cross_check() reports at.

@@ -26,7 +26,7 @@ void read_access_log(reader& r, const field& f, access_log& out);
 
 }  // namespace
 
-void decode_top(reader& r, const YAML::Node& root, config& cfg) {
+void decode_top(reader& r, const YAML::Node& root, config& cfg, bool kubernetes_default) {
   if (!root.IsMap()) {
     r.error(root.Mark(), "expected a map with 'listeners' and 'pools' at top level, got " +
                              describe(root));
@@ -36,8 +36,12 @@ void decode_top(reader& r, const YAML::Node& root, config& cfg) {
   if (!top) return;
   // In ingress mode the cluster brings listeners and pools of its own.
   if (!top->get("kubernetes")) {
-    r.require(*top, "listeners", "config");
-    r.require(*top, "pools", "config");
+    if (kubernetes_default) {
+      cfg.kubernetes.emplace().pos = r.pos(root.Mark());
+    } else {
+      r.require(*top, "listeners", "config");
+      r.require(*top, "pools", "config");
+    }
   }
   for (const auto& f : top->items) {
     if (f.key == "workers") {

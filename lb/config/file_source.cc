@@ -37,7 +37,7 @@ load_result file_source::load() {
         {path_, 1, 1, "cannot read config file: " + std::string(std::strerror(err))});
     return out;
   }
-  auto out = load_string(text, path_);
+  auto out = load_string(text, path_, opts_);
   out.digest = std::move(text);
   return out;
 }

@@ -4,13 +4,14 @@
 #include <string>
 #include <utility>
 
+#include "lb/config/loader.h"
 #include "lb/config/source.h"
 
 namespace lb::config {
 
 class file_source final : public config_source {
  public:
-  explicit file_source(std::string path) : path_(std::move(path)) {}
+  explicit file_source(std::string path, load_options opts = {}) : path_(std::move(path)), opts_(opts) {}
 
   // Thread: control. Reads the file once and decodes it with load_string();
   // diagnostics name the path as given. The digest is the file's bytes. A
@@ -27,6 +28,7 @@ class file_source final : public config_source {
 
  private:
   std::string path_;
+  load_options opts_;
 };
 
 }  // namespace lb::config

@@ -12,7 +12,7 @@
 namespace lb::config {
 namespace {
 
-load_result decode(std::string_view text, const std::string& name) {
+load_result decode(std::string_view text, const std::string& name, const load_options& opts) {
   yaml::reader r(name);
   auto cfg = std::make_shared<config>();
   cfg->source = name;
@@ -21,7 +21,7 @@ load_result decode(std::string_view text, const std::string& name) {
     if (root.IsNull()) {
       r.error(YAML::Mark::null_mark(), "config is empty");
     } else {
-      yaml::decode_top(r, root, *cfg);
+      yaml::decode_top(r, root, *cfg, opts.kubernetes);
       for (auto& d : cross_check(*cfg)) r.report(std::move(d));
     }
   } catch (const YAML::ParserException& e) {
@@ -43,9 +43,9 @@ load_result decode(std::string_view text, const std::string& name) {
 
 }  // namespace
 
-load_result load_string(std::string_view yaml, const std::string& name) {
+load_result load_string(std::string_view yaml, const std::string& name, const load_options& opts) {
   try {
-    return decode(yaml, name);
+    return decode(yaml, name, opts);
   } catch (const std::exception& e) {  // only allocation failure can get here
     load_result out;
     out.errors.push_back({name, 1, 1, std::string("cannot load config: ") + e.what()});

@@ -235,8 +235,8 @@ void controller::all_exited() {
   stats_timer_.cancel();
   if (health_) health_->stop();
 }
-int run(const std::string& path, const launch_info& how) {
-  controller c(path, how);
+int run(const std::string& path, const launch_info& how, const config::load_options& opts) {
+  controller c(path, how, opts);
   const int rc = c.run();
   if (rc != 0) c.report_failed("startup failed: see its log");
   return rc;

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "lb/config/loader.h"
 #include "lb/config/source.h"
 #include "lb/control/upgrade.h"
 
@@ -14,7 +15,8 @@ namespace lb::control {
 // 0 after a graceful drain, 1 when the config is invalid or cannot be served.
 // `how` (the binary and arguments) is what SIGUSR2 starts anew; a process
 // started that way (LB_UPGRADE_FD set) first takes the old one's sockets.
-int run(const std::string& path, const launch_info& how);
+// `opts` as for every load of the file (`--kubernetes`).
+int run(const std::string& path, const launch_info& how, const config::load_options& opts = {});
 
 // Thread: main. `lb --check`: loads `source` and compiles it as a reload
 // would, prints each error as FILE:LINE:COL: message on stderr. Returns 0

@@ -39,7 +39,8 @@ namespace lb::control {
 
 class controller {
  public:
-  controller(std::string path, launch_info how) : path_(std::move(path)), source_(path_), how_(std::move(how)) {
+  controller(std::string path, launch_info how, config::load_options opts = {})
+      : path_(std::move(path)), source_(path_, opts), how_(std::move(how)) {
     for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD}) signals_.add(sig);
   }
 

@@ -192,6 +192,30 @@ class CliTest(unittest.TestCase):
         line, col = locate(text, "wbe")
         self.assertIn(f"{path}:{line}:{col}: ", err)
 
+    def test_kubernetes_flag_is_controller_mode_without_the_section(self):
+        text = "admin: { listen: 127.0.0.1:0 }\n"
+        path = self.write(text)
+        # Without the flag, listeners and pools are required.
+        p = harness.run_lb(["--check", "--config", path])
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("missing required key 'listeners'", p.stderr)
+        p = harness.run_lb(["--kubernetes", "--check", "--config", path])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # Run: the in-cluster defaults, and a pod's environment is missing
+        # here; the error names the file, and lb does not start.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_")}
+        proc = subprocess.run([harness.lb_bin(), "--kubernetes", "--config", path], stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=10, env=env)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn(f"{path}:1:1: kubernetes: ", proc.stderr)
+        self.assertIn("KUBERNETES_SERVICE_HOST", proc.stderr)
+        # A section of the file's own is kept as written.
+        path = self.write(text + "kubernetes: { kubeconfig: /nonexistent/kubeconfig }\n", "own.yaml")
+        proc = subprocess.run([harness.lb_bin(), "--kubernetes", "--config", path], stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=10, env=env)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("/nonexistent/kubeconfig", proc.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()

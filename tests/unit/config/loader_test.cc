@@ -1029,6 +1029,20 @@ TEST(loader, kubernetes_section_makes_listeners_and_pools_optional) {
                 "leader_election, events)"}));
 }
 
+TEST(loader, kubernetes_flag_supplies_the_section) {
+  const auto r = load_string("admin: { listen: 127.0.0.1:9901 }\n", "t.yaml", {.kubernetes = true});
+  ASSERT_TRUE(r.ok()) << r.errors.front().str();
+  ASSERT_TRUE(r.cfg->kubernetes);
+  EXPECT_EQ(r.cfg->kubernetes->kubeconfig, "");  // in-cluster
+  EXPECT_EQ(r.cfg->kubernetes->ingress_class, "lb");
+  EXPECT_EQ(r.cfg->kubernetes->pos.file, "t.yaml");
+  EXPECT_EQ(r.cfg->kubernetes->pos.line, 1);
+  const auto own = load_string("kubernetes: { ingress_class: nginx }\n", "t.yaml", {.kubernetes = true});
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(own.cfg->kubernetes->ingress_class, "nginx");
+  EXPECT_FALSE(load_string("admin: { listen: 127.0.0.1:9901 }\n", "t.yaml").ok());
+}
+
 TEST(loader, kubernetes_status_and_leader_election) {
   const auto r = load_string(R"(kubernetes:
   status: { publish_service: lb-system/lb }
