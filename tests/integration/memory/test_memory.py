@@ -189,6 +189,9 @@ class MemoryHighTest(harness.LbTestCase):
         self.assertTrue(harness.wait_until(over, 5, 0.1),
                         f"not overloaded at {lb.rss_kib() // 1024} MiB (memory_high {high // MIB} MiB)")
         logged = lambda m: [l for l in lb.log_lines() if f'msg="{m}' in l]
+        # The gauge and the log line come together; the log reaches this
+        # process through a pipe a moment later (ci15 read it too early).
+        harness.wait_until(lambda: logged("memory over memory_high"), 2, 0.02)
         self.assertEqual(len(logged("memory over memory_high")), 1)
 
         # The idle keep-alive connection was closed; a new one is not accepted.
@@ -215,6 +218,7 @@ class MemoryHighTest(harness.LbTestCase):
         waiting.settimeout(5)
         self.assertTrue(waiting.recv(64).startswith(b"HTTP/1.1 200"))
         self.assertEqual(harness.get(lb.port, "/").status, 200)
+        harness.wait_until(lambda: logged("memory back under memory_high"), 2, 0.02)
         self.assertEqual(len(logged("memory back under memory_high")), 1)
         samples = harness.metrics(lb)
         self.assertEqual(harness.metric_value(samples, "lb_memory_overload_total"), 1)
