@@ -33,5 +33,14 @@ TEST(kube_resource, list_and_watch_targets) {
             "/api/v1/services?limit=10&labelSelector=app%3Dweb%2Ctier%21%3Ddb&fieldSelector=metadata.name%3Dx");
 }
 
+TEST(kube_resource, the_ingress_controller_reads_tls_secrets_only) {
+  std::vector<std::string> kinds;
+  for (const auto& r : ingress_resources()) {
+    kinds.push_back(r.kind);
+    EXPECT_EQ(r.field_selector, r.kind == "Secret" ? "type=kubernetes.io/tls" : "") << r.kind;
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string>{"Ingress", "IngressClass", "Service", "EndpointSlice", "Secret"}));
+}
+
 }  // namespace
 }  // namespace lb::kube
