@@ -143,10 +143,21 @@ struct callbacks {
   }
 
   static int data_chunk(nghttp2_session* ng, std::uint8_t, std::int32_t id, const std::uint8_t* data, std::size_t len,
-                        void*) {
+                        void* u) {
     auto* st = stream_of(ng, id);
     if (!st) {
       nghttp2_session_consume(ng, id, len);  // nobody will: give the window back
+      return 0;
+    }
+    // limits.max_body_bytes, as HTTP/1.1 has it: past it nothing more is
+    // kept (the window goes back so the connection's other streams flow)
+    // and the exchange answers 413, or stops its upload with that result.
+    st->body_received += len;
+    const auto limit = of(u).listener().limits.max_body_bytes;
+    if (st->body_too_large || (limit && st->body_received > limit)) {
+      st->body_too_large = true;
+      nghttp2_session_consume(ng, id, len);
+      st->wake();
       return 0;
     }
     st->body_in.append(reinterpret_cast<const char*>(data), len);

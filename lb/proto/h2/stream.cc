@@ -273,6 +273,16 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
   const auto& pool = ws.snap->pools[route.pool_index];
   auto& wpool = ws.pools[route.pool_index];
   ex.pool_index = route.pool_index;
+  // Over limits.max_body_bytes already, or by its content-length: 413
+  // before an upstream is chosen (HTTP/1.1 answers the same).
+  if (st.body_too_large) co_return answer_local(s, st, 413, "body_too_large");
+  if (const auto limit = listener.limits.max_body_bytes; limit != 0) {
+    if (const auto* cl = rq.find("content-length")) {
+      std::uint64_t n = 0;
+      std::from_chars(cl->value.data(), cl->value.data() + cl->value.size(), n);
+      if (n > limit) co_return answer_local(s, st, 413, "body_too_large");
+    }
+  }
 
   // The body: none, whole already (replayable, sent with its length), or
   // still arriving (streamed, with the client's content-length or chunked).

@@ -51,6 +51,10 @@ struct stream {
   std::string body_in;
   bool body_ended = false;  // END_STREAM received
   bool upload_aborted = false;  // the forwarder gave up on the upload
+  // Body bytes received (DATA payload); past the listener's max_body_bytes
+  // the rest is dropped and the exchange answered 413.
+  std::uint64_t body_received = 0;
+  bool body_too_large = false;
 
   // Response body piece offered to the session (the data callback copies from it).
   const char* out_data = nullptr;

@@ -52,9 +52,10 @@ awaitable<http::relay_result> upload::pump(const connpool::upstream_ptr& up) {
     // Wait for DATA (or its end) from the client, within idle_timeout.
     s_.arm(st_.ex.upload_deadline, idle);
     while (st_.body_in.empty() && !st_.body_ended && !st_.closed && !st_.upload_aborted &&
-           !st_.ex.upload_deadline.fired)
+           !st_.body_too_large && !st_.ex.upload_deadline.fired)
       co_await st_.wait();
     if (st_.ex.upload_deadline.fired) co_return http::relay_result::timed_out;
+    if (st_.body_too_large) co_return http::relay_result::in_too_large;
     if ((st_.closed && !st_.body_ended) || st_.upload_aborted) co_return http::relay_result::in_error;
     sending.swap(st_.body_in);
     const bool last = st_.body_ended && st_.body_in.empty();
