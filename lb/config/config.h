@@ -204,6 +204,10 @@ struct route {
   // redirected to https rather than forwarded (ingress-nginx's ssl-redirect).
   std::optional<::lb::config::redirect_https> redirect_https;
   std::optional<path_rewrite> rewrite;
+  // `max_body_bytes:` request bodies on this route, at most (0: the
+  // listener's limits.max_body_bytes alone). It lowers the listener's limit,
+  // never raises it: the listener's applies before a route is chosen.
+  std::uint64_t max_body_bytes = 0;
   source_pos name_pos;  // of `name`, or of the route itself when it has none
   source_pos pool_pos;
 };

@@ -27,7 +27,7 @@ const schema limits_schema{
      "lingering_timeout"},
     {}};
 const schema route_schema{"route", {"name", "match", "pool", "timeout", "retries", "set_headers", "allow_from",
-                                    "redirect_https", "rewrite"},
+                                    "redirect_https", "rewrite", "max_body_bytes"},
                           {}};
 const schema tcp_route_schema{"route", {"name", "sni", "alpn", "pool"}, {}};
 const schema retries_schema{"retries", {"attempts", "on", "budget_percent"}, {}};
@@ -310,6 +310,8 @@ void read_route(reader& r, const field& f, std::size_t index, route& out) {
       read_redirect(r, item, out.redirect_https.emplace());
     } else if (item.key == "rewrite") {
       read_rewrite(r, item, out);
+    } else if (item.key == "max_body_bytes") {
+      if (auto v = r.read_uint(item, 0, std::uint64_t{1} << 62)) out.max_body_bytes = *v;
     }
   }
   // cross_check() takes an empty pool for one the source could not read (and

@@ -25,6 +25,24 @@ std::optional<config::duration> seconds(const std::string& v) {
   return config::parse_duration(v);
 }
 
+// proxy-body-size: an nginx size, bytes with an optional k or m (g too,
+// which nginx's size parser takes for this directive's offsets), e.g. "8m".
+std::optional<std::uint64_t> nginx_size(const std::string& v) {
+  if (v.empty()) return std::nullopt;
+  std::uint64_t scale = 1;
+  std::string digits = v;
+  switch (v.back()) {
+    case 'k': case 'K': scale = 1ull << 10; break;
+    case 'm': case 'M': scale = 1ull << 20; break;
+    case 'g': case 'G': scale = 1ull << 30; break;
+    default: break;
+  }
+  if (scale != 1) digits.pop_back();
+  const auto n = config::parse_digits(digits);
+  if (!n || *n > (std::uint64_t{1} << 62) / scale) return std::nullopt;
+  return *n * scale;
+}
+
 // upstream-hash-by: the nginx variables users hash by.
 std::optional<config::hash_key> hash_variable(const std::string& v) {
   config::hash_key k;
@@ -54,7 +72,6 @@ struct missing {
 };
 constexpr missing not_carried[] = {
     {"proxy-send-timeout", "lb has no per-route send timeout; the listener's idle_timeout applies"},
-    {"proxy-body-size", "lb limits bodies per listener (limits.max_body_bytes), not per Ingress"},
     {"affinity", "lb has no cookie-inserting session affinity; upstream-hash-by with $cookie_NAME hashes "
                  "an existing cookie"},
     {"affinity-mode", "lb has no cookie-inserting session affinity"},
@@ -120,6 +137,14 @@ nginx_annotations read_annotations(const std::map<std::string, std::string>& ann
                                  "a case-insensitive regex; the host's paths become regexes (as ingress-nginx)");
       } else {
         bad("a path starting with '/'");
+      }
+    } else if (name == "proxy-body-size") {
+      if (const auto n = nginx_size(value)) {
+        out.max_body_bytes = *n;
+        say(fidelity::supported, *n ? "the routes' max_body_bytes: larger request bodies get 413"
+                                    : "no limit on request bodies (nginx's 0)");
+      } else {
+        bad("an nginx size (bytes, or with k, m or g)");
       }
     } else if (name == "proxy-connect-timeout") {
       if (const auto d = seconds(value); d && *d > 0s) {

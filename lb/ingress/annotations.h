@@ -38,6 +38,7 @@ struct nginx_annotations {
   // rewrite-target: the path sent upstream, with $1.. the groups of the
   // Ingress path read as a regex; enforces use-regex on the host.
   std::string rewrite_target;
+  std::uint64_t max_body_bytes = 0;  // proxy-body-size; 0: no limit
   std::optional<config::duration> connect_timeout;
   std::optional<config::duration> read_timeout;
   std::optional<config::balancer_kind> balancer;

@@ -72,6 +72,7 @@ void route(YAML::Emitter& y, const config::route& r) {
     if (r.redirect_https->port) y << YAML::Key << "port" << YAML::Value << r.redirect_https->port;
     y << YAML::EndMap;
   }
+  if (r.max_body_bytes) y << YAML::Key << "max_body_bytes" << YAML::Value << r.max_body_bytes;
   if (r.rewrite) {
     y << YAML::Key << "rewrite" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "regex"
       << YAML::Value << YAML::DoubleQuoted << r.rewrite->regex << YAML::Key << "replacement" << YAML::Value

@@ -23,6 +23,7 @@ struct claim {
   std::vector<config::cidr> allow_from;
   bool redirect = false;  // on the plain listener: to https instead
   std::string rewrite;    // rewrite-target
+  std::uint64_t max_body_bytes = 0;  // proxy-body-size
   std::string ingress;  // namespace/name
   config::duration timeout{std::chrono::seconds(60)};  // ingress-nginx's proxy-read-timeout
 };
@@ -92,6 +93,7 @@ std::vector<config::route> routes_of(const claim& c, std::vector<note>& notes) {
   r.timeout = c.timeout;
   r.headers = c.headers;
   r.allow_from = c.allow_from;
+  r.max_body_bytes = c.max_body_bytes;
   if (c.redirect) r.redirect_https.emplace();  // 308, to https's own port 443
   r.name_pos.file = r.pool_pos.file = "Ingress " + c.ingress;
   const std::string path = c.path.empty() ? "/" : c.path;
@@ -195,6 +197,7 @@ struct translator {
     base.ingress = ing.meta.key();
     if (a.read_timeout) base.timeout = *a.read_timeout;
     base.allow_from = a.allow_from;
+    base.max_body_bytes = a.max_body_bytes;
     // The hosts this Ingress has a usable certificate for: ssl-redirect
     // sends their plain HTTP requests to https.
     std::set<std::string> tls_hosts;

@@ -153,7 +153,7 @@ struct callbacks {
     // kept (the window goes back so the connection's other streams flow)
     // and the exchange answers 413, or stops its upload with that result.
     st->body_received += len;
-    const auto limit = of(u).listener().limits.max_body_bytes;
+    const auto limit = st->body_limit ? st->body_limit : of(u).listener().limits.max_body_bytes;
     if (st->body_too_large || (limit && st->body_received > limit)) {
       st->body_too_large = true;
       nghttp2_session_consume(ng, id, len);

@@ -275,8 +275,13 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
   ex.pool_index = route.pool_index;
   // Over limits.max_body_bytes already, or by its content-length: 413
   // before an upstream is chosen (HTTP/1.1 answers the same).
+  if (route.max_body_bytes != 0) {
+    st.body_limit = listener.limits.max_body_bytes ? std::min(listener.limits.max_body_bytes, route.max_body_bytes)
+                                                   : route.max_body_bytes;
+    if (st.body_received > st.body_limit) st.body_too_large = true;
+  }
   if (st.body_too_large) co_return answer_local(s, st, 413, "body_too_large");
-  if (const auto limit = listener.limits.max_body_bytes; limit != 0) {
+  if (const auto limit = st.body_limit ? st.body_limit : listener.limits.max_body_bytes; limit != 0) {
     if (const auto* cl = rq.find("content-length")) {
       std::uint64_t n = 0;
       std::from_chars(cl->value.data(), cl->value.data() + cl->value.size(), n);

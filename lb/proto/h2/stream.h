@@ -54,6 +54,7 @@ struct stream {
   // Body bytes received (DATA payload); past the listener's max_body_bytes
   // the rest is dropped and the exchange answered 413.
   std::uint64_t body_received = 0;
+  std::uint64_t body_limit = 0;  // set once routed (a route's max_body_bytes); 0: the listener's
   bool body_too_large = false;
 
   // Response body piece offered to the session (the data callback copies from it).

@@ -157,6 +157,15 @@ awaitable<bool> connection::exchange() {
     co_return co_await redirect(*rd, msg[bhttp::field::host], msg.target(),
                                 msg.method() == bhttp::verb::get || msg.method() == bhttp::verb::head,
                                 msg.version() == 11, req.is_done());
+  if (route.max_body_bytes != 0 && !req.is_done()) {
+    // The route's limit under the listener's (applied with the head): a
+    // declared length over it is refused now; a chunked body is counted
+    // from here by the parser (relay: in_too_large, 413).
+    const auto cap = lim.max_body_bytes ? std::min(lim.max_body_bytes, route.max_body_bytes) : route.max_body_bytes;
+    if (req.content_length().value_or(0) > cap)
+      co_return co_await reply(local_status::payload_too_large, "body_too_large", false);
+    req.body_limit(cap);
+  }
   const auto& pool = ws_->snap->pools[route.pool_index];
   auto& wpool = ws_->pools[route.pool_index];
   ex_.pool_index = route.pool_index;

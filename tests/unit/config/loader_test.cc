@@ -1123,10 +1123,13 @@ TEST(loader, route_rewrite) {
     listen: 127.0.0.1:8080
     routes:
       - { pool: p, rewrite: { regex: "^/api/(.*)", replacement: "/v2/$1" } }
+      - { pool: p, max_body_bytes: 8388608 }
 pools: [{name: p, endpoints: [127.0.0.1:9001]}]
 )y", "t.yaml");
+  EXPECT_EQ(r.cfg->listeners[0].routes.at(1).max_body_bytes, 8388608u);
   ASSERT_TRUE(r.ok()) << r.errors.front().str();
   ASSERT_TRUE(r.cfg->listeners[0].routes[0].rewrite);
+  EXPECT_EQ(r.cfg->listeners[0].routes[0].max_body_bytes, 0u);
   EXPECT_EQ(r.cfg->listeners[0].routes[0].rewrite->regex, "^/api/(.*)");
   EXPECT_EQ(r.cfg->listeners[0].routes[0].rewrite->replacement, "/v2/$1");
   EXPECT_EQ(errors_of(R"y(listeners:

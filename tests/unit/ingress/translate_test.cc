@@ -194,6 +194,29 @@ TEST(translate, rewrite_target_rewrites_with_the_path_groups_and_makes_the_host_
   EXPECT_EQ(back.cfg->listeners.at(0).routes[at("/something/new")].rewrite->replacement, "/$2");
 }
 
+TEST(translate, proxy_body_size_is_the_routes_max_body_bytes) {
+  const std::string a = "nginx.ingress.kubernetes.io/proxy-body-size: ";
+  translated x(ingress("i", "2025-01-01T00:00:00Z", a + "8m", rule("i.test", "/", "Prefix", "a")) +
+               ingress("j", "2025-01-01T00:00:00Z", a + "\"0\"", rule("j.test", "/", "Prefix", "a")) +
+               ingress("k", "2025-01-01T00:00:00Z", a + "lots", rule("k.test", "/", "Prefix", "a")) +
+               ingress("l", "2025-01-01T00:00:00Z", a + "\"512\"", rule("l.test", "/", "Prefix", "a")));
+  const auto limit_of = [&](const std::string& host) {
+    for (const auto& r : x.t.cfg.listeners.at(0).routes)
+      if (r.host.value == host) return r.max_body_bytes;
+    throw std::runtime_error("no route for " + host);
+  };
+  EXPECT_EQ(limit_of("i.test"), 8u << 20);
+  EXPECT_EQ(limit_of("j.test"), 0u);  // nginx's 0: no limit
+  EXPECT_EQ(limit_of("k.test"), 0u);
+  EXPECT_EQ(x.report("ns/k").level, fidelity::unsupported);
+  EXPECT_EQ(limit_of("l.test"), 512u);
+  const auto back = config::load_string(to_yaml(x.t.cfg), "back.yaml");
+  ASSERT_TRUE(back.ok()) << back.errors.front().str();
+  bool seen = false;
+  for (const auto& r : back.cfg->listeners.at(0).routes) seen = seen || r.max_body_bytes == (8u << 20);
+  EXPECT_TRUE(seen);
+}
+
 TEST(translate, canary_by_header_and_by_weight) {
   const std::string canary = "nginx.ingress.kubernetes.io/canary: \"true\", ";
   translated x(ingress("main", "2025-01-01T00:00:00Z", "", rule("h.test", "/", "Prefix", "a")) +
