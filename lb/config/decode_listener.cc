@@ -324,7 +324,10 @@ const schema rewrite_schema{"rewrite", {"regex", "replacement"}, {}};
 void read_rewrite(reader& r, const field& f, route& out) {
   const auto m = r.read_map(f, rewrite_schema);
   if (!m) return;
-  const bool both = r.require(*m, "regex", "rewrite") & r.require(*m, "replacement", "rewrite");
+  // Both reported when both are missing.
+  const bool has_regex = r.require(*m, "regex", "rewrite");
+  const bool has_replacement = r.require(*m, "replacement", "rewrite");
+  const bool both = has_regex && has_replacement;
   path_rewrite rw;
   bool ok = both;
   if (const auto* re = m->get("regex")) {
