@@ -138,8 +138,9 @@ test-asan: test-deps build-asan
 	  ctest --output-on-failure --timeout 1800 -j 2 -E '^ship\.'
 	$(call san_check,$(ASAN_BUILD_DIR))
 
-build-tsan: deps
-	cmake -S . -B $(TSAN_BUILD_DIR) $(SAN_CMAKE) -DLB_TSAN=ON
+# clang's TSan; the tree is also CI's clang build of lb (-Werror).
+build-tsan: deps clang-deps
+	CC=clang CXX=clang++ cmake -S . -B $(TSAN_BUILD_DIR) $(SAN_CMAKE) -DLB_TSAN=ON
 	cmake --build $(TSAN_BUILD_DIR) -j $(JOBS) --target lb lb-backend
 
 # The multi-worker integration suites against the TSan build.

@@ -152,6 +152,12 @@ struct callbacks {
     // limits.max_body_bytes, as HTTP/1.1 has it: past it nothing more is
     // kept (the window goes back so the connection's other streams flow)
     // and the exchange answers 413, or stops its upload with that result.
+    if (st->answered) {
+      nghttp2_session_consume(ng, id, len);
+      if ((st->lingered += len) > linger_bytes) of(u).end_lingering(*st);
+      else of(u).arm(st->linger, linger_time);  // still sending: it may finish
+      return 0;
+    }
     st->body_received += len;
     const auto limit = st->body_limit ? st->body_limit : of(u).listener().limits.max_body_bytes;
     if (st->body_too_large || (limit && st->body_received > limit)) {
@@ -165,6 +171,30 @@ struct callbacks {
     return 0;
   }
 
+  // A response sent whole while the client still sends its body (an early
+  // error, an answer that did not need all of it). RFC 9113 §8.1 lets lb ask
+  // it to stop with RST_STREAM NO_ERROR, but curl 7.88 then drops the answer
+  // it has (exit 92, "Empty reply"); so, like an HTTP/1.1 lingering close,
+  // the rest is read and dropped, windows given back, until it ends the
+  // stream, sends nothing for linger_time or more than linger_bytes, and
+  // only then comes the reset: a client that
+  // stopped sending on the answer (curl does on an error status) would
+  // otherwise wait on a stream that never closes.
+  static int frame_send(nghttp2_session* ng, const nghttp2_frame* f, void* u) {
+    if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) || !(f->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
+        nghttp2_session_get_stream_remote_close(ng, f->hd.stream_id) != 0)
+      return 0;
+    auto* st = stream_of(ng, f->hd.stream_id);
+    if (!st) {
+      nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
+      return 0;
+    }
+    st->answered = true;
+    of(u).give_back(*st);  // an upload still running is stopped by its stream's coroutine
+    of(u).arm(st->linger, linger_time);
+    return 0;
+  }
+
   static int stream_close(nghttp2_session* ng, std::int32_t id, std::uint32_t, void* u) {
     auto& s = of(u);
     if (auto* st = stream_of(ng, id)) {
@@ -173,7 +203,10 @@ struct callbacks {
       // A reset mid-exchange stops the upstream I/O; a finished stream has none.
       if (st->ex.upstream && !st->eof_sent) st->ex.upstream->cancel();
       nghttp2_session_set_stream_user_data(ng, id, nullptr);
-      if (!st->started || st->finished) s.streams_.erase(id);  // no coroutine holds it
+      if (!st->started || st->finished) {  // no coroutine holds it
+        s.give_back(*st);
+        s.streams_.erase(id);
+      }
     }
     if (s.streams_.empty()) {
       s.arm_idle();
@@ -206,6 +239,7 @@ session::session(runtime::worker& w, runtime::connection_ticket ticket, std::uni
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &callbacks::guarded<&callbacks::frame_recv>);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &callbacks::guarded<&callbacks::data_chunk>);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, &callbacks::stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, &callbacks::frame_send);
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);
   // Windows are given back as uploads are written upstream (back-pressure).
@@ -400,6 +434,22 @@ void session::calm_down(abuse why) {
   want_write();
 }
 
+void session::give_back(stream& st) {
+  // Received but never sent upstream: the connection's window (and the
+  // stream's, while open) must not shrink by it for good.
+  if (st.body_in.empty()) return;
+  nghttp2_session_consume(ng_, st.id, st.body_in.size());
+  release_buffer(st.body_in);
+  want_write();
+}
+
+void session::end_lingering(stream& st) {
+  disarm(st.linger);
+  if (st.closed || closed_) return;
+  nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, st.id, NGHTTP2_NO_ERROR);
+  want_write();
+}
+
 void session::stream_done(std::int32_t id) {
   const auto it = streams_.find(id);
   if (it == streams_.end()) return;
@@ -407,6 +457,7 @@ void session::stream_done(std::int32_t id) {
     it->second->finished = true;  // stream_close erases it
     return;
   }
+  give_back(*it->second);
   streams_.erase(it);
   if (streams_.empty()) {
     arm_idle();
@@ -435,6 +486,11 @@ void session::on_timeout() {
     next = std::min(next, goaway_.at);
   }
   for (auto& [id, st] : streams_) {
+    if (st->linger.at <= now) {
+      end_lingering(*st);
+    } else {
+      next = std::min(next, st->linger.at);
+    }
     for (io::deadline* d : {&st->ex.deadline, &st->ex.upload_deadline}) {
       if (d->at <= now) {
         d->fired = true;

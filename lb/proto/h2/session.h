@@ -95,6 +95,10 @@ class session final : public runtime::session_base, public std::enable_shared_fr
   void calm_down(abuse why);
   // A stream's coroutine has ended: forget it.
   void stream_done(std::int32_t id);
+  // Gives the window back for the stream's body bytes never sent upstream.
+  void give_back(stream& st);
+  // An answered stream's client has lingered long enough: RST_STREAM NO_ERROR.
+  void end_lingering(stream& st);
 
  private:
   friend struct callbacks;

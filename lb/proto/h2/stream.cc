@@ -7,6 +7,7 @@
 #include <cstring>
 #include <exception>
 #include <new>
+#include <optional>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -19,6 +20,7 @@
 #include "lb/proto/h2/upload.h"
 #include "lb/balancer/balancer.h"
 #include "lb/listener/client_limits.h"
+#include "lb/proto/http/body_limit.h"
 #include "lb/proto/http/redirect.h"
 #include "lb/proto/http/request_policy.h"
 #include "lb/proto/http/trace_context.h"
@@ -273,21 +275,19 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
   const auto& pool = ws.snap->pools[route.pool_index];
   auto& wpool = ws.pools[route.pool_index];
   ex.pool_index = route.pool_index;
-  // Over limits.max_body_bytes already, or by its content-length: 413
-  // before an upstream is chosen (HTTP/1.1 answers the same).
-  if (route.max_body_bytes != 0) {
-    st.body_limit = listener.limits.max_body_bytes ? std::min(listener.limits.max_body_bytes, route.max_body_bytes)
-                                                   : route.max_body_bytes;
-    if (st.body_received > st.body_limit) st.body_too_large = true;
+  // The client's declared length: nghttp2 checked it against the DATA frames.
+  std::optional<std::uint64_t> declared;
+  if (const auto* cl = rq.find("content-length")) {
+    std::uint64_t n = 0;
+    std::from_chars(cl->value.data(), cl->value.data() + cl->value.size(), n);
+    declared = n;
   }
+  // Over the body limit already, or by the declared length: 413 before an
+  // upstream is chosen (HTTP/1.1 answers the same).
+  st.body_limit = http::body_limit(listener.limits, route);
+  if (st.body_limit != 0 && (st.body_received > st.body_limit || declared.value_or(0) > st.body_limit))
+    st.body_too_large = true;
   if (st.body_too_large) co_return answer_local(s, st, 413, "body_too_large");
-  if (const auto limit = st.body_limit ? st.body_limit : listener.limits.max_body_bytes; limit != 0) {
-    if (const auto* cl = rq.find("content-length")) {
-      std::uint64_t n = 0;
-      std::from_chars(cl->value.data(), cl->value.data() + cl->value.size(), n);
-      if (n > limit) co_return answer_local(s, st, 413, "body_too_large");
-    }
-  }
 
   // The body: none, whole already (replayable, sent with its length), or
   // still arriving (streamed, with the client's content-length or chunked).
@@ -299,12 +299,8 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
     f = body_framing::length;
     length = st.body_in.size();
   } else if (has_body) {
-    f = body_framing::chunked;
-    if (const auto* cl = rq.find("content-length")) {
-      // nghttp2 checked it against the DATA frames; it holds.
-      std::from_chars(cl->value.data(), cl->value.data() + cl->value.size(), length);
-      f = body_framing::length;
-    }
+    f = declared ? body_framing::length : body_framing::chunked;
+    length = declared.value_or(0);
   }
   std::string head;
   head.reserve(st.block.size() + (trace_fields ? 384 : 256));

@@ -54,7 +54,7 @@ struct stream {
   // Body bytes received (DATA payload); past the listener's max_body_bytes
   // the rest is dropped and the exchange answered 413.
   std::uint64_t body_received = 0;
-  std::uint64_t body_limit = 0;  // set once routed (a route's max_body_bytes); 0: the listener's
+  std::uint64_t body_limit = 0;  // once routed, the route's (http::body_limit); before, 0: the listener's
   bool body_too_large = false;
 
   // Response body piece offered to the session (the data callback copies from it).
@@ -64,6 +64,13 @@ struct stream {
   bool out_last = false;
   bool out_trailers = false;  // trailers follow the last DATA frame
   bool eof_sent = false;
+
+  // lb's response went out whole while the client's side is still open: its
+  // DATA is dropped (the window given back) until it ends the stream, or
+  // `linger` fires (no DATA for a while) and lb resets it with NO_ERROR.
+  bool answered = false;
+  std::size_t lingered = 0;  // DATA bytes dropped since
+  io::deadline linger;
 
   bool closed = false;  // nghttp2 closed the stream (reset or done)
   // The coroutine is done. The stream outlives it until nghttp2 closes it:

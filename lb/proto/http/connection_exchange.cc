@@ -11,6 +11,7 @@
 #include "lb/core/arena.h"
 #include "lb/listener/client_limits.h"
 #include "lb/proto/client_cert_fields.h"
+#include "lb/proto/http/body_limit.h"
 #include "lb/proto/http/forwarder.h"
 #include "lb/proto/http/hash_key.h"
 #include "lb/proto/http/head_limits.h"
@@ -161,7 +162,7 @@ awaitable<bool> connection::exchange() {
     // The route's limit under the listener's (applied with the head): a
     // declared length over it is refused now; a chunked body is counted
     // from here by the parser (relay: in_too_large, 413).
-    const auto cap = lim.max_body_bytes ? std::min(lim.max_body_bytes, route.max_body_bytes) : route.max_body_bytes;
+    const auto cap = body_limit(lim, route);
     if (req.content_length().value_or(0) > cap)
       co_return co_await reply(local_status::payload_too_large, "body_too_large", false);
     req.body_limit(cap);
