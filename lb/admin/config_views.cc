@@ -79,6 +79,9 @@ json route_json(const config::route& r) {
   if (r.host.type != config::host_match::kind::any) match["host"] = host_text(r.host);
   match[path_key(r.path.type)] = r.path.value;
   match["headers"] = header_map(r.headers);
+  json cookies = json::object();
+  for (const auto& [name, value] : r.cookies) cookies[name] = value;
+  match["cookies"] = std::move(cookies);
 
   json on = json::array();
   if (r.retries.on_connect_failure) on.push_back("connect-failure");

@@ -192,6 +192,7 @@ struct route {
   host_match host;
   path_match path;
   std::vector<std::pair<std::string, std::string>> headers;  // name lower-cased; exact value
+  std::vector<std::pair<std::string, std::string>> cookies;  // name as written (case-sensitive); exact value
   std::string pool;            // empty: the source found none (and reported it)
   std::size_t pool_index = 0;  // index into config::pools, set by cross_check()
   duration timeout = std::chrono::seconds(30);  // upstream response (head) timeout

@@ -32,7 +32,7 @@ const schema route_schema{"route", {"name", "match", "pool", "timeout", "retries
 const schema tcp_route_schema{"route", {"name", "sni", "alpn", "pool"}, {}};
 const schema retries_schema{"retries", {"attempts", "on", "budget_percent"}, {}};
 const schema match_schema{"match",
-                          {"host", "path_prefix", "path_exact", "path_regex", "headers"},
+                          {"host", "path_prefix", "path_exact", "path_regex", "headers", "cookies"},
                           {}};
 
 void read_protocol(reader& r, const field& f, listener& out);
@@ -49,6 +49,7 @@ void read_match(reader& r, const field& f, route& out);
 void read_path(reader& r, const field& f, path_match::kind kind, route& out);
 void read_headers(reader& r, const field& f, bool for_upstream,
                   std::vector<std::pair<std::string, std::string>>& out);
+void read_cookies(reader& r, const field& f, std::vector<std::pair<std::string, std::string>>& out);
 void check_trace_headers(reader& r, const fields& m, const listener& out);
 
 }  // namespace
@@ -473,6 +474,8 @@ void read_match(reader& r, const field& f, route& out) {
       }
     } else if (item.key == "headers") {
       read_headers(r, item, false, out.headers);
+    } else if (item.key == "cookies") {
+      read_cookies(r, item, out.cookies);
     } else if (path) {
       r.error(item.key_node.Mark(), "'" + item.key + "' conflicts with '" + path->key +
                                         "': a route matches at most one of path_prefix, " +
@@ -538,6 +541,33 @@ void read_headers(reader& r, const field& f, bool for_upstream,
       continue;
     }
     out.emplace_back(name, *value);
+  }
+}
+
+void read_cookies(reader& r, const field& f, std::vector<std::pair<std::string, std::string>>& out) {
+  if (!f.value.IsMap()) {
+    r.error(f, "invalid 'cookies': expected a map of cookie names to values, got " + describe(f.value));
+    return;
+  }
+  for (auto it = f.value.begin(); it != f.value.end(); ++it) {
+    const field item{it->first.IsScalar() ? it->first.Scalar() : "", it->first, it->second};
+    // RFC 6265: a cookie name is a token, compared as written.
+    if (!it->first.IsScalar() || !is_header_token(item.key)) {
+      r.error(it->first.Mark(), "invalid cookie name " + describe(it->first) + " in 'cookies'");
+      continue;
+    }
+    if (std::any_of(out.begin(), out.end(), [&](const auto& c) { return c.first == item.key; })) {
+      r.error(it->first.Mark(), "duplicate cookie '" + item.key + "' in 'cookies'");
+      continue;
+    }
+    const auto value = r.read_string(item);
+    if (!value) continue;
+    if (!is_cookie_value(*value)) {
+      r.error(item, "invalid value for cookie '" + item.key +
+                        "': no spaces, quotes, commas, semicolons, backslashes or control characters");
+      continue;
+    }
+    out.emplace_back(item.key, *value);
   }
 }
 

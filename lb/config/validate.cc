@@ -81,6 +81,13 @@ bool is_header_value(std::string_view s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
+bool is_cookie_value(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u > 0x20 && u < 0x7f && c != '"' && c != ',' && c != ';' && c != '\\';
+  });
+}
+
 bool is_reserved_header(std::string_view n) {
   return n == "content-length" || n == "transfer-encoding" || n == "connection" ||
          n == "keep-alive" || n == "te" || n == "trailer" || n == "upgrade" ||

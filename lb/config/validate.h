@@ -24,6 +24,10 @@ bool is_header_token(std::string_view s);
 // No CR, LF or NUL: any of them would split or truncate a forwarded header.
 bool is_header_value(std::string_view s);
 
+// RFC 6265 cookie-octets (no space, DQUOTE, comma, semicolon, backslash or
+// control), possibly empty: what a cookie value compared by a route may be.
+bool is_cookie_value(std::string_view s);
+
 // Framing and hop-by-hop headers lb manages itself; `set_headers` may not set
 // them, or a route could make lb forward an ambiguous message.
 bool is_reserved_header(std::string_view lower_name);

@@ -80,7 +80,6 @@ constexpr missing not_carried[] = {
     {"session-cookie-max-age", "lb has no cookie-inserting session affinity"},
     {"session-cookie-expires", "lb has no cookie-inserting session affinity"},
     {"session-cookie-samesite", "lb has no cookie-inserting session affinity"},
-    {"canary-by-cookie", "lb routes match request headers, not cookies"},
     {"ssl-passthrough", "TLS passthrough needs the TCP plane in front of the HTTPS listener"},
     {"limit-rps", "lb limits clients per listener (client_limits), not per Ingress"},
     {"limit-connections", "lb limits clients per listener (client_limits), not per Ingress"},
@@ -104,7 +103,7 @@ bool nginx_annotations::rejected() const {
 
 nginx_annotations read_annotations(const std::map<std::string, std::string>& annotations, std::string_view prefix) {
   nginx_annotations out;
-  std::optional<std::string> canary_by_header, canary_header_value, canary_weight, canary_weight_total;
+  std::optional<std::string> canary_by_header, canary_header_value, canary_by_cookie, canary_weight, canary_weight_total;
   for (const auto& annotation : annotations) {
     // Named, not bound: clang 14 cannot capture structured bindings in lambdas.
     const std::string& full = annotation.first;
@@ -234,6 +233,8 @@ nginx_annotations read_annotations(const std::map<std::string, std::string>& ann
       canary_by_header = config::to_lower(value);
     } else if (name == "canary-by-header-value") {
       canary_header_value = value;
+    } else if (name == "canary-by-cookie") {
+      canary_by_cookie = value;
     } else if (name == "canary-weight") {
       canary_weight = value;
     } else if (name == "canary-weight-total") {
@@ -253,7 +254,8 @@ nginx_annotations read_annotations(const std::map<std::string, std::string>& ann
       say(fidelity::unsupported, "canary-by-header", "'" + *canary_by_header + "' is not a header name; ignored");
     } else {
       out.canary_header = *canary_by_header;
-      say(fidelity::supported, "canary-by-header", "requests with this header set to 'always' go to the canary");
+      say(fidelity::supported, "canary-by-header",
+          "requests with this header set to 'always' go to the canary, 'never' to the main backends");
     }
   }
   if (canary_header_value) {
@@ -264,6 +266,17 @@ nginx_annotations read_annotations(const std::map<std::string, std::string>& ann
     } else {
       out.canary_header_value = *canary_header_value;
       say(fidelity::supported, "canary-by-header-value", "the header must have exactly this value");
+    }
+  }
+  if (canary_by_cookie) {
+    // RFC 6265: a cookie name is a token, compared as written.
+    if (!config::is_header_token(*canary_by_cookie)) {
+      say(fidelity::unsupported, "canary-by-cookie", "'" + *canary_by_cookie + "' is not a cookie name; ignored");
+    } else {
+      out.canary_cookie = *canary_by_cookie;
+      say(fidelity::supported, "canary-by-cookie",
+          "requests with this cookie set to 'always' go to the canary, 'never' to the main backends "
+          "(canary-by-header decides first)");
     }
   }
   if (canary_weight_total) {

@@ -54,6 +54,7 @@ struct nginx_annotations {
   bool canary = false;
   std::string canary_header;        // lower-cased
   std::string canary_header_value;  // empty: "always" routes to the canary
+  std::string canary_cookie;        // as written; "always" routes to the canary
   std::optional<std::uint32_t> canary_weight;
   std::uint32_t canary_weight_total = 100;
 

@@ -58,6 +58,11 @@ void route(YAML::Emitter& y, const config::route& r) {
     for (const auto& [n, v] : r.headers) y << YAML::Key << n << YAML::Value << YAML::DoubleQuoted << v;
     y << YAML::EndMap;
   }
+  if (!r.cookies.empty()) {
+    y << YAML::Key << "cookies" << YAML::Value << YAML::BeginMap;
+    for (const auto& [n, v] : r.cookies) y << YAML::Key << n << YAML::Value << YAML::DoubleQuoted << v;
+    y << YAML::EndMap;
+  }
   y << YAML::EndMap;
   y << YAML::Key << "pool" << YAML::Value << r.pool;
   y << YAML::Key << "timeout" << YAML::Value << config::format_duration(r.timeout);

@@ -19,6 +19,7 @@ struct claim {
   bool regex = false;       // use-regex on the host
   bool fallback = false;    // an Ingress's defaultBackend for its hosts
   std::vector<std::pair<std::string, std::string>> headers;  // a canary's header
+  std::vector<std::pair<std::string, std::string>> cookies;  // a canary's cookie
   std::string pool;
   std::vector<config::cidr> allow_from;
   bool redirect = false;  // on the plain listener: to https instead
@@ -40,13 +41,13 @@ int type_rank(const claim& c) {
 bool before(const claim& a, const claim& b) {
   const auto key = [](const claim& c) {
     return std::make_tuple(host_rank(c.host), c.host, c.fallback, -static_cast<long>(c.path.size()), type_rank(c),
-                           c.headers.empty(), c.path);
+                           c.headers.empty(), c.cookies.empty(), c.path);
   };
   return key(a) < key(b);
 }
 
-// What two claims must share to conflict (headers aside: only canaries have
-// them, and those never conflict).
+// What two claims must share to conflict (headers and cookies aside: only
+// canaries have them, and those never conflict).
 std::string target_of(const claim& c) {
   return c.host + '\0' + c.path + '\0' + static_cast<char>('0' + static_cast<int>(c.type)) + (c.fallback ? "f" : "");
 }
@@ -92,6 +93,7 @@ std::vector<config::route> routes_of(const claim& c, std::vector<note>& notes) {
   r.pool = c.pool;
   r.timeout = c.timeout;
   r.headers = c.headers;
+  r.cookies = c.cookies;
   r.allow_from = c.allow_from;
   r.max_body_bytes = c.max_body_bytes;
   if (c.redirect) r.redirect_https.emplace();  // 308, to https's own port 443
@@ -275,15 +277,42 @@ struct translator {
                                                              "for the same host and path; left out"});
         continue;
       }
-      // By index: a canary's header claim below may grow `claims`.
-      const auto main = claims.begin() + static_cast<std::ptrdiff_t>(found->second);
-      if (a.canary_weight) {
-        main->pool = pools.weighted(main->pool, c.pool, *a.canary_weight, a.canary_weight_total);
-      }
+      // ingress-nginx's order: the header decides, then the cookie, then
+      // the weight. 'always' goes to the canary; 'never' (for a header
+      // without canary-by-header-value) to the main backends alone, which
+      // needs a claim of its own only when something after it could still
+      // pick the canary (the cookie, the weight). Claims with a header sort
+      // before those with a cookie, both before the main one.
+      auto& main = claims[found->second];
+      const std::string main_pool = main.pool;
+      if (a.canary_weight) main.pool = pools.weighted(main.pool, c.pool, *a.canary_weight, a.canary_weight_total);
+      c.timeout = main.timeout;
+      const claim never_base = [&] {
+        claim n = main;
+        n.pool = main_pool;
+        return n;
+      }();
+      const bool split = a.canary_weight.has_value();
+      // Copies: each push_back may move `claims`.
       if (!a.canary_header.empty()) {
-        c.headers = {{a.canary_header, a.canary_header_value.empty() ? "always" : a.canary_header_value}};
-        c.timeout = main->timeout;
-        claims.push_back(std::move(c));
+        claim h = c;
+        h.headers = {{a.canary_header, a.canary_header_value.empty() ? "always" : a.canary_header_value}};
+        claims.push_back(std::move(h));
+        if ((split || !a.canary_cookie.empty()) && a.canary_header_value.empty()) {
+          claim n = never_base;
+          n.headers = {{a.canary_header, "never"}};
+          claims.push_back(std::move(n));
+        }
+      }
+      if (!a.canary_cookie.empty()) {
+        claim k = c;
+        k.cookies = {{a.canary_cookie, "always"}};
+        claims.push_back(std::move(k));
+        if (split) {
+          claim n = never_base;
+          n.cookies = {{a.canary_cookie, "never"}};
+          claims.push_back(std::move(n));
+        }
       }
     }
   }

@@ -54,6 +54,7 @@ struct table::entry {
 
   bool host_matches(std::string_view h, bool host_ok) const;
   bool path_matches(std::string_view p) const;
+  std::vector<std::pair<std::string, std::string>> cookies;
   bool headers_match(const header_source& src) const;
 };
 
@@ -89,6 +90,11 @@ bool table::entry::headers_match(const header_source& src) const {
     const auto got = src.get(src.ctx, name);
     if (!got || *got != value) return false;
   }
+  for (const auto& [name, value] : cookies) {
+    if (!src.cookie) return false;
+    const auto got = src.cookie(src.ctx, name);
+    if (!got || *got != value) return false;
+  }
   return true;
 }
 
@@ -103,6 +109,7 @@ table::table(const std::vector<config::route>& routes) {
     e.path = r.path.value;
     if (e.path_kind == config::path_match::kind::regex) e.path_re = compile(e.path, false);
     e.headers = r.headers;
+    e.cookies = r.cookies;
     if (r.rewrite) {
       e.rewrite_re = compile(r.rewrite->regex, false);
       e.rewrite_to = rewrite_template(r.rewrite->replacement);

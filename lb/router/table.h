@@ -1,5 +1,5 @@
 #pragma once
-// (Host, path, headers) -> route, compiled once per config snapshot into a flat
+// (Host, path, headers, cookies) -> route, compiled once per config snapshot into a flat
 // array scanned in order: first match wins (nginx's phase-array idea).
 
 #include <memory>
@@ -16,10 +16,12 @@ class RE2;
 namespace lb::router {
 
 // Non-owning header lookup so the router does not depend on the HTTP stack's
-// field container. `get` receives a lower-case name and returns the first value.
+// field container. `get` receives a lower-case name and returns the first
+// value; `cookie` a cookie name and its value, from any Cookie field.
 struct header_source {
   const void* ctx = nullptr;
   std::optional<std::string_view> (*get)(const void* ctx, std::string_view name) = nullptr;
+  std::optional<std::string_view> (*cookie)(const void* ctx, std::string_view name) = nullptr;
 };
 
 class table {

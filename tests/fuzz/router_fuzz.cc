@@ -1,5 +1,5 @@
 // Router matching: a fixed table of every match kind, fuzzed host, target and
-// header values; plus host normalisation. A match is an index into the table.
+// header and cookie values; plus host normalisation. A match is an index into the table.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "lb/config/loader.h"
+#include "lb/core/cookie.h"
 #include "lb/router/table.h"
 
 namespace {
@@ -22,6 +23,8 @@ listeners:
       - match: { host: "*.example.com", path_exact: /health }
         pool: a
       - match: { host: "www.example.*", headers: { x-tenant: blue } }
+        pool: a
+      - match: { path_prefix: /c/, cookies: { beta: always, tier: gold } }
         pool: a
       - match: { host: "~shard[0-9]+\\.example\\.net", path_regex: "/t/[0-9]+" }
         pool: a
@@ -46,7 +49,7 @@ const lb::router::table* make_table() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const lb::router::table* table = make_table();
-  // host \0 target \0 x-tenant
+  // host \0 target \0 x-tenant \0 cookie
   std::string_view in(reinterpret_cast<const char*>(data), size);
   auto next = [&in] {
     const auto at = in.find('\0');
@@ -56,11 +59,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   };
   const auto host = next();
   const auto target = next();
-  const auto tenant = next();
-  lb::router::header_source hs{&tenant, [](const void* ctx, std::string_view name) -> std::optional<std::string_view> {
-                                  if (name == "x-tenant") return *static_cast<const std::string_view*>(ctx);
-                                  return std::nullopt;
-                                }};
+  const std::string_view fields[2] = {next(), next()};
+  lb::router::header_source hs{fields,
+                               [](const void* ctx, std::string_view name) -> std::optional<std::string_view> {
+                                 if (name == "x-tenant") return static_cast<const std::string_view*>(ctx)[0];
+                                 return std::nullopt;
+                               },
+                               [](const void* ctx, std::string_view name) {
+                                 return lb::cookie_in(static_cast<const std::string_view*>(ctx)[1], name);
+                               }};
   if (auto m = table->match(host, target, hs); m && *m >= table->size()) __builtin_trap();
   return 0;
 }

@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/string.hpp>
 
+#include "lb/core/cookie.h"
 #include "lb/core/nghttp2_fields.h"
 #include "lb/proto/h2/session.h"
 #include "lb/proto/h2/upload.h"
@@ -141,6 +142,14 @@ void answer_local(session& s, stream& st, unsigned status, std::string_view reas
   s.want_write();
 }
 
+// Cookie `name`: each crumb field is one `name=value` (or several, from HTTP/1 habits).
+std::optional<std::string_view> find_cookie(const request_fields& rq, std::string_view name) {
+  for (const auto& f : rq.fields)
+    if (f.name == "cookie")
+      if (const auto v = cookie_in(f.value, name)) return v;
+  return std::nullopt;
+}
+
 // The hash balancers' key (http::request_hash's, over HTTP/2 fields).
 std::uint64_t request_hash(const config::hash_key& key, std::string_view client_ip, const request_fields& rq) {
   switch (key.type) {
@@ -152,21 +161,7 @@ std::uint64_t request_hash(const config::hash_key& key, std::string_view client_
       return balancer::hash_key(f ? f->value : std::string_view());
     }
     case config::hash_key::kind::cookie:
-      for (const auto& f : rq.fields) {  // each crumb is one `name=value` (or several, from HTTP/1 habits)
-        if (f.name != "cookie") continue;
-        std::string_view v = f.value;
-        while (!v.empty()) {
-          const auto semi = v.find(';');
-          auto pair = v.substr(0, semi);
-          while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-          const auto eq = pair.find('=');
-          if (eq != std::string_view::npos && pair.substr(0, eq) == key.name)
-            return balancer::hash_key(pair.substr(eq + 1));
-          if (semi == std::string_view::npos) break;
-          v.remove_prefix(semi + 1);
-        }
-      }
-      return balancer::hash_key(std::string_view());
+      return balancer::hash_key(find_cookie(rq, key.name).value_or(std::string_view()));
     case config::hash_key::kind::path: return balancer::hash_key(rq.path.substr(0, rq.path.find('?')));
   }
   return 0;
@@ -260,11 +255,14 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
     co_return answer_local(s, st, 429, "client_request_rate", wait);
   if (const auto& rd = listener.redirect_https) co_return redirect(s, st, *rd);
 
-  const router::header_source headers{&rq, [](const void* ctx, std::string_view name) -> std::optional<std::string_view> {
-                                        const auto* f = static_cast<const request_fields*>(ctx)->find(name);
-                                        if (!f) return std::nullopt;
-                                        return f->value;
-                                      }};
+  const router::header_source headers{
+      &rq,
+      [](const void* ctx, std::string_view name) -> std::optional<std::string_view> {
+        const auto* f = static_cast<const request_fields*>(ctx)->find(name);
+        if (!f) return std::nullopt;
+        return f->value;
+      },
+      [](const void* ctx, std::string_view name) { return find_cookie(*static_cast<const request_fields*>(ctx), name); }};
   const auto route_index = lsnap.routes.match(rq.host(), rq.path, headers);
   if (!route_index) co_return answer_local(s, st, 404, "no_route");
   ex.route_index = route_index;

@@ -142,12 +142,15 @@ awaitable<bool> connection::exchange() {
                                 msg.version() == 11, req.is_done());
 
   // Route.
-  const router::header_source headers{&msg, [](const void* ctx, std::string_view name) -> std::optional<std::string_view> {
-                                        const auto& f = *static_cast<const fields*>(ctx);
-                                        auto it = f.find(name);
-                                        if (it == f.end()) return std::nullopt;
-                                        return it->value();
-                                      }};
+  const router::header_source headers{
+      &msg,
+      [](const void* ctx, std::string_view name) -> std::optional<std::string_view> {
+        const auto& f = *static_cast<const fields*>(ctx);
+        auto it = f.find(name);
+        if (it == f.end()) return std::nullopt;
+        return it->value();
+      },
+      [](const void* ctx, std::string_view name) { return find_cookie(*static_cast<const fields*>(ctx), name); }};
   const auto route_index = lsnap().routes.match(msg[bhttp::field::host], msg.target(), headers);
   if (!route_index) co_return co_await reply(local_status::not_found, "no_route", req.is_done());
   ex_.route_index = route_index;

@@ -1,25 +1,16 @@
 #include "lb/proto/http/hash_key.h"
 
 #include "lb/balancer/balancer.h"
+#include "lb/core/cookie.h"
 
 namespace lb::proto::http {
 
 namespace bhttp = boost::beast::http;
 
-std::string_view cookie_value(const fields& f, std::string_view name) {
-  for (auto [it, end] = f.equal_range(bhttp::field::cookie); it != end; ++it) {
-    std::string_view v = it->value();
-    while (!v.empty()) {
-      const auto semi = v.find(';');
-      auto pair = v.substr(0, semi);
-      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-      const auto eq = pair.find('=');
-      if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
-      if (semi == std::string_view::npos) break;
-      v.remove_prefix(semi + 1);
-    }
-  }
-  return {};
+std::optional<std::string_view> find_cookie(const fields& f, std::string_view name) {
+  for (auto [it, end] = f.equal_range(bhttp::field::cookie); it != end; ++it)
+    if (const auto v = cookie_in(it->value(), name)) return v;
+  return std::nullopt;
 }
 
 std::uint64_t request_hash(const config::hash_key& key, std::string_view client_ip, const request_message& msg) {
@@ -28,7 +19,7 @@ std::uint64_t request_hash(const config::hash_key& key, std::string_view client_
     case config::hash_key::kind::sni:  // refused for HTTP routes by cross_check()
       return balancer::hash_key(client_ip);
     case config::hash_key::kind::header: return balancer::hash_key(msg[key.name]);
-    case config::hash_key::kind::cookie: return balancer::hash_key(cookie_value(msg, key.name));
+    case config::hash_key::kind::cookie: return balancer::hash_key(find_cookie(msg, key.name).value_or(std::string_view()));
     case config::hash_key::kind::path: {
       auto target = msg.target();
       return balancer::hash_key(target.substr(0, target.find('?')));

@@ -3,6 +3,7 @@
 // taken from what the pool's `hash_key` names.
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "lb/config/config.h"
@@ -10,8 +11,8 @@
 
 namespace lb::proto::http {
 
-// Thread: any. The value of cookie `name` in the Cookie field(s), or empty.
-std::string_view cookie_value(const fields& f, std::string_view name);
+// Thread: any. The value of cookie `name` in the Cookie field(s), or nullopt.
+std::optional<std::string_view> find_cookie(const fields& f, std::string_view name);
 
 // Thread: any. The hash of the request's key: the client address, a header,
 // a cookie, or the path without its query. A missing header or cookie hashes

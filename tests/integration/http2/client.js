@@ -5,6 +5,10 @@
 //   node client.js post PORT PATH N [declared]  POST of N bytes, with a
 //                                   content-length when `declared`, else DATA
 //                                   frames alone; prints the status and the body
+//   node client.js get PORT PATH HEADERS_JSON   GET with these header fields (an
+//                                   array value goes out as several fields, as
+//                                   browsers send cookie crumbs); prints the
+//                                   status and the body
 //   node client.js partial PORT PATH N [K]  K POSTs at once on one connection,
 //                                   each sending N of the N+1 body bytes it
 //                                   declares: a stream closes only if lb resets
@@ -66,4 +70,14 @@ if (mode === 'post') {
   req.on('error', () => {});  // a reset with an error code: reported by rstCode below
   req.on('close', () => { session.close(); done({ status, body, rst: req.rstCode }); });
   req.end(Buffer.alloc(n, 'p'));
+}
+if (mode === 'get') {
+  const req = session.request({ ':path': process.argv[4], ...JSON.parse(process.argv[5] || '{}') });
+  let status = null;
+  let body = '';
+  req.on('response', (h) => { status = h[':status']; });
+  req.setEncoding('utf8');
+  req.on('data', (d) => { body += d; });
+  req.on('error', (e) => done({ error: String(e) }));
+  req.on('end', () => { session.close(); done({ status, body }); });
 }

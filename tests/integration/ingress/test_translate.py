@@ -163,6 +163,13 @@ class TranslateTest(harness.LbTestCase):
         # The canary covers only its own paths.
         self.assertIn(self.via("shop.example.com", "/", {"X-Canary": "always"})[1], ("127.0.0.11", "127.0.0.12"))
 
+    def test_canary_by_cookie_after_the_header(self):
+        self.assertEqual(self.via("shop.example.com", "/api/x", {"Cookie": "a=1; beta=always"}), (200, "127.0.0.31"))
+        self.assertEqual(self.via("shop.example.com", "/api/x", {"Cookie": "beta=never"}), (200, "127.0.0.21"))
+        self.assertEqual(self.via("shop.example.com", "/api/x", {"Cookie": "Beta=always"}), (200, "127.0.0.21"))
+        self.assertEqual(self.via("shop.example.com", "/api/x", {"X-Canary": "never", "Cookie": "beta=always"}),
+                         (200, "127.0.0.21"))
+
     def test_wildcard_host_covers_one_label(self):
         self.assertEqual(self.via("img.shop.example.com", "/a.png"), (200, "127.0.0.41"))
         self.assertEqual(self.via("a.img.shop.example.com", "/a.png"), (200, "127.0.0.51"))  # default backend

@@ -1,5 +1,6 @@
-"""Routing: host exact/wildcard/prefix/regex, path prefix/exact/regex, headers; first match wins."""
+"""Routing: host exact/wildcard/prefix/regex, path prefix/exact/regex, headers, cookies; first match wins."""
 
+import json
 import unittest
 
 from lib import harness
@@ -92,6 +93,45 @@ class RoutingTest(harness.LbTestCase):
         r = c.request("GET", "/exact", host="other.test")
         self.assertEqual(r.status, 200)
         self.assertEqual(r.backend, "a")
+
+
+class CookieRoutingTest(harness.LbTestCase):
+    """match.cookies over HTTP/1.1 (one Cookie header or several) and HTTP/2,
+    whose clients send each cookie as a field of its own (RFC 9113 §8.2.3)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.a = cls.class_backend("a")
+        cls.b = cls.class_backend("b")
+        routes = [dict(route("pb", name="beta"), match={"path_prefix": "/", "cookies": {"Beta": "always", "tier": "gold"}}),
+                  route("pa", name="rest")]
+        listener = {"name": "web", "listen": "127.0.0.1:0", "protocols": ["h1", "h2"], "routes": routes}
+        cls.lb_ = cls.class_lb(harness.config([harness.pool("pa", cls.a), harness.pool("pb", cls.b)],
+                                              listeners=[listener]))
+
+    def h1(self, *cookies):
+        return harness.get(self.lb_.port, "/?echo=1", headers=[("Cookie", c) for c in cookies]).backend
+
+    def h2(self, cookie_fields):
+        from http2.test_h2 import node
+        r = node("client.js", "get", self.lb_.port, "/?echo=1", json.dumps({"cookie": cookie_fields}))
+        self.assertEqual(r["status"], 200, r)
+        return json.loads(r["body"])["backend"]
+
+    def test_http1(self):
+        self.assertEqual(self.h1("a=1; Beta=always; tier=gold"), "b")
+        self.assertEqual(self.h1("Beta=always", "x=2;tier=gold"), "b")  # across Cookie headers
+        self.assertEqual(self.h1("Beta=always"), "a")                    # every cookie must match
+        self.assertEqual(self.h1("beta=always; tier=gold"), "a")         # names as written
+        self.assertEqual(self.h1("Beta=never; tier=gold"), "a")
+        self.assertEqual(self.h1("XBeta=always; tier=gold"), "a")        # a name, not a suffix
+        self.assertEqual(self.h1(), "a")
+
+    def test_http2_crumbs(self):
+        self.assertEqual(self.h2(["Beta=always", "tier=gold"]), "b")
+        self.assertEqual(self.h2(["a=1", "tier=gold; Beta=always"]), "b")
+        self.assertEqual(self.h2(["Beta=always"]), "a")
+        self.assertEqual(self.h2(["Beta=never", "tier=gold"]), "a")
 
 
 if __name__ == "__main__":

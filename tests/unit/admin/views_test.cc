@@ -45,6 +45,7 @@ listeners:
           host: "*.example.com"
           path_prefix: /v1/
           headers: { x-canary: "1" }
+          cookies: { Beta: always }
         pool: api
         timeout: 5s
         retries: { attempts: 1, on: [connect-failure, 503] }
@@ -328,6 +329,7 @@ TEST_F(fixture, config_json_has_every_field) {
   EXPECT_EQ(api["match"]["host"], "*.example.com");
   EXPECT_EQ(api["match"]["path_prefix"], "/v1/");
   EXPECT_EQ(api["match"]["headers"], json({{"x-canary", "1"}}));
+  EXPECT_EQ(api["match"]["cookies"], json({{"Beta", "always"}}));
   EXPECT_EQ(api["pool"], "api");
   EXPECT_EQ(api["timeout"], "5s");
   EXPECT_EQ(api["retries"]["attempts"], 1);

@@ -53,6 +53,7 @@ listeners:
           host: API.Example.com
           path_prefix: /v1/
           headers: { X-Canary: "1", x-env: prod }
+          cookies: { Beta: always, tier: "" }
         pool: api
         timeout: 15s
         retries: { attempts: 3, on: [refused-stream, 502, 503], budget_percent: 50 }
@@ -129,6 +130,7 @@ pools:
   EXPECT_EQ(api.path.type, path_match::kind::prefix);
   EXPECT_EQ(api.path.value, "/v1/");
   EXPECT_EQ(api.headers, (headers{{"x-canary", "1"}, {"x-env", "prod"}}));
+  EXPECT_EQ(api.cookies, (headers{{"Beta", "always"}, {"tier", ""}}));  // names as written
   EXPECT_EQ(api.pool, "api");
   EXPECT_EQ(api.pool_index, 1u);
   EXPECT_EQ(api.timeout, 15s);
@@ -1186,6 +1188,10 @@ TEST(loader, match_validation) {
         match: {host: "~(x", path_regex: "(abc", headers: {"x canary": 1, X-A: "1", x-a: "2"}}
       - pool: web
         match: {host: "", path_exact: "/a?b"}
+      - pool: web
+        match: {cookies: {"a b": x, Beta: "al ways", c: "1", c: "2", d: [1]}}
+      - pool: web
+        match: {cookies: [Beta]}
 pools: [{name: web, endpoints: [127.0.0.1:9001]}]
 )"),
             (std::vector<std::string>{
@@ -1201,6 +1207,12 @@ pools: [{name: web, endpoints: [127.0.0.1:9001]}]
                 "t.yaml:13:23: empty host (leave 'host' out to match any host)",
                 "t.yaml:13:39: invalid 'path_exact': must not contain '?' (the query string is "
                 "not matched)",
+                "t.yaml:15:27: invalid cookie name \"a b\" in 'cookies'",
+                "t.yaml:15:43: invalid value for cookie 'Beta': no spaces, quotes, commas, semicolons, "
+                "backslashes or control characters",
+                "t.yaml:15:62: duplicate cookie 'c' in 'cookies'",
+                "t.yaml:15:73: invalid 'd': expected a string, got a list",
+                "t.yaml:17:26: invalid 'cookies': expected a map of cookie names to values, got a list",
             }));
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "lb/config/loader.h"
+#include "lb/core/cookie.h"
 #include "lb/ingress/config_yaml.h"
 #include "lb/ingress/manifest.h"
 #include "lb/router/table.h"
@@ -66,11 +67,19 @@ struct translated {
   // The pool a request goes to, or "" when no route matches.
   std::string pool(const std::string& host, const std::string& path,
                    std::vector<std::pair<std::string, std::string>> headers = {}) const {
-    router::header_source src{&headers, [](const void* ctx, std::string_view n) -> std::optional<std::string_view> {
-      for (const auto& [k, v] : *static_cast<const decltype(headers)*>(ctx))
-        if (k == n) return v;
-      return std::nullopt;
-    }};
+    using list = decltype(headers);
+    router::header_source src{&headers,
+                              [](const void* ctx, std::string_view n) -> std::optional<std::string_view> {
+                                for (const auto& [k, v] : *static_cast<const list*>(ctx))
+                                  if (k == n) return v;
+                                return std::nullopt;
+                              },
+                              [](const void* ctx, std::string_view n) -> std::optional<std::string_view> {
+                                for (const auto& [k, v] : *static_cast<const list*>(ctx))
+                                  if (k == "cookie")
+                                    if (const auto c = cookie_in(v, n)) return c;
+                                return std::nullopt;
+                              }};
     const auto i = routes->match(host, path, src);
     return i ? t.cfg.listeners[0].routes[*i].pool : "";
   }
@@ -225,7 +234,8 @@ TEST(translate, canary_by_header_and_by_weight) {
                                 "nginx.ingress.kubernetes.io/canary-weight: \"20\"",
                        rule("h.test", "/", "Prefix", "b")));
   EXPECT_EQ(x.pool("h.test", "/", {{"x-canary", "always"}}), "ns_b_80");
-  const auto split = x.pool("h.test", "/", {{"x-canary", "never"}});
+  EXPECT_EQ(x.pool("h.test", "/", {{"x-canary", "never"}}), "ns_a_80");  // never the canary, as ingress-nginx
+  const auto split = x.pool("h.test", "/", {{"x-canary", "other"}});
   const auto& p = x.pool_named(split);
   // a's two endpoints and b's one: b gets 20% of the requests.
   ASSERT_EQ(p.endpoints.size(), 3u);
@@ -235,6 +245,48 @@ TEST(translate, canary_by_header_and_by_weight) {
     if (e.addr.host == "10.0.1.1") to_b += e.weight;
   }
   EXPECT_EQ(to_b * 100, total * 20);
+}
+
+TEST(translate, canary_by_cookie_after_the_header) {
+  const std::string canary = "nginx.ingress.kubernetes.io/canary: \"true\", ";
+  translated x(ingress("main", "2025-01-01T00:00:00Z", "", rule("h.test", "/", "Prefix", "a")) +
+               ingress("c", "2025-01-02T00:00:00Z",
+                       canary + "nginx.ingress.kubernetes.io/canary-by-header: X-Canary, "
+                                "nginx.ingress.kubernetes.io/canary-by-cookie: Beta, "
+                                "nginx.ingress.kubernetes.io/canary-weight: \"20\"",
+                       rule("h.test", "/", "Prefix", "b")));
+  EXPECT_EQ(x.pool("h.test", "/", {{"cookie", "a=1; Beta=always"}}), "ns_b_80");
+  EXPECT_EQ(x.pool("h.test", "/", {{"cookie", "Beta=never"}}), "ns_a_80");
+  EXPECT_EQ(x.pool("h.test", "/", {{"cookie", "beta=always"}}), x.pool("h.test", "/"));  // names as written
+  // The header decides first, either way.
+  EXPECT_EQ(x.pool("h.test", "/", {{"x-canary", "never"}, {"cookie", "Beta=always"}}), "ns_a_80");
+  EXPECT_EQ(x.pool("h.test", "/", {{"x-canary", "always"}, {"cookie", "Beta=never"}}), "ns_b_80");
+  // Neither: the weighted split.
+  EXPECT_EQ(x.pool_named(x.pool("h.test", "/")).endpoints.size(), 3u);
+  const auto& notes = x.report("ns/c").notes;
+  const auto said = std::find_if(notes.begin(), notes.end(), [](const note& n) {
+    return n.subject == "nginx.ingress.kubernetes.io/canary-by-cookie";
+  });
+  ASSERT_NE(said, notes.end());
+  EXPECT_EQ(said->level, fidelity::supported);
+
+  // Without a weight, 'never' needs no route of its own: the main one serves it.
+  translated y(ingress("main", "2025-01-01T00:00:00Z", "", rule("h.test", "/", "Prefix", "a")) +
+               ingress("c", "2025-01-02T00:00:00Z", canary + "nginx.ingress.kubernetes.io/canary-by-cookie: Beta",
+                       rule("h.test", "/", "Prefix", "b")));
+  EXPECT_EQ(y.pool("h.test", "/", {{"cookie", "Beta=always"}}), "ns_b_80");
+  EXPECT_EQ(y.pool("h.test", "/", {{"cookie", "Beta=never"}}), "ns_a_80");
+  EXPECT_EQ(y.pool("h.test", "/"), "ns_a_80");
+  EXPECT_EQ(y.t.cfg.listeners.at(0).routes.size(), 2u);
+
+  // A header's 'never' beats the cookie even without a weight.
+  translated z(ingress("main", "2025-01-01T00:00:00Z", "", rule("h.test", "/", "Prefix", "a")) +
+               ingress("c", "2025-01-02T00:00:00Z",
+                       canary + "nginx.ingress.kubernetes.io/canary-by-header: X-Canary, "
+                                "nginx.ingress.kubernetes.io/canary-by-cookie: Beta",
+                       rule("h.test", "/", "Prefix", "b")));
+  EXPECT_EQ(z.pool("h.test", "/", {{"x-canary", "never"}, {"cookie", "Beta=always"}}), "ns_a_80");
+  EXPECT_EQ(z.pool("h.test", "/", {{"cookie", "Beta=always"}}), "ns_b_80");
 }
 
 TEST(translate, annotations_set_pools_and_routes) {

@@ -32,11 +32,21 @@ config::route any_host(path_match::kind pk, std::string path) {
 struct fake_headers {
   std::map<std::string, std::string, std::less<>> fields;
 
+  // Cookies as `name -> value`, whichever Cookie field each came in.
+  std::map<std::string, std::string, std::less<>> cookies;
+
   header_source source() const {
-    return {this, [](const void* ctx, std::string_view name) -> std::optional<std::string_view> {
+    return {this,
+            [](const void* ctx, std::string_view name) -> std::optional<std::string_view> {
               const auto& f = static_cast<const fake_headers*>(ctx)->fields;
               const auto it = f.find(name);
               if (it == f.end()) return std::nullopt;
+              return std::string_view(it->second);
+            },
+            [](const void* ctx, std::string_view name) -> std::optional<std::string_view> {
+              const auto& c = static_cast<const fake_headers*>(ctx)->cookies;
+              const auto it = c.find(name);
+              if (it == c.end()) return std::nullopt;
               return std::string_view(it->second);
             }};
   }
@@ -147,20 +157,37 @@ TEST(table, all_headers_must_match_exactly) {
   canary.headers = {{"x-canary", "1"}, {"x-env", "prod"}};
   const table t({canary, any_host(path_match::kind::prefix, "/")});
 
-  fake_headers both{{{"x-canary", "1"}, {"x-env", "prod"}}};
-  fake_headers one{{{"x-canary", "1"}}};
-  fake_headers wrong{{{"x-canary", "1"}, {"x-env", "Prod"}}};
+  fake_headers both{{{"x-canary", "1"}, {"x-env", "prod"}}, {}};
+  fake_headers one{{{"x-canary", "1"}}, {}};
+  fake_headers wrong{{{"x-canary", "1"}, {"x-env", "Prod"}}, {}};
   EXPECT_EQ(t.match("h", "/", both.source()), 0u);
   EXPECT_EQ(t.match("h", "/", one.source()), 1u);
   EXPECT_EQ(t.match("h", "/", wrong.source()), 1u);
   EXPECT_EQ(t.match("h", "/", no_headers), 1u);  // no lookup at all: header routes are skipped
 }
 
+TEST(table, cookies_must_match_exactly_and_combine_with_headers) {
+  auto beta = any_host(path_match::kind::prefix, "/");
+  beta.cookies = {{"Beta", "always"}};
+  auto both = any_host(path_match::kind::prefix, "/");
+  both.headers = {{"x-env", "prod"}};
+  both.cookies = {{"Beta", "never"}, {"tier", "gold"}};
+  const table t({beta, both, any_host(path_match::kind::prefix, "/")});
+
+  EXPECT_EQ(t.match("h", "/", fake_headers{{}, {{"Beta", "always"}}}.source()), 0u);
+  EXPECT_EQ(t.match("h", "/", fake_headers{{}, {{"beta", "always"}}}.source()), 2u);  // names as written
+  EXPECT_EQ(t.match("h", "/", fake_headers{{}, {{"Beta", "always "}}}.source()), 2u);
+  EXPECT_EQ(t.match("h", "/", fake_headers{{{"x-env", "prod"}}, {{"Beta", "never"}, {"tier", "gold"}}}.source()), 1u);
+  EXPECT_EQ(t.match("h", "/", fake_headers{{{"x-env", "prod"}}, {{"Beta", "never"}}}.source()), 2u);
+  EXPECT_EQ(t.match("h", "/", fake_headers{{}, {{"Beta", "never"}, {"tier", "gold"}}}.source()), 2u);
+  EXPECT_EQ(t.match("h", "/", no_headers), 2u);  // no lookup at all: cookie routes are skipped
+}
+
 TEST(table, host_path_and_headers_combine) {
   auto r = route_for(host_match::kind::exact, "api.example.com", path_match::kind::prefix, "/v1/");
   r.headers = {{"x-canary", "1"}};
   const table t({r});
-  fake_headers h{{{"x-canary", "1"}}};
+  fake_headers h{{{"x-canary", "1"}}, {}};
   EXPECT_EQ(t.match("api.example.com", "/v1/x", h.source()), 0u);
   EXPECT_EQ(t.match("www.example.com", "/v1/x", h.source()), std::nullopt);
   EXPECT_EQ(t.match("api.example.com", "/v2/x", h.source()), std::nullopt);
@@ -179,10 +206,11 @@ TEST(table, match_does_not_allocate) {
   if (!LB_COUNT_ALLOCATIONS) GTEST_SKIP() << "allocation counting is off under ASan";
   auto with_header = route_for(host_match::kind::suffix, ".example.com");
   with_header.headers = {{"x-canary", "1"}};
+  with_header.cookies = {{"beta", "always"}};
   const table t({with_header, route_for(host_match::kind::regex, "api\\.example\\.(com|org)"),
                  any_host(path_match::kind::regex, "/users/[0-9]+"),
                  any_host(path_match::kind::prefix, "/")});
-  fake_headers h{{{"x-canary", "0"}}};
+  fake_headers h{{{"x-canary", "1"}}, {{"beta", "never"}}};
   const auto src = h.source();
   const auto run = [&] {
     // Longer than std::string's 15-byte inline buffer, so a copy would show.

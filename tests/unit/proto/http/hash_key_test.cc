@@ -23,11 +23,12 @@ config::hash_key key(config::hash_key::kind k, std::string name = {}) {
 }
 
 TEST(hash_key, cookie_value_across_fields_and_spacing) {
-  parsed_request r("GET / HTTP/1.1\r\nHost: x\r\nCookie: a=1; session=abc\r\nCookie:  b=2;  c=3\r\n\r\n");
-  EXPECT_EQ(cookie_value(r.msg(), "session"), "abc");
-  EXPECT_EQ(cookie_value(r.msg(), "c"), "3");
-  EXPECT_EQ(cookie_value(r.msg(), "missing"), "");
-  EXPECT_EQ(cookie_value(r.msg(), "sess"), "");  // a prefix is not a name
+  parsed_request r("GET / HTTP/1.1\r\nHost: x\r\nCookie: a=1; session=abc; e=\r\nCookie:  b=2;  c=3\r\n\r\n");
+  EXPECT_EQ(find_cookie(r.msg(), "session"), "abc");
+  EXPECT_EQ(find_cookie(r.msg(), "c"), "3");
+  EXPECT_EQ(find_cookie(r.msg(), "e"), "");  // present, empty
+  EXPECT_EQ(find_cookie(r.msg(), "missing"), std::nullopt);
+  EXPECT_EQ(find_cookie(r.msg(), "sess"), std::nullopt);  // a prefix is not a name
 }
 
 TEST(hash_key, each_kind_hashes_its_part_of_the_request) {
