@@ -181,14 +181,11 @@ struct callbacks {
   // stopped sending on the answer (curl does on an error status) would
   // otherwise wait on a stream that never closes.
   static int frame_send(nghttp2_session* ng, const nghttp2_frame* f, void* u) {
-    if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) || !(f->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
-        nghttp2_session_get_stream_remote_close(ng, f->hd.stream_id) != 0)
+    // Once per frame: the cheap tests first, one stream lookup per answer.
+    if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) || (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA))
       return 0;
     auto* st = stream_of(ng, f->hd.stream_id);
-    if (!st) {
-      nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
-      return 0;
-    }
+    if (!st || st->body_ended || st->closed) return 0;  // no user data: closed already
     st->answered = true;
     of(u).give_back(*st);  // an upload still running is stopped by its stream's coroutine
     of(u).arm(st->linger, linger_time);

@@ -273,12 +273,19 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
   const auto& pool = ws.snap->pools[route.pool_index];
   auto& wpool = ws.pools[route.pool_index];
   ex.pool_index = route.pool_index;
-  // The client's declared length: nghttp2 checked it against the DATA frames.
+  // The body: none, whole already (replayable, sent with its length), or
+  // still arriving (streamed, with the client's content-length or chunked).
+  const bool has_body = !st.body_ended || !st.body_in.empty();
+  const bool body_whole = st.body_ended;
+  // The declared length of a body still arriving (nghttp2 holds the DATA
+  // frames to it); a whole body is counted already (body_received).
   std::optional<std::uint64_t> declared;
-  if (const auto* cl = rq.find("content-length")) {
-    std::uint64_t n = 0;
-    std::from_chars(cl->value.data(), cl->value.data() + cl->value.size(), n);
-    declared = n;
+  if (has_body && !body_whole) {
+    if (const auto* cl = rq.find("content-length")) {
+      std::uint64_t n = 0;
+      std::from_chars(cl->value.data(), cl->value.data() + cl->value.size(), n);
+      declared = n;
+    }
   }
   // Over the body limit already, or by the declared length: 413 before an
   // upstream is chosen (HTTP/1.1 answers the same).
@@ -287,10 +294,6 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
     st.body_too_large = true;
   if (st.body_too_large) co_return answer_local(s, st, 413, "body_too_large");
 
-  // The body: none, whole already (replayable, sent with its length), or
-  // still arriving (streamed, with the client's content-length or chunked).
-  const bool has_body = !st.body_ended || !st.body_in.empty();
-  const bool body_whole = st.body_ended;
   std::uint64_t length = 0;
   body_framing f = body_framing::none;
   if (has_body && body_whole) {
