@@ -102,6 +102,7 @@ build-fuzz: deps clang-deps
 # crash fails (its input is left in $(FUZZ_BUILD_DIR)/crashes/TARGET/).
 fuzz-smoke: build-fuzz
 	@targets=$$(FUZZ_BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) tools/fuzz --list | sed 's/^targets: //'); \
+	[ -n "$$targets" ] || { echo "fuzz-smoke: no fuzz targets found"; exit 1; }; \
 	mkdir -p $(FUZZ_BUILD_DIR)/logs; \
 	echo $$targets | tr ' ' '\n' | xargs -P $(JOBS) -I{} sh -c \
 	  'FUZZ_NO_BUILD=1 FUZZ_BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD_DIR) tools/fuzz {} $(FUZZ_SECONDS) \
