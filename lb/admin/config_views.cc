@@ -74,6 +74,8 @@ json header_map(const std::vector<std::pair<std::string, std::string>>& headers,
 
 std::string dur(config::duration d) { return config::format_duration(d); }
 
+std::string cidr_text(const config::cidr& c);
+
 json route_json(const config::route& r) {
   json match = json::object();
   if (r.host.type != config::host_match::kind::any) match["host"] = host_text(r.host);
@@ -93,8 +95,18 @@ json route_json(const config::route& r) {
   j["match"] = std::move(match);
   j["pool"] = r.pool;
   j["timeout"] = dur(r.timeout);
+  j["send_timeout"] = dur(r.write_timeout());
   j["retries"] = {{"attempts", r.retries.attempts}, {"on", std::move(on)}, {"budget_percent", r.retries.budget_percent}};
   j["set_headers"] = header_map(r.set_headers, true);
+  if (const auto& cl = r.client_limits) {
+    json allow = json::array();
+    for (const auto& c : cl->allowlist) allow.push_back(cidr_text(c));
+    j["client_limits"] = {{"requests_per_second", cl->requests_per_second},
+                          {"burst", cl->burst},
+                          {"concurrent_requests", cl->concurrent_requests},
+                          {"allowlist", std::move(allow)},
+                          {"table_size", cl->table_size}};
+  }
   return j;
 }
 
@@ -192,6 +204,17 @@ json pool_json(const config::pool& p) {
   j["proxy_protocol"] = p.proxy_protocol == config::proxy_version::v1   ? json("v1")
                         : p.proxy_protocol == config::proxy_version::v2 ? json("v2")
                                                                         : json(nullptr);
+  if (const auto& a = p.affinity) {
+    j["affinity"] = {{"cookie", a->name},
+                     {"path", a->path},
+                     {"domain", a->domain.empty() ? json(nullptr) : json(a->domain)},
+                     {"max_age", a->max_age.count() != 0 ? json(dur(a->max_age)) : json(nullptr)},
+                     {"secure", a->secure},
+                     {"http_only", a->http_only},
+                     {"same_site", a->same_site.empty() ? json(nullptr) : json(a->same_site)}};
+  } else {
+    j["affinity"] = nullptr;
+  }
   return j;
 }
 

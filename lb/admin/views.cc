@@ -190,8 +190,24 @@ std::vector<MetricFamily> client_limit_families(const runtime::snapshot& snap) {
     add_counter(untracked, {{"listener", ls.cfg->name}},
                 sum_workers(ls.live->stats, [](const auto& s) -> const auto& { return s.client_untracked; }));
   }
+  // Routes with client_limits: lb_route_client_limited_total.
+  auto route_limited = family("lb_route_client_limited_total",
+                              "Requests refused per route by its per-client limits (request_rate, "
+                              "concurrent_requests).",
+                              MetricType::Counter);
+  for (const auto& ls : snap.listeners) {
+    for (std::size_t r = 0; r < ls.cfg->routes.size(); ++r) {
+      if (!ls.cfg->routes[r].client_limits) continue;
+      const auto& live = *ls.route_stats[r];
+      for (std::size_t k = 0; k < static_cast<std::size_t>(upstream::route_limit::count); ++k)
+        add_counter(route_limited,
+                    {{"listener", ls.cfg->name}, {"route", ls.cfg->routes[r].name},
+                     {"limit", upstream::route_limit_names[k]}},
+                    sum_workers(live.stats, [k](const auto& s) -> const auto& { return s.client_limited[k]; }));
+    }
+  }
   std::vector<MetricFamily> out;
-  for (auto* f : {&limited, &untracked})
+  for (auto* f : {&limited, &untracked, &route_limited})
     if (!f->metric.empty()) out.push_back(std::move(*f));
   return out;
 }

@@ -113,6 +113,20 @@ struct pool_tls {
   source_pos ca_pos, client_cert_pos, client_key_pos;
 };
 
+// `affinity:` on a pool: cookie-inserting session affinity (HAProxy's `cookie
+// insert`, ingress-nginx's `affinity: cookie`). A request whose cookie names
+// a usable endpoint of the pool goes there; otherwise the balancer picks, and
+// the response sets the cookie to the endpoint that answered.
+struct affinity_cookie {
+  std::string name;                      // the cookie's
+  std::string path = "/";                // its Path
+  std::string domain;                    // its Domain; empty: none (the request's host)
+  duration max_age = duration::zero();   // its Max-Age; 0: a session cookie
+  bool secure = false;
+  bool http_only = true;
+  std::string same_site;                 // "Strict", "Lax", "None", or empty: none
+};
+
 struct pool {
   std::string name;  // empty: the source could not read one (and reported it)
   balancer_kind balancer = balancer_kind::round_robin;
@@ -130,6 +144,7 @@ struct pool {
   // (TCP listeners only: a pooled HTTP connection carries many clients).
   proxy_version proxy_protocol = proxy_version::none;
   std::optional<pool_tls> tls;  // absent: plain TCP to the endpoints
+  std::optional<affinity_cookie> affinity;  // HTTP listeners only
   upstream_protocol protocol = upstream_protocol::h1;
   // h2/h2c: streams lb opens at once on one connection (also capped by the
   // endpoint's SETTINGS_MAX_CONCURRENT_STREAMS); more requests open another.
@@ -187,6 +202,18 @@ struct path_rewrite {
   std::string replacement;
 };
 
+// `client_limits:` on a route: per client address (the one a PROXY header
+// names, when the listener reads those), per worker, counting this route's
+// requests alone (ingress-nginx's limit-rps and limit-connections, which are
+// per Ingress). Over a limit: 429. 0 = that limit is off.
+struct route_client_limits {
+  std::uint64_t requests_per_second = 0;  // over it: 429 with Retry-After
+  std::uint64_t burst = 0;                // requests allowed at once; 0 = requests_per_second
+  std::uint64_t concurrent_requests = 0;  // in flight at once (each HTTP/2 stream counts, as nginx's limit_conn)
+  std::vector<cidr> allowlist;            // clients exempt
+  std::uint32_t table_size = 4096;        // clients tracked per worker
+};
+
 struct route {
   std::string name;  // defaults to "route<N>" (0-based index within the listener)
   host_match host;
@@ -196,6 +223,10 @@ struct route {
   std::string pool;            // empty: the source found none (and reported it)
   std::size_t pool_index = 0;  // index into config::pools, set by cross_check()
   duration timeout = std::chrono::seconds(30);  // upstream response (head) timeout
+  // The upstream must take each write of the request (head, body piece)
+  // within this (nginx's proxy_send_timeout); 0: `timeout`.
+  duration send_timeout = duration::zero();
+  duration write_timeout() const { return send_timeout.count() != 0 ? send_timeout : timeout; }
   retry_policy retries;
   std::vector<std::pair<std::string, std::string>> set_headers;  // added/replaced upstream
   // `allow_from:` only clients in these blocks (the address a trusted PROXY
@@ -209,6 +240,7 @@ struct route {
   // listener's limits.max_body_bytes alone). It lowers the listener's limit,
   // never raises it: the listener's applies before a route is chosen.
   std::uint64_t max_body_bytes = 0;
+  std::optional<route_client_limits> client_limits;
   source_pos name_pos;  // of `name`, or of the route itself when it has none
   source_pos pool_pos;
 };
@@ -434,6 +466,10 @@ struct kubernetes {
   bool take_unclassed = false;
   address http{"0.0.0.0", 80, false};
   address https{"0.0.0.0", 443, false};
+  // Where TLS is terminated when an Ingress asks ssl-passthrough: `https`
+  // then routes by SNI, passing those hosts' connections through and the
+  // others here, with a PROXY header (ingress-nginx's --ssl-passthrough-proxy-port).
+  address passthrough_listen{"127.0.0.1", 442, false};
   std::string tls_dir = "/var/run/lb/tls";  // the Secrets' PEM files, written by lb
   std::string annotations_prefix = "nginx.ingress.kubernetes.io/";
   // `status:` what lb writes to status.loadBalancer of the Ingresses it

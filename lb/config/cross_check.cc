@@ -47,12 +47,16 @@ void check_listen_addresses(const config& cfg, std::vector<diagnostic>& out) {
   }
 }
 
-// A TCP listener moves bytes: it cannot speak HTTP/2 to a pool's endpoints.
-void refuse_http2_pool(const pool& p, const source_pos& at, const std::string& who, std::vector<diagnostic>& out) {
-  if (p.protocol == upstream_protocol::h1) return;
-  out.push_back(diagnostic::at(at, who + " forwards TCP to pool '" + p.name + "', whose 'protocol: " +
-                                       (p.protocol == upstream_protocol::h2 ? "h2" : "h2c") +
-                                       "' only HTTP routes may use"));
+// A TCP listener moves bytes: it cannot speak HTTP/2 to a pool's endpoints,
+// nor read or set an affinity cookie.
+void refuse_http_pool(const pool& p, const source_pos& at, const std::string& who, std::vector<diagnostic>& out) {
+  if (p.protocol != upstream_protocol::h1)
+    out.push_back(diagnostic::at(at, who + " forwards TCP to pool '" + p.name + "', whose 'protocol: " +
+                                         (p.protocol == upstream_protocol::h2 ? "h2" : "h2c") +
+                                         "' only HTTP routes may use"));
+  if (p.affinity)
+    out.push_back(diagnostic::at(at, who + " forwards TCP to pool '" + p.name +
+                                         "', whose 'affinity' cookie only HTTP routes may use"));
 }
 
 void resolve_pools(config& cfg, std::vector<diagnostic>& out) {
@@ -67,7 +71,7 @@ void resolve_pools(config& cfg, std::vector<diagnostic>& out) {
         out.push_back(diagnostic::at(l.pool_pos, "listener '" + l.name + "' names unknown pool '" + l.pool + "'"));
       } else {
         l.pool_index = it->second;
-        refuse_http2_pool(cfg.pools[it->second], l.pool_pos, "listener '" + l.name + "'", out);
+        refuse_http_pool(cfg.pools[it->second], l.pool_pos, "listener '" + l.name + "'", out);
       }
     }
     bool sni_hash = l.proto == protocol::tcp && !l.pool.empty() && index.count(l.pool) &&
@@ -80,7 +84,7 @@ void resolve_pools(config& cfg, std::vector<diagnostic>& out) {
         continue;
       }
       r.pool_index = it->second;
-      refuse_http2_pool(cfg.pools[it->second], r.pool_pos, "route '" + r.name + "'", out);
+      refuse_http_pool(cfg.pools[it->second], r.pool_pos, "route '" + r.name + "'", out);
       sni_hash = sni_hash || cfg.pools[it->second].hash_key.type == hash_key::kind::sni;
     }
     // A `tls:` listener terminates: its SNI comes from the handshake instead.

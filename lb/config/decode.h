@@ -33,10 +33,18 @@ void decode_tracing(reader& r, const field& f, tracing& out);
 // decode_client_limits.cc: a listener's `client_limits:` (per-client caps,
 // allowlist, table size).
 void decode_client_limits(reader& r, const field& f, client_limits& out);
+// A route's `client_limits:` (requests per second, requests in flight).
+void decode_route_client_limits(reader& r, const field& f, route_client_limits& out);
 
 // decode_pool.cc: one pool with its balancer, endpoints, keepalive, health
 // check and outlier detection. Records the position of its name.
 void decode_pool(reader& r, const field& f, pool& out);
+
+// decode_affinity.cc: a pool's `affinity:` (the cookie and its attributes).
+void decode_affinity(reader& r, const field& f, affinity_cookie& out);
+
+// decode_trace.cc: `true` or `false`, else an error naming the key.
+std::optional<bool> read_bool(reader& r, const field& f);
 
 // decode_pool_tls.cc: a pool's `tls:` (`true`, or a map: ca, sni, verify,
 // client_cert, client_key, min_version); file contents are checked later.

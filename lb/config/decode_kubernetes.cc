@@ -6,7 +6,8 @@ namespace {
 
 const schema kubernetes_schema{"kubernetes",
                                {"kubeconfig", "namespace", "ingress_class", "controller", "take_unclassed", "http",
-                                "https", "tls_dir", "annotations_prefix", "status", "leader_election", "events"},
+                                "https", "passthrough_listen", "tls_dir", "annotations_prefix", "status",
+                                "leader_election", "events"},
                                {}};
 const schema status_schema{"kubernetes status", {"addresses", "publish_service"}, {}};
 const schema election_schema{"leader_election",
@@ -101,6 +102,10 @@ void decode_kubernetes(reader& r, const field& f, kubernetes& out) {
   for (const auto& item : m->items) {
     if (item.key == "http" || item.key == "https") {
       if (auto a = r.read_address(item, address_use::listen)) (item.key == "http" ? out.http : out.https) = *a;
+      continue;
+    }
+    if (item.key == "passthrough_listen") {
+      if (auto a = r.read_address(item, address_use::listen)) out.passthrough_listen = *a;
       continue;
     }
     if (item.key == "take_unclassed" || item.key == "events") {

@@ -26,8 +26,8 @@ const schema limits_schema{
      "half_close_timeout", "max_headers", "max_header_line_bytes", "max_requests_per_connection",
      "lingering_timeout"},
     {}};
-const schema route_schema{"route", {"name", "match", "pool", "timeout", "retries", "set_headers", "allow_from",
-                                    "redirect_https", "rewrite", "max_body_bytes"},
+const schema route_schema{"route", {"name", "match", "pool", "timeout", "send_timeout", "retries", "set_headers",
+                                    "allow_from", "redirect_https", "rewrite", "max_body_bytes", "client_limits"},
                           {}};
 const schema tcp_route_schema{"route", {"name", "sni", "alpn", "pool"}, {}};
 const schema retries_schema{"retries", {"attempts", "on", "budget_percent"}, {}};
@@ -301,6 +301,10 @@ void read_route(reader& r, const field& f, std::size_t index, route& out) {
       }
     } else if (item.key == "timeout") {
       if (auto d = r.read_duration(item, false)) out.timeout = *d;
+    } else if (item.key == "client_limits") {
+      decode_route_client_limits(r, item, out.client_limits.emplace());
+    } else if (item.key == "send_timeout") {
+      if (auto d = r.read_duration(item, false)) out.send_timeout = *d;
     } else if (item.key == "retries") {
       read_retries(r, item, out.retries);
     } else if (item.key == "set_headers") {

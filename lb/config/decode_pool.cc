@@ -15,7 +15,7 @@ const schema pool_schema{"pool",
                          {"name", "balancer", "hash_key", "endpoints", "dns_refresh",
                           "connect_timeout", "keepalive", "max_connections_per_endpoint",
                           "health_check", "outlier", "slow_start", "proxy_protocol", "tls",
-                          "protocol", "max_concurrent_streams"},
+                          "protocol", "max_concurrent_streams", "affinity"},
                          {}};
 const schema endpoint_schema{"endpoint", {"address", "weight"}, {}};
 const schema keepalive_schema{"keepalive", {"max_idle", "idle_timeout"}, {}};
@@ -79,6 +79,8 @@ void decode_pool(reader& r, const field& f, pool& out) {
       decode_proxy_version(r, item, out);
     } else if (item.key == "tls") {
       decode_pool_tls(r, item, out);
+    } else if (item.key == "affinity") {
+      decode_affinity(r, item, out.affinity.emplace());
     } else if (item.key == "protocol") {
       if (read_protocol(r, item, out)) protocol = &item;
     } else if (item.key == "max_concurrent_streams") {

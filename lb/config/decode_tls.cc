@@ -36,15 +36,6 @@ void read_certificate(reader& r, const field& f, tls_certificate& out) {
   }
 }
 
-std::optional<bool> read_bool(reader& r, const field& f) {
-  const auto v = r.read_string(f);
-  if (!v) return std::nullopt;
-  if (*v == "true") return true;
-  if (*v == "false") return false;
-  r.error(f, "invalid '" + f.key + "': expected true or false, got '" + *v + "'");
-  return std::nullopt;
-}
-
 // A field name lb sets for the client certificate: a token, and none lb
 // writes itself or that frames the message.
 std::optional<std::string> read_header_name(reader& r, const field& f) {

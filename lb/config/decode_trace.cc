@@ -6,6 +6,8 @@ namespace {
 const schema request_id_schema{"request_id", {"trust_from"}, {}};
 const schema tracing_schema{"tracing", {"start", "sampled"}, {}};
 
+}  // namespace
+
 std::optional<bool> read_bool(reader& r, const field& f) {
   const auto v = r.read_string(f);
   if (!v) return std::nullopt;
@@ -14,8 +16,6 @@ std::optional<bool> read_bool(reader& r, const field& f) {
   r.error(f, "invalid '" + f.key + "': expected true or false, got '" + *v + "'");
   return std::nullopt;
 }
-
-}  // namespace
 
 void decode_request_id(reader& r, const field& f, request_id& out) {
   // `request_id: true` is the short form of `request_id: {}`.

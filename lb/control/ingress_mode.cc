@@ -43,6 +43,7 @@ ingress::options options_of(const config::kubernetes& k) {
   o.take_unclassed = k.take_unclassed;
   o.http = k.http;
   o.https = k.https;
+  o.passthrough_listen = k.passthrough_listen;
   o.tls_dir = k.tls_dir;
   o.annotations_prefix = k.annotations_prefix;
   return o;

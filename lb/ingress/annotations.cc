@@ -65,25 +65,224 @@ std::optional<config::hash_key> hash_variable(const std::string& v) {
   return std::nullopt;
 }
 
+// A comma-separated list of address blocks ("10.0.0.0/8, 192.168.1.1"):
+// false, with the first block it cannot read in `bad` (or none at all), when
+// it is not one.
+bool cidr_list(const std::string& value, std::vector<config::cidr>& out, std::string& bad) {
+  std::size_t start = 0;
+  while (start <= value.size()) {
+    auto end = value.find(',', start);
+    if (end == std::string::npos) end = value.size();
+    std::string block = value.substr(start, end - start);
+    block.erase(0, block.find_first_not_of(" \t"));
+    block.erase(block.find_last_not_of(" \t") + 1);
+    if (!block.empty()) {
+      if (auto c = config::parse_cidr(block)) out.push_back(*c);
+      else if (bad.empty()) bad = block;
+    }
+    start = end + 1;
+  }
+  return bad.empty() && !out.empty();
+}
+
 // What lb cannot do per Ingress (yet), with why: reported as unsupported.
 struct missing {
   std::string_view name;
   std::string_view why;
 };
 constexpr missing not_carried[] = {
-    {"proxy-send-timeout", "lb has no per-route send timeout; the listener's idle_timeout applies"},
-    {"affinity", "lb has no cookie-inserting session affinity; upstream-hash-by with $cookie_NAME hashes "
-                 "an existing cookie"},
-    {"affinity-mode", "lb has no cookie-inserting session affinity"},
-    {"session-cookie-name", "lb has no cookie-inserting session affinity"},
-    {"session-cookie-path", "lb has no cookie-inserting session affinity"},
-    {"session-cookie-max-age", "lb has no cookie-inserting session affinity"},
-    {"session-cookie-expires", "lb has no cookie-inserting session affinity"},
-    {"session-cookie-samesite", "lb has no cookie-inserting session affinity"},
-    {"ssl-passthrough", "TLS passthrough needs the TCP plane in front of the HTTPS listener"},
-    {"limit-rps", "lb limits clients per listener (client_limits), not per Ingress"},
-    {"limit-connections", "lb limits clients per listener (client_limits), not per Ingress"},
+    {"limit-rate", "lb does not limit response bandwidth"},
+    {"limit-rate-after", "lb does not limit response bandwidth"},
 };
+
+// affinity, affinity-mode and session-cookie-*: read together, since the
+// cookie's settings mean nothing without `affinity: cookie`.
+void read_affinity(const std::map<std::string, std::string>& keys, std::string_view prefix,
+                   nginx_annotations& out) {
+  if (keys.empty()) return;
+  const auto say = [&](fidelity level, const std::string& name, std::string text) {
+    out.notes.push_back({level, std::string(prefix) + name, std::move(text)});
+  };
+  const auto aff = keys.find("affinity");
+  if (aff == keys.end() || aff->second != "cookie") {
+    for (const auto& [name, value] : keys) {
+      if (name == "affinity") say(fidelity::unsupported, name, "'" + value + "' is not cookie; no affinity");
+      else say(fidelity::unsupported, name, "needs affinity: cookie; ignored");
+    }
+    return;
+  }
+  config::affinity_cookie c;
+  c.name = "INGRESSCOOKIE";
+  c.path.clear();  // the Ingress path, filled in per path by the translation
+  for (const auto& key : keys) {
+    // Named, not bound: clang 14 cannot capture structured bindings in lambdas.
+    const std::string& name = key.first;
+    const std::string& value = key.second;
+    const auto bad = [&](std::string_view expected) {
+      say(fidelity::unsupported, name, "'" + value + "' is not " + std::string(expected) + "; ignored");
+    };
+    if (name == "affinity") {
+      say(fidelity::supported, name,
+          "the pool's affinity cookie names the endpoint that answered; the client's next requests go there "
+          "while it is healthy, else to another, which the cookie then names");
+    } else if (name == "affinity-mode") {
+      if (value == "persistent") say(fidelity::supported, name, "sessions stay on their endpoint while it serves");
+      else if (value == "balanced")
+        say(fidelity::approximated, name, "as persistent: lb does not move sessions when endpoints are added");
+      else bad("balanced or persistent");
+    } else if (name == "affinity-canary-behavior") {
+      if (value == "sticky") say(fidelity::supported, name, "a session stays on the canary or main endpoint it got");
+      else if (value == "legacy")
+        say(fidelity::approximated, name, "as sticky: a session stays on the canary or main endpoint it got");
+      else bad("sticky or legacy");
+    } else if (name == "session-cookie-name") {
+      if (!value.empty() && config::is_header_token(value)) {
+        c.name = value;
+        say(fidelity::supported, name, "the affinity cookie's name");
+      } else {
+        bad("a cookie name");
+      }
+    } else if (name == "session-cookie-path") {
+      if (value.starts_with("/") && config::is_cookie_value(value)) {
+        c.path = value;
+        say(fidelity::supported, name, "the affinity cookie's Path");
+      } else {
+        bad("a path");
+      }
+    } else if (name == "session-cookie-domain") {
+      const std::string host = value.starts_with(".") ? value.substr(1) : value;
+      if (config::is_hostname(host)) {
+        c.domain = host;
+        say(fidelity::supported, name, "the affinity cookie's Domain");
+      } else {
+        bad("a domain");
+      }
+    } else if (name == "session-cookie-max-age" || name == "session-cookie-expires") {
+      const auto n = config::parse_digits(value);
+      if (!n || *n == 0 || *n > 100ull * 365 * 86400) {
+        bad("a number of seconds");
+        continue;
+      }
+      const bool max_age = name == "session-cookie-max-age";
+      // Max-Age wins over Expires in browsers (RFC 6265 §5.3); lb sends only Max-Age.
+      if (max_age || c.max_age.count() == 0) c.max_age = std::chrono::seconds(*n);
+      say(max_age ? fidelity::supported : fidelity::approximated, name,
+          max_age ? "the affinity cookie's Max-Age"
+                  : "sent as Max-Age, the same lifetime (session-cookie-max-age decides when both are set)");
+    } else if (name == "session-cookie-secure") {
+      if (const auto b = boolean(value)) {
+        c.secure = *b;
+        say(fidelity::supported, name, "the affinity cookie's Secure attribute");
+      } else {
+        bad("true or false");
+      }
+    } else if (name == "session-cookie-samesite") {
+      const auto v = config::to_lower(value);
+      if (v == "none" || v == "lax" || v == "strict") {
+        c.same_site = v == "none" ? "None" : v == "lax" ? "Lax" : "Strict";
+        say(fidelity::supported, name, "the affinity cookie's SameSite attribute");
+      } else {
+        bad("None, Lax or Strict");
+      }
+    } else if (name == "session-cookie-conditional-samesite-none") {
+      say(fidelity::approximated, name, "SameSite=None is sent to every client (no user-agent check)");
+    } else if (name == "session-cookie-change-on-failure") {
+      if (const auto b = boolean(value))
+        say(*b ? fidelity::supported : fidelity::approximated, name,
+            *b ? "a request its endpoint failed is retried on another, which the cookie then names"
+               : "the cookie names the endpoint that answered: after a failure it moves (ingress-nginx keeps it)");
+      else bad("true or false");
+    } else {
+      say(fidelity::unsupported, name, "not an annotation lb knows; ignored");
+    }
+  }
+  if (c.same_site == "None" && !c.secure) {
+    // Browsers drop SameSite=None without Secure: the affinity would never stick.
+    c.secure = true;
+    say(fidelity::approximated, "session-cookie-samesite", "SameSite=None is sent with Secure, which browsers require");
+  }
+  out.affinity = std::move(c);
+}
+
+// limit-rps, limit-rpm, limit-connections, limit-burst-multiplier and
+// limit-allowlist (limit-whitelist): read together into the routes'
+// client_limits, since the others mean nothing without a limit.
+void read_limits(const std::map<std::string, std::string>& keys, std::string_view prefix, nginx_annotations& out) {
+  if (keys.empty()) return;
+  const auto say = [&](fidelity level, const std::string& name, std::string text) {
+    out.notes.push_back({level, std::string(prefix) + name, std::move(text)});
+  };
+  const auto number = [&](const char* name) -> std::uint64_t {
+    const auto it = keys.find(name);
+    if (it == keys.end()) return 0;
+    const auto n = config::parse_digits(it->second);
+    if (!n || *n == 0 || *n > 1'000'000'000) {
+      say(fidelity::unsupported, name, "'" + it->second + "' is not a positive number; ignored");
+      return 0;
+    }
+    return *n;
+  };
+  const auto rps = number("limit-rps"), rpm = number("limit-rpm"), connections = number("limit-connections");
+  if (rps == 0 && rpm == 0 && connections == 0) {
+    for (const auto& [name, value] : keys)
+      if (name == "limit-burst-multiplier" || name == "limit-allowlist" || name == "limit-whitelist")
+        say(fidelity::unsupported, name, "needs limit-rps, limit-rpm or limit-connections; ignored");
+    return;
+  }
+  // Limits refuse with 429, where ingress-nginx's default is 503; and each lb
+  // worker counts on its own, where nginx's zone is shared by its workers.
+  const std::string how = "; counted per path of the Ingress and per lb worker (nginx: per Ingress, all workers), "
+                          "and over it lb answers 429 with Retry-After (ingress-nginx: 503)";
+  config::route_client_limits c;
+  std::uint64_t multiplier = 5;  // ingress-nginx's limit-burst-multiplier default
+  if (keys.count("limit-burst-multiplier")) {
+    if (const auto m = number("limit-burst-multiplier")) {
+      multiplier = m;
+      say(fidelity::supported, "limit-burst-multiplier", "the burst is the rate times this");
+    }
+  }
+  if (rps) {
+    c.requests_per_second = rps;
+    c.burst = rps * multiplier;
+    say(fidelity::approximated, "limit-rps",
+        "the routes' client_limits: " + std::to_string(rps) + " requests per second per client, burst " +
+            std::to_string(c.burst) + how);
+  }
+  if (rpm) {
+    if (rps) {
+      say(fidelity::approximated, "limit-rpm", "limit-rps decides: lb keeps one rate per route");
+    } else {
+      // lb's rates are whole requests per second.
+      c.requests_per_second = (rpm + 59) / 60;
+      c.burst = std::max<std::uint64_t>(c.requests_per_second, (rpm * multiplier + 59) / 60);
+      say(fidelity::approximated, "limit-rpm",
+          "the routes' client_limits: " + std::to_string(c.requests_per_second) +
+              " requests per second per client (lb's rates are per second), burst " + std::to_string(c.burst) + how);
+    }
+  }
+  if (connections) {
+    c.concurrent_requests = connections;
+    say(fidelity::approximated, "limit-connections",
+        "the routes' client_limits: " + std::to_string(connections) +
+            " requests in flight at once per client (each HTTP/2 stream counts, as nginx's limit_conn)" + how);
+  }
+  for (const char* name : {"limit-allowlist", "limit-whitelist"}) {
+    const auto it = keys.find(name);
+    if (it == keys.end()) continue;
+    std::vector<config::cidr> blocks;
+    std::string bad_block;
+    const auto& value = it->second;
+    // A list that cannot be read exempts no one: the limits apply to all.
+    if (!cidr_list(value, blocks, bad_block)) {
+      say(fidelity::unsupported, name, "'" + (bad_block.empty() ? value : bad_block) +
+                                           "' is not a list of address blocks; nobody is exempt");
+    } else {
+      c.allowlist.insert(c.allowlist.end(), blocks.begin(), blocks.end());
+      say(fidelity::supported, name, "clients in these blocks are not limited");
+    }
+  }
+  out.client_limits = std::move(c);
+}
 
 }  // namespace
 
@@ -104,6 +303,8 @@ bool nginx_annotations::rejected() const {
 nginx_annotations read_annotations(const std::map<std::string, std::string>& annotations, std::string_view prefix) {
   nginx_annotations out;
   std::optional<std::string> canary_by_header, canary_header_value, canary_by_cookie, canary_weight, canary_weight_total;
+  std::map<std::string, std::string> affinity_keys;  // affinity, session-cookie-*: read after the loop
+  std::map<std::string, std::string> limit_keys;     // limit-*: read after the loop
   for (const auto& annotation : annotations) {
     // Named, not bound: clang 14 cannot capture structured bindings in lambdas.
     const std::string& full = annotation.first;
@@ -145,20 +346,21 @@ nginx_annotations read_annotations(const std::map<std::string, std::string>& ann
       } else {
         bad("an nginx size (bytes, or with k, m or g)");
       }
-    } else if (name == "proxy-connect-timeout") {
-      if (const auto d = seconds(value); d && *d > 0s) {
+    } else if (name == "proxy-connect-timeout" || name == "proxy-read-timeout" || name == "proxy-send-timeout") {
+      const auto d = seconds(value);
+      if (!d || *d <= 0s) {
+        bad("a number of seconds");
+      } else if (name == "proxy-connect-timeout") {
         out.connect_timeout = *d;
         say(fidelity::supported, "the pool's connect_timeout");
-      } else {
-        bad("a number of seconds");
-      }
-    } else if (name == "proxy-read-timeout") {
-      if (const auto d = seconds(value); d && *d > 0s) {
+      } else if (name == "proxy-read-timeout") {
         out.read_timeout = *d;
         say(fidelity::approximated, "the route's timeout, which bounds the wait for the response head "
                                     "(nginx's bounds each read, body included)");
       } else {
-        bad("a number of seconds");
+        out.send_timeout = *d;
+        say(fidelity::supported, "the route's send_timeout: the upstream must take each write of the request "
+                                 "within it");
       }
     } else if (name == "load-balance") {
       if (value == "round_robin") {
@@ -207,25 +409,28 @@ nginx_annotations read_annotations(const std::map<std::string, std::string>& ann
       // An allowlist that cannot be read must not open the door: the whole
       // Ingress is refused instead.
       std::string bad_block;
-      std::size_t start = 0;
-      while (start <= value.size()) {
-        auto end = value.find(',', start);
-        if (end == std::string::npos) end = value.size();
-        std::string block = value.substr(start, end - start);
-        block.erase(0, block.find_first_not_of(" \t"));
-        block.erase(block.find_last_not_of(" \t") + 1);
-        if (!block.empty()) {
-          if (auto c = config::parse_cidr(block)) out.allow_from.push_back(*c);
-          else if (bad_block.empty()) bad_block = block;
-        }
-        start = end + 1;
-      }
-      if (!bad_block.empty() || out.allow_from.empty())
+      if (!cidr_list(value, out.allow_from, bad_block))
         say(fidelity::rejected, "'" + (bad_block.empty() ? value : bad_block) +
                                     "' is not a list of address blocks; the Ingress is not served rather than "
                                     "served to everyone");
       else
         say(fidelity::supported, "only these clients reach the Ingress's paths; others get 403");
+    } else if (name == "affinity" || name == "affinity-mode" || name == "affinity-canary-behavior" ||
+               name.starts_with("session-cookie-")) {
+      affinity_keys.emplace(name, value);
+    } else if (name == "limit-rps" || name == "limit-rpm" || name == "limit-connections" ||
+               name == "limit-burst-multiplier" || name == "limit-allowlist" || name == "limit-whitelist") {
+      limit_keys.emplace(name, value);
+    } else if (name == "ssl-passthrough") {
+      if (const auto b = boolean(value)) {
+        out.ssl_passthrough = *b;
+        say(fidelity::supported, *b ? "TLS connections for the Ingress's hosts go to the backend of its '/' path "
+                                      "by SNI, not deciphered (the Service terminates TLS); its HTTP annotations do "
+                                      "not apply to them, as in ingress-nginx"
+                                    : "TLS is terminated by lb");
+      } else {
+        bad("true or false");
+      }
     } else if (name == "canary") {
       if (const auto b = boolean(value)) out.canary = *b;
       else bad("true or false");
@@ -246,6 +451,8 @@ nginx_annotations read_annotations(const std::map<std::string, std::string>& ann
       else say(fidelity::unsupported, "not an annotation lb knows; ignored");
     }
   }
+  read_affinity(affinity_keys, prefix, out);
+  read_limits(limit_keys, prefix, out);
   const auto say = [&](fidelity level, std::string_view name, std::string text) {
     out.notes.push_back({level, std::string(prefix) + std::string(name), std::move(text)});
   };

@@ -41,6 +41,13 @@ struct nginx_annotations {
   std::uint64_t max_body_bytes = 0;  // proxy-body-size; 0: no limit
   std::optional<config::duration> connect_timeout;
   std::optional<config::duration> read_timeout;
+  std::optional<config::duration> send_timeout;  // proxy-send-timeout
+  // affinity: cookie with session-cookie-*; an empty path is the Ingress path's.
+  std::optional<config::affinity_cookie> affinity;
+  // limit-rps / limit-rpm / limit-connections with limit-burst-multiplier and limit-allowlist.
+  std::optional<config::route_client_limits> client_limits;
+  // ssl-passthrough: the hosts' TLS connections go through by SNI, undeciphered.
+  bool ssl_passthrough = false;
   std::optional<config::balancer_kind> balancer;
   std::optional<config::hash_key> hash_key;
   backend_protocol protocol = backend_protocol::http;
@@ -58,7 +65,7 @@ struct nginx_annotations {
   std::optional<std::uint32_t> canary_weight;
   std::uint32_t canary_weight_total = 100;
 
-  std::vector<note> notes;  // one per annotation read, in name order
+  std::vector<note> notes;  // one per annotation read
 
   bool rejected() const;
 };

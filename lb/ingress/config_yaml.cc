@@ -5,6 +5,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "lb/config/parse.h"
+#include "lb/config/validate.h"
 
 namespace lb::ingress {
 namespace {
@@ -66,6 +67,8 @@ void route(YAML::Emitter& y, const config::route& r) {
   y << YAML::EndMap;
   y << YAML::Key << "pool" << YAML::Value << r.pool;
   y << YAML::Key << "timeout" << YAML::Value << config::format_duration(r.timeout);
+  if (r.write_timeout() != r.timeout)
+    y << YAML::Key << "send_timeout" << YAML::Value << config::format_duration(r.write_timeout());
   if (!r.allow_from.empty()) {
     y << YAML::Key << "allow_from" << YAML::Value << YAML::Flow << YAML::BeginSeq;
     for (const auto& c : r.allow_from) y << cidr_text(c);
@@ -78,6 +81,20 @@ void route(YAML::Emitter& y, const config::route& r) {
     y << YAML::EndMap;
   }
   if (r.max_body_bytes) y << YAML::Key << "max_body_bytes" << YAML::Value << r.max_body_bytes;
+  if (const auto& cl = r.client_limits) {
+    y << YAML::Key << "client_limits" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    if (cl->requests_per_second)
+      y << YAML::Key << "requests_per_second" << YAML::Value << cl->requests_per_second << YAML::Key << "burst"
+        << YAML::Value << cl->burst;
+    if (cl->concurrent_requests)
+      y << YAML::Key << "concurrent_requests" << YAML::Value << cl->concurrent_requests;
+    if (!cl->allowlist.empty()) {
+      y << YAML::Key << "allowlist" << YAML::Value << YAML::BeginSeq;
+      for (const auto& c : cl->allowlist) y << cidr_text(c);
+      y << YAML::EndSeq;
+    }
+    y << YAML::EndMap;
+  }
   if (r.rewrite) {
     y << YAML::Key << "rewrite" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "regex"
       << YAML::Value << YAML::DoubleQuoted << r.rewrite->regex << YAML::Key << "replacement" << YAML::Value
@@ -89,6 +106,25 @@ void route(YAML::Emitter& y, const config::route& r) {
 void listener(YAML::Emitter& y, const config::listener& l) {
   y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << l.name;
   y << YAML::Key << "listen" << YAML::Value << YAML::DoubleQuoted << l.listen.str();
+  if (l.proto == config::protocol::tcp) {
+    // ssl-passthrough: SNI routes, the others to `pool`.
+    y << YAML::Key << "protocol" << YAML::Value << "tcp";
+    if (!l.pool.empty()) y << YAML::Key << "pool" << YAML::Value << l.pool;
+    y << YAML::Key << "routes" << YAML::Value << YAML::BeginSeq;
+    for (const auto& r : l.tcp_routes) {
+      const std::string sni = r.sni.type == config::host_match::kind::suffix ? "*" + r.sni.value : r.sni.value;
+      y << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << r.name << YAML::Key << "sni"
+        << YAML::Value << YAML::DoubleQuoted << sni << YAML::Key << "pool" << YAML::Value << r.pool << YAML::EndMap;
+    }
+    y << YAML::EndSeq << YAML::EndMap;
+    return;
+  }
+  if (const auto& ap = l.accept_proxy) {
+    y << YAML::Key << "accept_proxy_protocol" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "from"
+      << YAML::Value << YAML::BeginSeq;
+    for (const auto& c : ap->from) y << cidr_text(c);
+    y << YAML::EndSeq << YAML::EndMap;
+  }
   if (l.tls) {
     y << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
     y << YAML::Key << "certificates" << YAML::Value << YAML::BeginSeq;
@@ -130,6 +166,19 @@ void pool(YAML::Emitter& y, const config::pool& p) {
   }
   if (p.protocol != config::upstream_protocol::h1)
     y << YAML::Key << "protocol" << YAML::Value << (p.protocol == config::upstream_protocol::h2 ? "h2" : "h2c");
+  if (p.proxy_protocol != config::proxy_version::none)
+    y << YAML::Key << "proxy_protocol" << YAML::Value << (p.proxy_protocol == config::proxy_version::v1 ? "v1" : "v2");
+  if (const auto& a = p.affinity) {
+    y << YAML::Key << "affinity" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    y << YAML::Key << "cookie" << YAML::Value << a->name;
+    y << YAML::Key << "path" << YAML::Value << YAML::DoubleQuoted << a->path;
+    if (!a->domain.empty()) y << YAML::Key << "domain" << YAML::Value << a->domain;
+    if (a->max_age.count() != 0) y << YAML::Key << "max_age" << YAML::Value << config::format_duration(a->max_age);
+    if (a->secure) y << YAML::Key << "secure" << YAML::Value << true;
+    if (!a->http_only) y << YAML::Key << "http_only" << YAML::Value << false;
+    if (!a->same_site.empty()) y << YAML::Key << "same_site" << YAML::Value << config::to_lower(a->same_site);
+    y << YAML::EndMap;
+  }
   y << YAML::EndMap;
 }
 

@@ -50,6 +50,12 @@ std::string pool_spec::identity() const {
                    std::to_string(static_cast<int>(balancer)) + '\0' +
                    std::to_string(connect_timeout.count());
   if (hash_key) id += '\0' + std::to_string(static_cast<int>(hash_key->type)) + ':' + hash_key->name;
+  if (affinity) {
+    id.append("\0affinity\0", 10).append(affinity->name).append(1, '\0').append(affinity->path);
+    id.append(1, '\0').append(affinity->domain).append(1, '\0').append(std::to_string(affinity->max_age.count()));
+    id.append(1, '\0').append(affinity->secure ? "s" : "-").append(affinity->http_only ? "h" : "-");
+    id.append(affinity->same_site);
+  }
   return id;
 }
 
@@ -139,6 +145,7 @@ std::string pool_builder::pool_for(const pool_spec& given, std::vector<note>& no
   p.name_pos.file = "Service " + spec.namespace_ + "/" + b.service;
   p.endpoints = endpoints_of(spec, notes, subject);
   p.connect_timeout = spec.connect_timeout;
+  p.affinity = spec.affinity;
   p.balancer = spec.balancer;
   if (spec.hash_key) {
     p.balancer = config::balancer_kind::ring_hash;

@@ -21,6 +21,7 @@ struct pool_spec {
   config::balancer_kind balancer = config::balancer_kind::round_robin;
   std::optional<config::hash_key> hash_key;
   config::duration connect_timeout = std::chrono::seconds(5);  // ingress-nginx's default
+  std::optional<config::affinity_cookie> affinity;
 
   std::string identity() const;  // equal for equal specs
 };

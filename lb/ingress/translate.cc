@@ -1,10 +1,12 @@
 #include "lb/ingress/translate.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <tuple>
 
 #include "lb/config/cross_check.h"
+#include "lb/config/parse.h"
 #include "lb/config/validate.h"
 #include "lb/ingress/pools.h"
 
@@ -27,6 +29,8 @@ struct claim {
   std::uint64_t max_body_bytes = 0;  // proxy-body-size
   std::string ingress;  // namespace/name
   config::duration timeout{std::chrono::seconds(60)};  // ingress-nginx's proxy-read-timeout
+  config::duration send_timeout{std::chrono::seconds(60)};  // ingress-nginx's proxy-send-timeout
+  std::optional<config::route_client_limits> client_limits;  // limit-rps, limit-connections
 };
 
 int host_rank(const std::string& h) { return h.empty() ? 2 : h.starts_with("*.") ? 1 : 0; }
@@ -92,6 +96,8 @@ std::vector<config::route> routes_of(const claim& c, std::vector<note>& notes) {
   r.host = host_match_of(c.host);
   r.pool = c.pool;
   r.timeout = c.timeout;
+  r.send_timeout = c.send_timeout;
+  r.client_limits = c.client_limits;
   r.headers = c.headers;
   r.cookies = c.cookies;
   r.allow_from = c.allow_from;
@@ -179,9 +185,20 @@ struct translator {
   std::vector<const ingress*> canaries;
   std::map<std::string, object_report*> reports;
   std::set<std::string> regex_hosts;
+  std::vector<config::tcp_route> passthrough;  // ssl-passthrough hosts, oldest Ingress first
+  std::set<std::string> passthrough_hosts;
 
-  pool_spec spec_of(const ingress& ing, const nginx_annotations& a, const service_backend& b) const {
+  // `path`: the Ingress path the backend serves ("/" for a default backend),
+  // the affinity cookie's Path unless session-cookie-path sets one.
+  pool_spec spec_of(const ingress& ing, const nginx_annotations& a, const service_backend& b,
+                    const std::string& path) const {
     pool_spec s;
+    if (a.affinity) {
+      s.affinity = a.affinity;
+      // A regex is no cookie Path: ingress-nginx asks for session-cookie-path then; lb takes "/".
+      if (s.affinity->path.empty())
+        s.affinity->path = a.use_regex || !a.rewrite_target.empty() || !config::is_cookie_value(path) ? "/" : path;
+    }
     s.namespace_ = ing.meta.namespace_;
     s.backend = b;
     s.protocol = a.protocol;
@@ -198,6 +215,8 @@ struct translator {
     claim base;
     base.ingress = ing.meta.key();
     if (a.read_timeout) base.timeout = *a.read_timeout;
+    if (a.send_timeout) base.send_timeout = *a.send_timeout;
+    base.client_limits = a.client_limits;
     base.allow_from = a.allow_from;
     base.max_body_bytes = a.max_body_bytes;
     // The hosts this Ingress has a usable certificate for: ssl-redirect
@@ -232,12 +251,12 @@ struct translator {
         c.path = p.path.empty() ? "/" : p.path;
         c.type = p.type;
         c.rewrite = a.rewrite_target;
-        c.pool = pools.pool_for(spec_of(ing, a, p.backend), notes, ps + ".backend");
+        c.pool = pools.pool_for(spec_of(ing, a, p.backend, c.path), notes, ps + ".backend");
         out.push_back(std::move(c));
       }
     }
     if (ing.default_backend) {
-      const auto pool = pools.pool_for(spec_of(ing, a, *ing.default_backend), notes, "spec.defaultBackend");
+      const auto pool = pools.pool_for(spec_of(ing, a, *ing.default_backend, "/"), notes, "spec.defaultBackend");
       if (hosts.empty()) hosts.push_back("");  // no rules: the default for every host
       for (const auto& h : hosts) {
         claim c = base;
@@ -287,6 +306,7 @@ struct translator {
       const std::string main_pool = main.pool;
       if (a.canary_weight) main.pool = pools.weighted(main.pool, c.pool, *a.canary_weight, a.canary_weight_total);
       c.timeout = main.timeout;
+      c.send_timeout = main.send_timeout;
       const claim never_base = [&] {
         claim n = main;
         n.pool = main_pool;
@@ -314,6 +334,48 @@ struct translator {
           claims.push_back(std::move(n));
         }
       }
+    }
+  }
+
+  // ssl-passthrough: each host of the Ingress sends its TLS connections, by
+  // SNI and undeciphered, to the backend of its "/" path (else its first
+  // path, else the default backend), as ingress-nginx's passthrough server.
+  // The older Ingress keeps a host two of them pass through.
+  void add_passthrough(const ingress& ing, const nginx_annotations& a, object_report& rep) {
+    for (std::size_t i = 0; i < ing.rules.size(); ++i) {
+      const auto& rule = ing.rules[i];
+      const std::string subject = "spec.rules[" + std::to_string(i) + "]";
+      const auto host = config::to_lower(rule.host);
+      if (host.empty() || !host_problem(host).empty()) {
+        rep.notes.push_back({fidelity::unsupported, subject + ".host",
+                             "ssl-passthrough routes by the TLS server name: a rule needs a host; left out"});
+        continue;
+      }
+      const service_backend* backend = nullptr;
+      for (const auto& p : rule.paths)
+        if (p.path.empty() || p.path == "/") backend = &p.backend;
+      if (!backend && !rule.paths.empty()) backend = &rule.paths.front().backend;
+      if (!backend && ing.default_backend) backend = &*ing.default_backend;
+      if (!backend) continue;
+      if (!passthrough_hosts.insert(host).second) {
+        rep.notes.push_back({fidelity::unsupported, subject + ".host",
+                             "'" + host + "' is passed through for an older Ingress already; left out"});
+        continue;
+      }
+      // Bytes, not requests: of the annotations only the balancer and the
+      // connect timeout mean anything.
+      pool_spec spec;
+      spec.namespace_ = ing.meta.namespace_;
+      spec.backend = *backend;
+      if (a.balancer) spec.balancer = *a.balancer;
+      if (a.connect_timeout) spec.connect_timeout = *a.connect_timeout;
+      config::tcp_route r;
+      r.name = config_name(ing.meta.namespace_ + "_" + ing.meta.name + "_passthrough_" + std::to_string(i));
+      r.sni = host.starts_with("*.") ? config::host_match{config::host_match::kind::suffix, host.substr(1)}
+                                     : config::host_match{config::host_match::kind::exact, host};
+      r.pool = pools.pool_for(spec, rep.notes, subject + ".backend");
+      r.name_pos.file = r.pool_pos.file = "Ingress " + ing.meta.key();
+      passthrough.push_back(std::move(r));
     }
   }
 
@@ -381,6 +443,7 @@ struct translator {
       }
       if (a.canary) canaries.push_back(ing);
       else add_main(*ing, a, rep);
+      if (a.ssl_passthrough && !a.canary) add_passthrough(*ing, a, rep);
       served.emplace_back(ing, std::move(a));
     }
     for (auto& [ing, a] : served)
@@ -407,6 +470,7 @@ struct translator {
     cfg.source = "kubernetes";
     std::set<std::string> used;
     for (const auto& r : routes) used.insert(r.pool);
+    for (const auto& r : passthrough) used.insert(r.pool);
     cfg.pools = std::move(pools).take(used);
     config::listener http;
     http.name = "http";
@@ -414,17 +478,48 @@ struct translator {
     http.routes = routes;
     http.h2 = true;  // h2c by prior knowledge, as gRPC clients in the cluster use
     cfg.listeners.push_back(std::move(http));
+    std::optional<config::listener> https;
     if (!certs.empty()) {
-      config::listener https;
-      https.name = "https";
-      https.listen = opts.https;
-      https.routes = std::move(routes);
-      for (auto& r : https.routes) r.redirect_https.reset();  // already https
-      https.h2 = true;
-      https.tls.emplace();
-      https.tls->certificates = std::move(certs);
-      https.tls->alpn = {"h2", "http/1.1"};
-      cfg.listeners.push_back(std::move(https));
+      https.emplace();
+      https->name = "https";
+      https->listen = opts.https;
+      https->routes = std::move(routes);
+      for (auto& r : https->routes) r.redirect_https.reset();  // already https
+      https->h2 = true;
+      https->tls.emplace();
+      https->tls->certificates = std::move(certs);
+      https->tls->alpn = {"h2", "http/1.1"};
+    }
+    if (!passthrough.empty()) {
+      // The HTTPS address routes by SNI: passed-through hosts to their
+      // Services, the others to the terminating listener behind it, with a
+      // PROXY header so that it sees the real client (ingress-nginx's
+      // passthrough proxy in front of port 442).
+      config::listener sni;
+      sni.name = "https";
+      sni.proto = config::protocol::tcp;
+      sni.listen = opts.https;
+      sni.tcp_routes = std::move(passthrough);
+      if (https) {
+        https->name = "https_terminate";
+        https->listen = opts.passthrough_listen;
+        auto& ap = https->accept_proxy.emplace();
+        ap.from = {*config::parse_cidr("127.0.0.0/8"), *config::parse_cidr("::1/128")};
+        config::pool behind;
+        behind.name = "lb_https_terminate";
+        auto to = opts.passthrough_listen;
+        if (to.host == "0.0.0.0") to.host = "127.0.0.1";
+        else if (to.host == "::") to.host = "::1";
+        behind.endpoints.push_back({to, 1});
+        behind.proxy_protocol = config::proxy_version::v2;
+        behind.name_pos.file = "the HTTPS listener";
+        sni.pool = behind.name;
+        cfg.pools.push_back(std::move(behind));
+        cfg.listeners.push_back(std::move(*https));
+      }
+      cfg.listeners.push_back(std::move(sni));
+    } else if (https) {
+      cfg.listeners.push_back(std::move(*https));
     }
     for (const auto& u : objects.undecodable) {
       auto& rep = out.report.emplace_back();

@@ -35,6 +35,8 @@ struct options {
   bool take_unclassed = false;  // ingress-nginx's --watch-ingress-without-class
   config::address http{"0.0.0.0", 80, false};
   config::address https{"0.0.0.0", 443, false};
+  // ssl-passthrough: TLS is terminated here, behind `https` routing by SNI.
+  config::address passthrough_listen{"127.0.0.1", 442, false};
   // Where the Secrets' certificates and keys are written for the HTTPS
   // listener to load (the config names files).
   std::string tls_dir = "/var/run/lb/tls";

@@ -136,6 +136,8 @@ int translate_command(int argc, char** argv) {
       ("annotations-prefix", po::value<std::string>()->default_value(std::string(nginx_prefix)), "the annotations' prefix")
       ("http", po::value<std::string>()->default_value("0.0.0.0:80"), "the HTTP listener's address")
       ("https", po::value<std::string>()->default_value("0.0.0.0:443"), "the HTTPS listener's address")
+      ("passthrough-listen", po::value<std::string>()->default_value("127.0.0.1:442"),
+       "with ssl-passthrough Ingresses: where TLS is terminated behind the HTTPS listener's SNI routes")
       ("tls-dir", po::value<std::string>(), "write the Secrets' certificates and keys here (keys 0600); without it "
                                              "the config names files under /var/run/lb/tls and none is written")
       ("report-json", po::value<std::string>(), "also write the report as JSON to this file")
@@ -169,7 +171,8 @@ int translate_command(int argc, char** argv) {
   o.controller = vm["controller"].as<std::string>();
   o.take_unclassed = vm.count("take-unclassed") > 0;
   o.annotations_prefix = vm["annotations-prefix"].as<std::string>();
-  for (const auto& [flag, into] : {std::pair{"http", &o.http}, std::pair{"https", &o.https}}) {
+  for (const auto& [flag, into] : {std::pair{"http", &o.http}, std::pair{"https", &o.https},
+                                   std::pair{"passthrough-listen", &o.passthrough_listen}}) {
     const auto a = config::parse_address(vm[flag].as<std::string>());
     if (!a || a->is_hostname) {
       std::cerr << "lb: --" << flag << " must be an IP address and port, like 0.0.0.0:80\n";

@@ -6,6 +6,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 
+#include "lb/upstream/affinity.h"
+
 namespace lb::runtime {
 
 namespace asio = boost::asio;
@@ -106,8 +108,10 @@ std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::con
         ps.weights.push_back(e.weight);
         ps.hosts.push_back(e.addr.host);
         ps.live.push_back(registry.endpoint(p.name, label));
+        if (p.affinity) ps.affinity_ids.push_back(upstream::affinity_id(label));
       }
     }
+    if (p.affinity) ps.affinity_attrs = upstream::affinity_attributes(*p.affinity);
     // A pool written without endpoints is valid (503s); one whose names
     // resolved to nothing is a mistake.
     if (ps.addrs.empty() && !p.endpoints.empty()) errors.push_back("pool '" + p.name + "': no endpoint address");

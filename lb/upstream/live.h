@@ -89,22 +89,30 @@ class pool_live {
   metrics::per_worker<pool_worker_stats> stats;
 };
 
+// Which of a route's `client_limits` refused a request
+// (lb_route_client_limited_total's `limit`).
+enum class route_limit : std::uint8_t { request_rate, concurrent_requests, count };
+inline constexpr const char* route_limit_names[] = {"request_rate", "concurrent_requests"};
+
 struct route_worker_stats {
   metrics::status_counters responses;     // status sent to the client, HTTP/1.x
   metrics::status_counters responses_h2;  // the same, HTTP/2
   metrics::histogram duration;         // request head received -> response sent
+  metrics::local_counter client_limited[static_cast<std::size_t>(route_limit::count)];
 };
 
 class route_live {
  public:
   route_live(std::string l, std::string r, unsigned workers, std::shared_ptr<const metrics::bucket_bounds> b)
-      : listener(std::move(l)), route(std::move(r)), buckets(std::move(b)), stats(workers) {
+      : listener(std::move(l)), route(std::move(r)), buckets(std::move(b)), stats(workers), clients(workers) {
     for (unsigned w = 0; w < stats.size(); ++w) stats[w].duration.use(buckets.get());
   }
   const std::string listener;
   const std::string route;
   const std::shared_ptr<const metrics::bucket_bounds> buckets;  // of `duration`, fixed for this object's life
   metrics::per_worker<route_worker_stats> stats;
+  // The route's `client_limits:` state, each worker's its own (no locks).
+  metrics::per_worker<listener::client_limiter> clients;
 };
 
 // Why a TLS handshake failed, as lb_tls_handshake_failures_total's `reason`.

@@ -31,6 +31,10 @@ struct pool_snapshot {
   // endpoint's configured host (parallel to addrs), its SNI and verified name.
   std::shared_ptr<const tls::client_context> tls;
   std::vector<std::string> hosts;
+  // `affinity:` each endpoint's cookie id (parallel to addrs) and the
+  // Set-Cookie attributes that follow the value; empty without affinity.
+  std::vector<std::uint64_t> affinity_ids;
+  std::string affinity_attrs;
 };
 
 }  // namespace lb::upstream

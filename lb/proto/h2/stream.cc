@@ -21,6 +21,7 @@
 #include "lb/proto/h2/upload.h"
 #include "lb/balancer/balancer.h"
 #include "lb/listener/client_limits.h"
+#include "lb/listener/route_limits.h"
 #include "lb/proto/http/body_limit.h"
 #include "lb/proto/http/redirect.h"
 #include "lb/proto/http/request_policy.h"
@@ -28,6 +29,7 @@
 #include "lb/proto/proxy/stage.h"
 #include "lb/runtime/memory.h"
 #include "lb/runtime/worker.h"
+#include "lb/upstream/affinity.h"
 #include "lb/tls/client_auth.h"
 
 namespace lb::proto::h2 {
@@ -269,6 +271,13 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
   const auto& route = listener.routes[*route_index];
   if (!route.allow_from.empty() && !lb::listener::in_blocks(route.allow_from, s.client_key()))
     co_return answer_local(s, st, 403, "source_not_allowed");
+  // Held until the stream's exchange ends: each stream is a request in flight (nginx's limit_conn too).
+  lb::listener::route_slot route_slot;
+  if (const auto& rl = route.client_limits) {
+    const auto v = lb::listener::admit_route_request(s.worker().id(), *rl, lsnap.route_stats[*route_index],
+                                                     s.client_key(), ex.start, route_slot);
+    if (v.refused) co_return answer_local(s, st, 429, v.reason, v.retry_after);
+  }
   if (const auto& rd = route.redirect_https) co_return redirect(s, st, *rd);
   const auto& pool = ws.snap->pools[route.pool_index];
   auto& wpool = ws.pools[route.pool_index];
@@ -313,12 +322,15 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
                       rewrites ? rewritten : std::string_view());
   const std::uint64_t hash =
       config::is_hash_balancer(pool.cfg->balancer) ? request_hash(pool.cfg->hash_key, s.client_ip(), rq) : 0;
+  std::size_t sticky = upstream::no_endpoint;
+  if (const auto& affinity = pool.cfg->affinity)
+    if (const auto v = find_cookie(rq, affinity->name)) sticky = upstream::affinity_endpoint(pool, *v);
   std::optional<upload> streamed;
   // The upload coroutine uses this frame (`streamed`): an exception (out of
   // memory) must not unwind it under the upload.
   std::exception_ptr out_of_memory;
   try {
-    if (has_body && !body_whole) streamed.emplace(s, st, head, f == body_framing::chunked, route.timeout);
+    if (has_body && !body_whole) streamed.emplace(s, st, head, f == body_framing::chunked, route.write_timeout());
 
     runtime::borrowed_block fields_block(s.worker().arenas());
     arena fields_arena(fields_block.get(), fields_block.size());
@@ -330,7 +342,8 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
                                   !has_body || body_whole,
                                   rq.method == "GET" || rq.method == "HEAD" || rq.method == "PUT" ||
                                       rq.method == "DELETE" || rq.method == "OPTIONS" || rq.method == "TRACE",
-                                  rq.method == "HEAD"};
+                                  rq.method == "HEAD",
+                                  sticky};
     std::optional<http::response_parser> res;
     http::forward_context fctx{s.worker(), s, ex};
     auto fwd = co_await http::forward(fctx, pool, wpool, route, hash, view, res, alloc);
@@ -358,12 +371,19 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
     names.clear();
     names.reserve(name_bytes);  // before any append: append_lower's views must not move
     nva.clear();
-    nva.reserve(field_count + 2);
+    nva.reserve(field_count + 3);
     char code[4];
     std::to_chars(code, code + 3, msg.result_int());
     nva.push_back(nv(":status", {code, 3}));
     const auto& request_id = ex.ids.request_id;  // replaces the upstream's
     if (!request_id.empty()) nva.push_back(nv("x-request-id", request_id));
+    // Affinity: a response from another endpoint than the cookie named
+    // names the one that answered (HTTP/1.1's rule).
+    static thread_local std::string set_cookie;
+    if (pool.cfg->affinity && fwd.endpoint != sticky) {
+      upstream::affinity_cookie_value(set_cookie, pool, fwd.endpoint);
+      nva.push_back(nv("set-cookie", set_cookie));
+    }
     for (const auto& v : msg) {
       const auto name = v.name_string();
       if (connection_specific(v.name(), name)) continue;

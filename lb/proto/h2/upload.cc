@@ -92,7 +92,7 @@ awaitable<http::relay_result> upload::pump(const connpool::upstream_ptr& up) {
     }
     s_.arm(st_.ex.upload_deadline, upstream_timeout_);
     const auto ec = co_await up->stream->write(bufs);
-    if (ec) co_return st_.ex.upload_deadline.fired ? http::relay_result::timed_out : http::relay_result::out_error;
+    if (ec) co_return st_.ex.upload_deadline.fired ? http::relay_result::out_timed_out : http::relay_result::out_error;
     head_sent = true;
     st_.ex.bytes_in += sending.size();
     written_ += sending.size();

@@ -10,6 +10,7 @@
 
 #include "lb/core/arena.h"
 #include "lb/listener/client_limits.h"
+#include "lb/listener/route_limits.h"
 #include "lb/proto/client_cert_fields.h"
 #include "lb/proto/http/body_limit.h"
 #include "lb/proto/http/forwarder.h"
@@ -24,6 +25,7 @@
 #include "lb/proto/proxy/stage.h"
 #include "lb/proto/tcp/pump.h"
 #include "lb/runtime/memory.h"
+#include "lb/upstream/affinity.h"
 
 namespace lb::proto::http {
 
@@ -157,6 +159,13 @@ awaitable<bool> connection::exchange() {
   const auto& route = listener().routes[*route_index];
   if (!route.allow_from.empty() && !lb::listener::in_blocks(route.allow_from, client_key_))
     co_return co_await reply(local_status::forbidden, "source_not_allowed", req.is_done());
+  // Held until the exchange ends: the client's request in flight on the route.
+  lb::listener::route_slot route_slot;
+  if (const auto& rl = route.client_limits) {
+    const auto v = lb::listener::admit_route_request(worker_.id(), *rl, lsnap().route_stats[*route_index], client_key_,
+                                                     ex_.start, route_slot);
+    if (v.refused) co_return co_await reply_too_many(v.retry_after, req.is_done(), v.reason);
+  }
   if (const auto& rd = route.redirect_https)
     co_return co_await redirect(*rd, msg[bhttp::field::host], msg.target(),
                                 msg.method() == bhttp::verb::get || msg.method() == bhttp::verb::head,
@@ -196,6 +205,10 @@ awaitable<bool> connection::exchange() {
   const std::uint64_t hash =
       config::is_hash_balancer(pool.cfg->balancer) ? request_hash(pool.cfg->hash_key, client_ip_, msg) : 0;
 
+  std::size_t sticky = upstream::no_endpoint;
+  if (const auto& affinity = pool.cfg->affinity)
+    if (const auto v = find_cookie(msg, affinity->name)) sticky = upstream::affinity_endpoint(pool, *v);
+
   std::optional<upload> streamed;
   // The upload coroutine reads the request through this frame (`req`): an
   // exception (out of memory) must not unwind the frame under it.
@@ -203,7 +216,7 @@ awaitable<bool> connection::exchange() {
   try {
     if (has_body && !body_buffered) {
       streamed.emplace(upload::params{*client_, client_buf_, req, req_framing, up_head_, lim.idle_timeout,
-                                      route.timeout, *this, worker_, ex_,
+                                      route.write_timeout(), *this, worker_, ex_,
                                       // Never a 1xx to an HTTP/1.0 client (RFC 9110 §15.2).
                                       client_version == 11 &&
                                           beast::iequals(msg[bhttp::field::expect], "100-continue") &&
@@ -216,7 +229,8 @@ awaitable<bool> connection::exchange() {
                           streamed ? &*streamed : nullptr,
                           !has_body || body_buffered,
                           is_idempotent(msg.method()),
-                          msg.method() == bhttp::verb::head};
+                          msg.method() == bhttp::verb::head,
+                          sticky};
     std::optional<response_parser> res;
     forward_context fctx{worker_, *this, ex_};
     auto fwd = co_await forward(fctx, pool, wpool, route, hash, rq, res, alloc);
@@ -243,10 +257,15 @@ awaitable<bool> connection::exchange() {
     // finish before the connection can be reused (checked below).
     const bool uploading = streamed && streamed->running() && !streamed->done();
     bool keep_client = keeps_client(ex_.keep_alive, draining_, upgraded, res_framing, req_done, uploading);
+    // A response from another endpoint than the cookie named (a new
+    // client, or its endpoint gone or failing) names the one that answered.
+    static thread_local std::string set_cookie;
+    set_cookie.clear();
+    if (pool.cfg->affinity && fwd.endpoint != sticky) upstream::affinity_cookie_value(set_cookie, pool, fwd.endpoint);
     head_out_.clear();
-    head_out_.reserve(fwd.head_len + (ex_.ids.request_id.empty() ? 64 : 64 + 160));
+    head_out_.reserve(fwd.head_len + (ex_.ids.request_id.empty() ? 64 : 64 + 160) + set_cookie.size());
     write_response_head(head_out_, rmsg, client_version, res_framing, res->content_length().value_or(0), keep_client,
-                        upgraded, ex_.ids.request_id);
+                        upgraded, ex_.ids.request_id, set_cookie);
     if (keep_client || upgraded) keep_alive_nodelay();
 
     bool response_ok = true;

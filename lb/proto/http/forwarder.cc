@@ -5,6 +5,7 @@
 #include "lb/connpool/connector.h"
 #include "lb/proto/http/request_policy.h"
 #include "lb/runtime/worker.h"
+#include "lb/upstream/affinity.h"
 #include "lb/upstream/selection.h"
 
 namespace lb::proto::http {
@@ -87,18 +88,24 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
       ep = *reconnect_to;
       reconnect_to.reset();
     } else {
-      const auto picked = upstream::pick(pool, wpool, tried, hash, now);
-      switch (picked.result) {
-        case upstream::pick_result::outcome::picked: break;
-        case upstream::pick_result::outcome::all_tried:
-          co_return local(local_status::bad_gateway, "upstream_failed");
-        case upstream::pick_result::outcome::none_healthy:
-          if (tried.any()) co_return local(local_status::bad_gateway, "upstream_failed");
-          co_return local(local_status::service_unavailable, "no_healthy_endpoint");
-        case upstream::pick_result::outcome::all_full:
-          co_return local(local_status::service_unavailable, "endpoints_full");
+      if (rq.sticky != upstream::no_endpoint && upstream::available(pool, wpool, tried, rq.sticky, now)) {
+        // The endpoint the affinity cookie names, while it can take
+        // requests; once it failed this request (tried), the balancer picks.
+        ep = rq.sticky;
+      } else {
+        const auto picked = upstream::pick(pool, wpool, tried, hash, now);
+        switch (picked.result) {
+          case upstream::pick_result::outcome::picked: break;
+          case upstream::pick_result::outcome::all_tried:
+            co_return local(local_status::bad_gateway, "upstream_failed");
+          case upstream::pick_result::outcome::none_healthy:
+            if (tried.any()) co_return local(local_status::bad_gateway, "upstream_failed");
+            co_return local(local_status::service_unavailable, "no_healthy_endpoint");
+          case upstream::pick_result::outcome::all_full:
+            co_return local(local_status::service_unavailable, "endpoints_full");
+        }
+        ep = picked.index;
       }
-      ep = picked.index;
       up = pool.cfg->protocol == config::upstream_protocol::h1 ? wpool.idle.acquire(ep)
                                                               : wpool.h2.acquire(ep, pool.live[ep]);
       reused = up != nullptr;
@@ -130,7 +137,7 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
       io::buffer_seq bufs;
       bufs.push(asio::buffer(rq.head));
       if (rq.body.size() != 0) bufs.push(rq.body);
-      ctx.owner.arm_at(ex.deadline, now + route.timeout);
+      ctx.owner.arm_at(ex.deadline, now + route.write_timeout());
       sent = !co_await up->stream->write(bufs);
     }
     if (!sent) {
@@ -145,6 +152,7 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
         continue;
       }
       upstream::record(pool, ep, true, clock::now());
+      if (ex.deadline.fired) co_return local(local_status::gateway_timeout, "upstream_send_timeout");
       co_return local(local_status::bad_gateway, "upstream_write_failed");
     }
 
@@ -180,6 +188,10 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
         case relay_result::in_malformed: co_return local(local_status::bad_request, "malformed_body", true);
         case relay_result::in_too_large: co_return local(local_status::payload_too_large, "body_too_large", true);
         case relay_result::timed_out: co_return local(local_status::request_timeout, "body_timeout", true);
+        // The upstream took no part of the body within send_timeout; the
+        // rest of the body is unread, so the connection ends.
+        case relay_result::out_timed_out:
+          co_return local(local_status::gateway_timeout, "upstream_send_timeout", true);
         default: {
           forward_result gone;  // the client went away mid-body
           gone.what = forward_result::kind::abandoned;
@@ -192,7 +204,19 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
       const bool nothing_received = hr == head_result::closed;
       const bool timed_out = hr == head_result::timed_out;
       const bool refused = nothing_received && up->stream->unprocessed();
-      if (rq.streamed) co_await rq.streamed->finish(true);
+      if (rq.streamed) {
+        co_await rq.streamed->finish(true);
+        // One timeout cancels the upload and this read alike: the upload's
+        // own result says which side was slow.
+        const auto upload = rq.streamed->result();
+        if (upload == relay_result::out_timed_out || upload == relay_result::timed_out) {
+          drop_upstream(ex, up);
+          in_flight.reset();
+          if (upload == relay_result::timed_out) co_return local(local_status::request_timeout, "body_timeout", true);
+          upstream::record(pool, ep, true, clock::now());
+          co_return local(local_status::gateway_timeout, "upstream_send_timeout", true);
+        }
+      }
       drop_upstream(ex, up);
       in_flight.reset();
       pool.live[ep]->stats[worker_id].responses.add(0);
@@ -234,6 +258,7 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
     forward_result r;
     r.up = std::move(up);
     r.head_len = head_len;
+    r.endpoint = ep;
     r.in_flight = std::move(in_flight);
     co_return r;
   }

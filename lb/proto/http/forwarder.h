@@ -65,6 +65,9 @@ struct request_view {
   bool replayable = true;                 // no body, or one that arrived whole: it can be sent again
   bool idempotent = true;                 // RFC 9110 §9.2.2
   bool head_method = false;               // HEAD: no response body, whatever the head says
+  // The endpoint the pool's affinity cookie names (upstream::no_endpoint:
+  // none); tried first while it can take the request.
+  std::size_t sticky;
 };
 
 // Requests in flight to an endpoint (least_request's load), held per attempt
@@ -107,6 +110,7 @@ struct forward_result {
   bool body_failed = false;  // local: the client's body was at fault (the connection closes)
   connpool::upstream_ptr up;
   std::size_t head_len = 0;  // response: the head's length on the wire
+  std::size_t endpoint = 0;  // response: the endpoint that answered (index in the pool)
   in_flight_guard in_flight;
 };
 

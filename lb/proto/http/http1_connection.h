@@ -158,7 +158,8 @@ class connection final : public runtime::session_base, public std::enable_shared
 
   // 429 for a client over its request rate (client_limits): the connection
   // stays open when the request is whole.
-  boost::asio::awaitable<bool> reply_too_many(std::uint32_t retry_after, bool request_done);
+  boost::asio::awaitable<bool> reply_too_many(std::uint32_t retry_after, bool request_done,
+                                              std::string_view reason = "client_request_rate");
 
   // `redirect_https`: the same host, path and query over https; a request
   // with no usable Host is a 400.

@@ -51,9 +51,9 @@ awaitable<bool> connection::reply(local_status s, std::string_view reason, bool 
   co_return keep;
 }
 
-awaitable<bool> connection::reply_too_many(std::uint32_t retry_after, bool request_done) {
+awaitable<bool> connection::reply_too_many(std::uint32_t retry_after, bool request_done, std::string_view reason) {
   ex_.status = 429;
-  ex_.reason = "client_request_rate";
+  ex_.reason = reason;
   ensure_request_id(ex_.ids, listener(), worker_.rng());
   const bool keep = request_done && !draining_ && ex_.keep_alive;
   linger_ = !request_done;

@@ -36,7 +36,7 @@ awaitable<relay_result> relay_length(const relay_ends& e, std::uint64_t remainin
     e.owner.arm(e.deadline, e.write_timeout);
     const auto ec = co_await e.out.write(bufs);
     // Bytes of a failed write stay in in_buf: the next attempt sends them.
-    if (ec) co_return e.deadline.fired ? relay_result::timed_out : relay_result::out_error;
+    if (ec) co_return e.deadline.fired ? relay_result::out_timed_out : relay_result::out_error;
     if (e.tap) e.tap->keep(bufs, head_sent ? 0 : 1, n, n == remaining);
     head_sent = true;
     e.in_buf.consume(n);
@@ -92,7 +92,7 @@ awaitable<relay_result> relay_parsed(const relay_ends& e, parser<is_request>& p,
     e.owner.arm(e.deadline, e.write_timeout);
     const auto ec = co_await e.out.write(bufs);
     head_sent = true;
-    if (ec) co_return e.deadline.fired ? relay_result::timed_out : relay_result::out_error;
+    if (ec) co_return e.deadline.fired ? relay_result::out_timed_out : relay_result::out_error;
     if (last) co_return relay_result::ok;
   }
 }

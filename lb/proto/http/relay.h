@@ -22,7 +22,8 @@ namespace lb::proto::http {
 
 enum class head_result { complete, closed, truncated, malformed, too_large, timed_out };
 
-enum class relay_result { ok, in_error, in_malformed, in_too_large, out_error, timed_out };
+// `timed_out`: a read took longer than its timeout; `out_timed_out`: a write.
+enum class relay_result { ok, in_error, in_malformed, in_too_large, out_error, timed_out, out_timed_out };
 
 // Thread: any. Whether `buf` already holds a whole head (`complete`, with
 // its `length`), one that can never be valid (`malformed`, `too_large`), or

@@ -25,7 +25,7 @@ class upload final : public body_source {
     framing f;
     const std::string& head;
     config::duration client_timeout;    // the client's body (idle_timeout)
-    config::duration upstream_timeout;  // writes to the upstream (the route's timeout)
+    config::duration upstream_timeout;  // writes to the upstream (the route's write_timeout())
     runtime::session_base& owner;
     runtime::worker& worker;
     exchange& ex;

@@ -1,9 +1,9 @@
 // N sequential GETs on one h2c session from a chosen source address; prints one
 // JSON line: [{status, retry_after}, ...] and whether the session stayed open.
-//   node h2_client.js PORT SOURCE N
+//   node h2_client.js PORT SOURCE N [PATH]
 'use strict';
 const http2 = require('http2');
-const [port, source, n] = process.argv.slice(2);
+const [port, source, n, path] = process.argv.slice(2);
 const done = (o) => { console.log(JSON.stringify(o)); process.exit(0); };
 setTimeout(() => done({ error: 'timeout' }), 10000).unref();
 
@@ -18,7 +18,7 @@ const one = () => {
     session.close();
     return done({ responses: out, open });
   }
-  const req = session.request({ ':path': '/' });
+  const req = session.request({ ':path': path || '/' });
   req.on('response', (h) => {
     req.resume();
     req.on('end', () => { out.push({ status: h[':status'], retry_after: h['retry-after'] || null }); one(); });

@@ -19,7 +19,9 @@ const [mode, port] = process.argv.slice(2);
 const done = (o) => { console.log(JSON.stringify(o)); process.exit(0); };
 setTimeout(() => done({ error: 'timeout' }), 10000).unref();
 
-const session = http2.connect(`http://127.0.0.1:${port}`);
+// Room for a whole large POST body queued at once (Node refuses the stream
+// with ENHANCE_YOUR_CALM past maxSessionMemory, 10 MB by default).
+const session = http2.connect(`http://127.0.0.1:${port}`, { maxSessionMemory: 256 });
 session.on('error', (e) => done({ error: String(e) }));
 if (mode === 'connect') {
   const req = session.request({ ':method': 'CONNECT', ':authority': 'example.test:443' });

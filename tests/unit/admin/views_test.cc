@@ -48,6 +48,7 @@ listeners:
           cookies: { Beta: always }
         pool: api
         timeout: 5s
+        send_timeout: 2s
         retries: { attempts: 1, on: [connect-failure, 503] }
         set_headers: { x-lb: "1" }
       - match: { path_prefix: / }
@@ -67,6 +68,7 @@ pools:
     outlier: { consecutive_failures: 3, base_ejection: 30s, max_ejected_percent: 50 }
   - name: web
     endpoints: ["[::1]:9003"]
+    affinity: {cookie: SRV, max_age: 1h}
 )";
 
 struct fixture : ::testing::Test {
@@ -332,6 +334,7 @@ TEST_F(fixture, config_json_has_every_field) {
   EXPECT_EQ(api["match"]["cookies"], json({{"Beta", "always"}}));
   EXPECT_EQ(api["pool"], "api");
   EXPECT_EQ(api["timeout"], "5s");
+  EXPECT_EQ(api["send_timeout"], "2s");
   EXPECT_EQ(api["retries"]["attempts"], 1);
   EXPECT_EQ(api["retries"]["on"], json::parse(R"(["connect-failure", 503])"));
   EXPECT_EQ(api["retries"]["budget_percent"], 20);
@@ -340,6 +343,7 @@ TEST_F(fixture, config_json_has_every_field) {
   EXPECT_EQ(dflt["name"], "route1");
   EXPECT_FALSE(dflt["match"].contains("host"));
   EXPECT_EQ(dflt["timeout"], "30s");
+  EXPECT_EQ(dflt["send_timeout"], "30s") << "the route's timeout";
 
   const auto& pa = j["pools"].at(0);
   EXPECT_EQ(pa["name"], "api");
@@ -362,6 +366,7 @@ TEST_F(fixture, config_json_has_every_field) {
   EXPECT_EQ(pa["outlier"],
             json::parse(R"({"consecutive_failures":3,"base_ejection":"30s","max_ejected_percent":50})"));
   EXPECT_EQ(pa["slow_start"], "0s");
+  EXPECT_EQ(pa["affinity"], nullptr);
 
   const auto& pw = j["pools"].at(1);
   EXPECT_EQ(pw["balancer"], "round_robin");
@@ -369,6 +374,8 @@ TEST_F(fixture, config_json_has_every_field) {
   EXPECT_EQ(pw["endpoints"].at(0)["address"], "[::1]:9003");
   EXPECT_EQ(pw["health_check"], nullptr);
   EXPECT_EQ(pw["outlier"], nullptr);
+  EXPECT_EQ(pw["affinity"], json::parse(R"({"cookie":"SRV","path":"/","domain":null,"max_age":"1h","secure":false,
+                                            "http_only":true,"same_site":null})"));
 }
 
 TEST_F(fixture, pools_json_reports_live_state) {

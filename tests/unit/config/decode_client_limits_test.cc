@@ -74,5 +74,53 @@ TEST(client_limits, errors_name_file_line_and_column) {
             }));
 }
 
+TEST(route_client_limits, reads_every_key_and_burst_defaults_to_the_rate) {
+  const auto r = load_string(R"(listeners:
+  - name: web
+    listen: 127.0.0.1:8080
+    routes:
+      - pool: web
+        client_limits: {requests_per_second: 5, burst: 25, concurrent_requests: 3, allowlist: [10.0.0.0/8],
+                        table_size: 64}
+      - pool: web
+        client_limits: {requests_per_second: 7}
+      - pool: web
+)" + pools, "t.yaml");
+  ASSERT_TRUE(r.cfg) << r.errors.front().str();
+  const auto& routes = r.cfg->listeners[0].routes;
+  ASSERT_TRUE(routes[0].client_limits);
+  EXPECT_EQ(routes[0].client_limits->requests_per_second, 5u);
+  EXPECT_EQ(routes[0].client_limits->burst, 25u);
+  EXPECT_EQ(routes[0].client_limits->concurrent_requests, 3u);
+  EXPECT_EQ(routes[0].client_limits->allowlist.size(), 1u);
+  EXPECT_EQ(routes[0].client_limits->table_size, 64u);
+  EXPECT_EQ(routes[1].client_limits->burst, 7u);
+  EXPECT_EQ(routes[1].client_limits->concurrent_requests, 0u);
+  EXPECT_FALSE(routes[2].client_limits);
+}
+
+TEST(route_client_limits, names_what_is_wrong_and_where) {
+  EXPECT_EQ(errors_of(R"(listeners:
+  - name: web
+    listen: 127.0.0.1:8080
+    routes:
+      - pool: web
+        client_limits: {burst: 4}
+      - pool: web
+        client_limits: {}
+      - pool: web
+        client_limits: {concurrent_requests: -1, allowlist: [10.0.0.1/8], connections: 2}
+)" + pools),
+            (std::vector<std::string>{
+                "t.yaml:6:25: 'burst' needs 'requests_per_second' (it is the request bucket's size)",
+                "t.yaml:8:24: a route's 'client_limits' needs 'requests_per_second' or 'concurrent_requests'",
+                "t.yaml:10:46: invalid 'concurrent_requests': expected an integer from 0 to 1000000000, got \"-1\"",
+                "t.yaml:10:62: invalid address block '10.0.0.1/8' (expected an IP address or CIDR such as "
+                "10.0.0.0/8, with no host bits set)",
+                "t.yaml:10:75: unknown key 'connections' in client_limits (expected one of: requests_per_second, "
+                "burst, concurrent_requests, allowlist, table_size)",
+            }));
+}
+
 }  // namespace
 }  // namespace lb::config

@@ -280,7 +280,7 @@ colour: blue
                 "t.yaml:6:50: unknown key 'wieght' in pool (expected one of: name, balancer, "
                 "hash_key, endpoints, dns_refresh, connect_timeout, keepalive, "
                 "max_connections_per_endpoint, health_check, outlier, slow_start, proxy_protocol, tls, "
-                "protocol, max_concurrent_streams)",
+                "protocol, max_concurrent_streams, affinity)",
                 "t.yaml:7:1: unknown key 'colour' in top level (expected one of: workers, "
                 "drain_timeout, admin, access_log, listeners, pools, tls, metrics, limits, kubernetes)",
             }));
@@ -1027,8 +1027,8 @@ TEST(loader, kubernetes_section_makes_listeners_and_pools_optional) {
                 "\"example.com:80\"",
                 "t.yaml:1:53: invalid 'take_unclassed': expected true or false, got \"yes\"",
                 "t.yaml:1:58: unknown key 'colour' in kubernetes (expected one of: kubeconfig, namespace, "
-                "ingress_class, controller, take_unclassed, http, https, tls_dir, annotations_prefix, status, "
-                "leader_election, events)"}));
+                "ingress_class, controller, take_unclassed, http, https, passthrough_listen, tls_dir, "
+                "annotations_prefix, status, leader_election, events)"}));
 }
 
 TEST(loader, kubernetes_flag_supplies_the_section) {

@@ -83,6 +83,12 @@ struct translated {
     const auto i = routes->match(host, path, src);
     return i ? t.cfg.listeners[0].routes[*i].pool : "";
   }
+  // The first route for `host` (as written in the Ingress).
+  const config::route& route_for(const std::string& host) const {
+    for (const auto& r : t.cfg.listeners.at(0).routes)
+      if (r.host.value == host) return r;
+    throw std::runtime_error("no route for " + host);
+  }
   const config::pool& pool_named(const std::string& name) const {
     for (const auto& p : t.cfg.pools)
       if (p.name == name) return p;
@@ -310,6 +316,193 @@ TEST(translate, annotations_set_pools_and_routes) {
                                     [](const note& n) { return n.subject == "nginx.ingress.kubernetes.io/made-up"; });
   ASSERT_NE(unknown, notes.end());
   EXPECT_EQ(unknown->level, fidelity::unsupported);
+}
+
+const note* note_on(const object_report& r, const std::string& annotation) {
+  for (const auto& n : r.notes)
+    if (n.subject == "nginx.ingress.kubernetes.io/" + annotation) return &n;
+  return nullptr;
+}
+
+TEST(translate, cookie_affinity_with_its_session_cookie_settings) {
+  translated x(ingress("i", "2025-01-01T00:00:00Z",
+                       "nginx.ingress.kubernetes.io/affinity: cookie, "
+                       "nginx.ingress.kubernetes.io/affinity-mode: persistent, "
+                       "nginx.ingress.kubernetes.io/session-cookie-name: route, "
+                       "nginx.ingress.kubernetes.io/session-cookie-max-age: \"172800\", "
+                       "nginx.ingress.kubernetes.io/session-cookie-expires: \"3600\", "
+                       "nginx.ingress.kubernetes.io/session-cookie-samesite: None, "
+                       "nginx.ingress.kubernetes.io/session-cookie-hash: sha1",
+                       rule("h.test", "/shop", "Prefix", "a")) +
+               ingress("j", "2025-01-01T00:00:00Z", "nginx.ingress.kubernetes.io/affinity: cookie",
+                       rule("h.test", "/", "Prefix", "a")));
+  const auto& p = x.pool_named(x.pool("h.test", "/shop/cart"));
+  ASSERT_TRUE(p.affinity);
+  EXPECT_EQ(p.affinity->name, "route");
+  EXPECT_EQ(p.affinity->path, "/shop") << "the Ingress path, as ingress-nginx";
+  EXPECT_EQ(p.affinity->max_age, std::chrono::seconds(172800)) << "Max-Age wins over Expires";
+  EXPECT_EQ(p.affinity->same_site, "None");
+  EXPECT_TRUE(p.affinity->secure) << "SameSite=None needs Secure";
+  EXPECT_TRUE(p.affinity->http_only);
+  const auto& r = x.report("ns/i");
+  ASSERT_TRUE(note_on(r, "affinity"));
+  EXPECT_EQ(note_on(r, "affinity")->level, fidelity::supported);
+  EXPECT_EQ(note_on(r, "session-cookie-expires")->level, fidelity::approximated);
+  EXPECT_EQ(note_on(r, "session-cookie-hash")->level, fidelity::unsupported);
+  // The other Ingress to the same Service: its own pool, default cookie on its own path.
+  const auto& q = x.pool_named(x.pool("h.test", "/"));
+  EXPECT_NE(q.name, p.name);
+  ASSERT_TRUE(q.affinity);
+  EXPECT_EQ(q.affinity->name, "INGRESSCOOKIE");
+  EXPECT_EQ(q.affinity->path, "/");
+  EXPECT_EQ(q.affinity->max_age.count(), 0) << "a session cookie";
+  EXPECT_FALSE(q.affinity->secure);
+  // And it survives the YAML round trip.
+  const auto back = config::load_string(to_yaml(x.t.cfg), "back.yaml");
+  ASSERT_TRUE(back.ok()) << back.errors.front().str() << "\n" << to_yaml(x.t.cfg);
+  for (std::size_t i = 0; i < back.cfg->pools.size(); ++i) {
+    const auto& a = back.cfg->pools[i].affinity;
+    const auto& b = x.t.cfg.pools[i].affinity;
+    ASSERT_EQ(a.has_value(), b.has_value());
+    if (!a) continue;
+    EXPECT_EQ(a->name, b->name);
+    EXPECT_EQ(a->path, b->path);
+    EXPECT_EQ(a->max_age, b->max_age);
+    EXPECT_EQ(a->secure, b->secure);
+    EXPECT_EQ(a->same_site, b->same_site);
+  }
+}
+
+TEST(translate, session_cookie_settings_without_affinity_are_reported_not_used) {
+  translated x(ingress("i", "2025-01-01T00:00:00Z",
+                       "nginx.ingress.kubernetes.io/affinity: ip, "
+                       "nginx.ingress.kubernetes.io/session-cookie-name: s",
+                       rule("h.test", "/", "Prefix", "a")));
+  EXPECT_FALSE(x.pool_named(x.pool("h.test", "/")).affinity);
+  const auto& r = x.report("ns/i");
+  EXPECT_EQ(note_on(r, "affinity")->level, fidelity::unsupported);
+  EXPECT_EQ(note_on(r, "session-cookie-name")->level, fidelity::unsupported);
+}
+
+TEST(translate, regex_paths_put_the_affinity_cookie_on_slash) {
+  translated x(ingress("i", "2025-01-01T00:00:00Z",
+                       "nginx.ingress.kubernetes.io/affinity: cookie, nginx.ingress.kubernetes.io/use-regex: \"true\"",
+                       rule("h.test", "/api/v[0-9]+", "ImplementationSpecific", "a")));
+  const auto& p = x.pool_named(x.pool("h.test", "/api/v2/x"));
+  ASSERT_TRUE(p.affinity);
+  EXPECT_EQ(p.affinity->path, "/");
+}
+
+TEST(translate, proxy_send_timeout_is_the_routes_send_timeout) {
+  translated x(ingress("i", "2025-01-01T00:00:00Z", "nginx.ingress.kubernetes.io/proxy-send-timeout: \"15\"",
+                       rule("h.test", "/", "Prefix", "a")) +
+               ingress("j", "2025-01-01T00:00:00Z", "", rule("k.test", "/", "Prefix", "a")));
+  EXPECT_EQ(x.route_for("h.test").write_timeout(), std::chrono::seconds(15));
+  EXPECT_EQ(x.route_for("k.test").write_timeout(), std::chrono::seconds(60)) << "ingress-nginx's default";
+  EXPECT_EQ(note_on(x.report("ns/i"), "proxy-send-timeout")->level, fidelity::supported);
+  const auto back = config::load_string(to_yaml(x.t.cfg), "back.yaml");
+  ASSERT_TRUE(back.ok());
+  for (const auto& r : back.cfg->listeners[0].routes)
+    EXPECT_EQ(r.write_timeout(), r.host.value == "h.test" ? std::chrono::seconds(15) : std::chrono::seconds(60));
+}
+
+TEST(translate, limit_annotations_are_the_routes_client_limits) {
+  translated x(ingress("i", "2025-01-01T00:00:00Z",
+                       "nginx.ingress.kubernetes.io/limit-rps: \"10\", "
+                       "nginx.ingress.kubernetes.io/limit-burst-multiplier: \"3\", "
+                       "nginx.ingress.kubernetes.io/limit-connections: \"4\", "
+                       "nginx.ingress.kubernetes.io/limit-allowlist: \"10.0.0.0/8, 192.168.1.1\", "
+                       "nginx.ingress.kubernetes.io/limit-rate: \"100\"",
+                       rule("h.test", "/", "Prefix", "a")) +
+               ingress("j", "2025-01-01T00:00:00Z", "nginx.ingress.kubernetes.io/limit-rpm: \"90\"",
+                       rule("k.test", "/", "Prefix", "a")) +
+               ingress("k", "2025-01-01T00:00:00Z",
+                       "nginx.ingress.kubernetes.io/limit-burst-multiplier: \"2\", "
+                       "nginx.ingress.kubernetes.io/limit-rps: \"many\"",
+                       rule("m.test", "/", "Prefix", "a")));
+  const auto& i = x.route_for("h.test").client_limits;
+  ASSERT_TRUE(i);
+  EXPECT_EQ(i->requests_per_second, 10u);
+  EXPECT_EQ(i->burst, 30u) << "rate x limit-burst-multiplier";
+  EXPECT_EQ(i->concurrent_requests, 4u);
+  EXPECT_EQ(i->allowlist.size(), 2u);
+  const auto& ri = x.report("ns/i");
+  EXPECT_EQ(note_on(ri, "limit-rps")->level, fidelity::approximated);
+  EXPECT_EQ(note_on(ri, "limit-connections")->level, fidelity::approximated);
+  EXPECT_EQ(note_on(ri, "limit-allowlist")->level, fidelity::supported);
+  EXPECT_EQ(note_on(ri, "limit-rate")->level, fidelity::unsupported);
+  const auto& j = x.route_for("k.test").client_limits;
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->requests_per_second, 2u) << "90 a minute, rounded up to whole requests a second";
+  EXPECT_EQ(j->burst, 8u) << "90 x 5 a minute, in a second";
+  EXPECT_FALSE(x.route_for("m.test").client_limits) << "no usable limit";
+  const auto& rk = x.report("ns/k");
+  EXPECT_EQ(note_on(rk, "limit-rps")->level, fidelity::unsupported);
+  EXPECT_EQ(note_on(rk, "limit-burst-multiplier")->level, fidelity::unsupported);
+  // The YAML loads back with the same limits.
+  const auto back = config::load_string(to_yaml(x.t.cfg), "back.yaml");
+  ASSERT_TRUE(back.ok()) << back.errors.front().str() << "\n" << to_yaml(x.t.cfg);
+  for (const auto& r : back.cfg->listeners[0].routes) {
+    if (r.host.value != "h.test") continue;
+    ASSERT_TRUE(r.client_limits);
+    EXPECT_EQ(r.client_limits->burst, 30u);
+    EXPECT_EQ(r.client_limits->concurrent_requests, 4u);
+    EXPECT_EQ(r.client_limits->allowlist.size(), 2u);
+  }
+}
+
+TEST(translate, ssl_passthrough_routes_its_hosts_by_sni_in_front_of_the_terminating_listener) {
+  const std::string secret = "---\napiVersion: v1\nkind: Secret\nmetadata: { name: s, namespace: ns }\ntype: "
+                             "kubernetes.io/tls\ndata: { tls.crt: Q0VSVA==, tls.key: S0VZMQ== }\n";
+  const std::string pass = "nginx.ingress.kubernetes.io/ssl-passthrough: \"true\"";
+  translated x(secret +
+               ingress("t", "2025-01-01T00:00:00Z", "", "  tls: [{ hosts: [web.test], secretName: s }]\n" +
+                                                            rule("web.test", "/", "Prefix", "a")) +
+               ingress("p", "2025-01-01T00:00:00Z", pass, rule("db.test", "/", "Prefix", "b")) +
+               ingress("w", "2025-01-02T00:00:00Z", pass, rule("*.pass.test", "/x", "Prefix", "a")) +
+               ingress("late", "2025-01-03T00:00:00Z", pass, rule("db.test", "/", "Prefix", "a")));
+  const auto& ls = x.t.cfg.listeners;
+  ASSERT_EQ(ls.size(), 3u) << to_yaml(x.t.cfg);
+  EXPECT_EQ(ls[0].name, "http");
+  const auto& behind = ls[1];
+  EXPECT_EQ(behind.name, "https_terminate");
+  EXPECT_EQ(behind.listen.str(), "127.0.0.1:442");
+  ASSERT_TRUE(behind.tls);
+  ASSERT_TRUE(behind.accept_proxy) << "the real client comes in a PROXY header";
+  const auto& front = ls[2];
+  EXPECT_EQ(front.name, "https");
+  EXPECT_EQ(front.proto, config::protocol::tcp);
+  EXPECT_EQ(front.listen.str(), "0.0.0.0:443");
+  ASSERT_EQ(front.tcp_routes.size(), 2u);
+  EXPECT_EQ(front.tcp_routes[0].sni.value, "db.test");
+  EXPECT_EQ(x.pool_named(front.tcp_routes[0].pool).endpoints.at(0).addr.str(), "10.0.1.1:9000");
+  EXPECT_EQ(front.tcp_routes[1].sni.type, config::host_match::kind::suffix);
+  EXPECT_EQ(front.tcp_routes[1].sni.value, ".pass.test");
+  const auto& to_tls = x.pool_named(front.pool);
+  EXPECT_EQ(to_tls.proxy_protocol, config::proxy_version::v2);
+  EXPECT_EQ(to_tls.endpoints.at(0).addr.str(), "127.0.0.1:442");
+  const auto& late = x.report("ns/late").notes;
+  EXPECT_TRUE(std::any_of(late.begin(), late.end(), [](const note& n) {
+    return n.level == fidelity::unsupported && n.text.find("older Ingress") != std::string::npos;
+  }));
+  EXPECT_EQ(note_on(x.report("ns/p"), "ssl-passthrough")->level, fidelity::supported);
+  // The YAML loads back: the TCP listener, its routes and the PROXY hop included.
+  const auto back = config::load_string(to_yaml(x.t.cfg), "back.yaml");
+  ASSERT_TRUE(back.ok()) << back.errors.front().str() << "\n" << to_yaml(x.t.cfg);
+  ASSERT_EQ(back.cfg->listeners.size(), 3u);
+  EXPECT_EQ(back.cfg->listeners[2].tcp_routes.size(), 2u);
+  EXPECT_EQ(back.cfg->listeners[2].tcp_routes[1].sni.value, ".pass.test");
+  EXPECT_TRUE(back.cfg->listeners[1].accept_proxy);
+}
+
+TEST(translate, ssl_passthrough_without_certificates_has_no_terminating_listener) {
+  translated x(ingress("p", "2025-01-01T00:00:00Z", "nginx.ingress.kubernetes.io/ssl-passthrough: \"true\"",
+                       rule("db.test", "/", "Prefix", "b")));
+  const auto& ls = x.t.cfg.listeners;
+  ASSERT_EQ(ls.size(), 2u);
+  EXPECT_EQ(ls[1].proto, config::protocol::tcp);
+  EXPECT_EQ(ls[1].pool, "") << "other names are closed: nothing terminates TLS";
+  EXPECT_TRUE(config::load_string(to_yaml(x.t.cfg), "back.yaml").ok()) << to_yaml(x.t.cfg);
 }
 
 TEST(translate, other_classes_are_left_alone_and_the_default_class_takes_unclassed) {
