@@ -207,6 +207,20 @@ class TranslateTest(harness.LbTestCase):
                            capture_output=True, text=True, timeout=20)
         self.assertEqual(p.stdout, "403", p.stderr)
 
+    def test_cookie_affinity_sticks_to_the_endpoint_that_answered(self):
+        r = harness.get(self.lb_.ports["http"], "/cart/1", host="sticky.example.com")
+        self.assertEqual(r.status, 200, r)
+        cookie = r.header("Set-Cookie")
+        self.assertRegex(cookie, r"^SHOPSESSION=[0-9a-f]{16}; Path=/cart; Max-Age=3600; HttpOnly$")
+        value = cookie.split(";")[0]
+        seen = {self.via("sticky.example.com", f"/cart/{i}", {"Cookie": value})[1] for i in range(6)}
+        self.assertEqual(seen, {r.backend}, "round robin alone would alternate .11 and .12")
+
+    def test_limit_rps_answers_429_past_the_burst(self):
+        statuses = [self.via("limited.example.com", "/")[0] for _ in range(4)]
+        self.assertEqual(statuses[:2], [200, 200], statuses)  # burst: 1 x limit-burst-multiplier 2
+        self.assertIn(429, statuses[2:], statuses)
+
     def test_https_with_the_secrets_certificate_and_http2(self):
         port = self.lb_.ports["https"]
         p = subprocess.run(["curl", "-sS", "--http2", "--cacert", self.crt, "-o", "/dev/null",
