@@ -60,7 +60,8 @@ void decode_affinity(reader& r, const field& f, affinity_cookie& out) {
   // Browsers drop a SameSite=None cookie that is not Secure: the affinity
   // would silently never stick.
   if (out.same_site == "None" && !out.secure)
-    r.error(m->get("same_site")->key_node.Mark(), "'same_site: none' needs 'secure: true' (browsers drop it otherwise)");
+    r.error(m->get("same_site")->key_node.Mark(),
+            "'same_site: none' needs 'secure: true' (browsers drop it otherwise)");
 }
 
 }  // namespace lb::config::yaml

@@ -6,10 +6,9 @@
 
 namespace lb::listener {
 
-void route_slot::hold(std::shared_ptr<upstream::route_live> live, unsigned worker, std::uint16_t generation,
-                      std::uint32_t slot) {
+void route_slot::hold(upstream::route_live& live, unsigned worker, std::uint16_t generation, std::uint32_t slot) {
   release();
-  live_ = std::move(live);
+  live_ = &live;
   worker_ = worker;
   generation_ = generation;
   slot_ = slot;
@@ -18,19 +17,19 @@ void route_slot::hold(std::shared_ptr<upstream::route_live> live, unsigned worke
 void route_slot::release() {
   if (!live_) return;
   live_->clients[worker_].release(generation_, slot_);
-  live_.reset();
+  live_ = nullptr;
 }
 
 route_verdict admit_route_request(unsigned worker, const config::route_client_limits& limits,
-                                  const std::shared_ptr<upstream::route_live>& live, const client_key& key,
+                                  upstream::route_live& live, const client_key& key,
                                   std::chrono::steady_clock::time_point now, route_slot& slot) {
   if (in_blocks(limits.allowlist, key)) return {};
-  auto& limiter = live->clients[worker];
+  auto& limiter = live.clients[worker];
   auto& table = limiter.table(limits.table_size);
   auto* e = table.get(key);
   // Every tracked client has requests in flight: this one goes untracked.
   if (!e) return {};
-  auto& stats = live->stats[worker];
+  auto& stats = live.stats[worker];
   if (limits.concurrent_requests && e->connections >= limits.concurrent_requests) {
     stats.client_limited[static_cast<std::size_t>(upstream::route_limit::concurrent_requests)].add();
     // One second is a guess: the requests in flight decide, not a rate.

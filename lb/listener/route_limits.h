@@ -7,7 +7,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <string_view>
 
 #include "lb/config/config.h"
@@ -17,19 +16,21 @@
 namespace lb::listener {
 
 // A request's place in its client's count of requests in flight on a route,
-// given back when the request ends (on the worker that took it).
+// given back when the request ends (on the worker that took it). The route's
+// live object outlives it: the request holds the snapshot that holds it.
 class route_slot {
  public:
   route_slot() = default;
   route_slot(const route_slot&) = delete;
   route_slot& operator=(const route_slot&) = delete;
-  ~route_slot() { release(); }
-  void hold(std::shared_ptr<upstream::route_live> live, unsigned worker, std::uint16_t generation,
-            std::uint32_t slot);
+  ~route_slot() {
+    if (live_) release();
+  }
+  void hold(upstream::route_live& live, unsigned worker, std::uint16_t generation, std::uint32_t slot);
   void release();
 
  private:
-  std::shared_ptr<upstream::route_live> live_;  // keeps the table alive across a reload
+  upstream::route_live* live_ = nullptr;
   unsigned worker_ = 0;
   std::uint16_t generation_ = 0;
   std::uint32_t slot_ = 0;
@@ -45,7 +46,7 @@ struct route_verdict {
 // `limits` belongs to (`live`); a refused one is counted. An admitted one
 // under concurrent_requests holds its place through `slot`.
 route_verdict admit_route_request(unsigned worker, const config::route_client_limits& limits,
-                                  const std::shared_ptr<upstream::route_live>& live, const client_key& key,
+                                  upstream::route_live& live, const client_key& key,
                                   std::chrono::steady_clock::time_point now, route_slot& slot);
 
 }  // namespace lb::listener

@@ -274,7 +274,7 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
   // Held until the stream's exchange ends: each stream is a request in flight (nginx's limit_conn too).
   lb::listener::route_slot route_slot;
   if (const auto& rl = route.client_limits) {
-    const auto v = lb::listener::admit_route_request(s.worker().id(), *rl, lsnap.route_stats[*route_index],
+    const auto v = lb::listener::admit_route_request(s.worker().id(), *rl, *lsnap.route_stats[*route_index],
                                                      s.client_key(), ex.start, route_slot);
     if (v.refused) co_return answer_local(s, st, 429, v.reason, v.retry_after);
   }
@@ -379,8 +379,8 @@ awaitable<void> serve(session& s, stream& st, runtime::worker_snapshot& ws, std:
     if (!request_id.empty()) nva.push_back(nv("x-request-id", request_id));
     // Affinity: a response from another endpoint than the cookie named
     // names the one that answered (HTTP/1.1's rule).
-    static thread_local std::string set_cookie;
     if (pool.cfg->affinity && fwd.endpoint != sticky) {
+      static thread_local std::string set_cookie;  // reused: no allocation per response
       upstream::affinity_cookie_value(set_cookie, pool, fwd.endpoint);
       nva.push_back(nv("set-cookie", set_cookie));
     }

@@ -162,7 +162,7 @@ awaitable<bool> connection::exchange() {
   // Held until the exchange ends: the client's request in flight on the route.
   lb::listener::route_slot route_slot;
   if (const auto& rl = route.client_limits) {
-    const auto v = lb::listener::admit_route_request(worker_.id(), *rl, lsnap().route_stats[*route_index], client_key_,
+    const auto v = lb::listener::admit_route_request(worker_.id(), *rl, *lsnap().route_stats[*route_index], client_key_,
                                                      ex_.start, route_slot);
     if (v.refused) co_return co_await reply_too_many(v.retry_after, req.is_done(), v.reason);
   }
@@ -259,13 +259,17 @@ awaitable<bool> connection::exchange() {
     bool keep_client = keeps_client(ex_.keep_alive, draining_, upgraded, res_framing, req_done, uploading);
     // A response from another endpoint than the cookie named (a new
     // client, or its endpoint gone or failing) names the one that answered.
-    static thread_local std::string set_cookie;
-    set_cookie.clear();
-    if (pool.cfg->affinity && fwd.endpoint != sticky) upstream::affinity_cookie_value(set_cookie, pool, fwd.endpoint);
+    std::string_view set_cookie;
+    if (pool.cfg->affinity && fwd.endpoint != sticky) {
+      static thread_local std::string value;  // reused: no allocation per response
+      upstream::affinity_cookie_value(value, pool, fwd.endpoint);
+      set_cookie = value;
+    }
     head_out_.clear();
     head_out_.reserve(fwd.head_len + (ex_.ids.request_id.empty() ? 64 : 64 + 160) + set_cookie.size());
     write_response_head(head_out_, rmsg, client_version, res_framing, res->content_length().value_or(0), keep_client,
-                        upgraded, ex_.ids.request_id, set_cookie);
+                        upgraded, ex_.ids.request_id);
+    if (!set_cookie.empty()) add_set_cookie(head_out_, set_cookie);
     if (keep_client || upgraded) keep_alive_nodelay();
 
     bool response_ok = true;

@@ -172,12 +172,11 @@ void write_request_head(std::string& out, const boost::beast::http::header<true,
 
 // Thread: worker. Appends the client response head to `out` in the client's
 // HTTP version, with lb's framing and keep-alive decision. A non-empty
-// `request_id` replaces any X-Request-Id the upstream sent; a non-empty
-// `set_cookie` (pool affinity) is added as a Set-Cookie field.
+// `request_id` replaces any X-Request-Id the upstream sent.
 template <class Fields>
 void write_response_head(std::string& out, const boost::beast::http::header<false, Fields>& h, unsigned version,
                          framing f, std::uint64_t length, bool keep_alive, bool upgrade,
-                         std::string_view request_id = {}, std::string_view set_cookie = {}) {
+                         std::string_view request_id = {}) {
   const detail::connection_tokens<Fields> tokens(h);
   char code[4] = {static_cast<char>('0' + h.result_int() / 100 % 10), static_cast<char>('0' + h.result_int() / 10 % 10),
                   static_cast<char>('0' + h.result_int() % 10), ' '};
@@ -189,12 +188,23 @@ void write_response_head(std::string& out, const boost::beast::http::header<fals
     detail::append_field(out, name, v.value());
   }
   if (!request_id.empty()) detail::append_field(out, "X-Request-Id", request_id);
-  if (!set_cookie.empty()) detail::append_field(out, "Set-Cookie", set_cookie);
   detail::append_framing(out, f, length);
   if (upgrade) out.append("Connection: upgrade\r\n");
   else if (version == 10 && keep_alive) out.append("Connection: keep-alive\r\n");
   else if (version == 11 && !keep_alive) out.append("Connection: close\r\n");
   out.append("\r\n");
+}
+
+// Thread: worker. Adds `Set-Cookie: value` to a head write_response_head
+// made, before its blank line (pool affinity; kept out of
+// write_response_head, whose inlining it would change for every response).
+inline void add_set_cookie(std::string& head, std::string_view value) {
+  // Each insert moves only the final CRLF: no copy of the head, and no
+  // allocation within the head's reserved room.
+  const auto at = head.size() - 2;
+  head.insert(at, "\r\n");
+  head.insert(at, value);
+  head.insert(at, "Set-Cookie: ");
 }
 
 }  // namespace lb::proto::http
