@@ -231,8 +231,9 @@ void read_limits(const std::map<std::string, std::string>& keys, std::string_vie
   }
   // Limits refuse with 429, where ingress-nginx's default is 503; and each lb
   // worker counts on its own, where nginx's zone is shared by its workers.
-  const std::string how = "; counted per path of the Ingress and per lb worker (nginx: per Ingress, all workers), "
-                          "and over it lb answers 429 with Retry-After (ingress-nginx: 503)";
+  const std::string how = "; counted per lb route (each path of the Ingress, a Prefix path as two routes), per "
+                          "listener and per worker (nginx: per Ingress, all workers), and over it lb answers 429 "
+                          "with Retry-After (ingress-nginx: 503)";
   config::route_client_limits c;
   std::uint64_t multiplier = 5;  // ingress-nginx's limit-burst-multiplier default
   if (keys.count("limit-burst-multiplier")) {
@@ -243,7 +244,7 @@ void read_limits(const std::map<std::string, std::string>& keys, std::string_vie
   }
   if (rps) {
     c.requests_per_second = rps;
-    c.burst = rps * multiplier;
+    c.burst = std::min<std::uint64_t>(rps * multiplier, 1'000'000'000);  // the config's bound
     say(fidelity::approximated, "limit-rps",
         "the routes' client_limits: " + std::to_string(rps) + " requests per second per client, burst " +
             std::to_string(c.burst) + how);
@@ -254,7 +255,8 @@ void read_limits(const std::map<std::string, std::string>& keys, std::string_vie
     } else {
       // lb's rates are whole requests per second.
       c.requests_per_second = (rpm + 59) / 60;
-      c.burst = std::max<std::uint64_t>(c.requests_per_second, (rpm * multiplier + 59) / 60);
+      c.burst = std::min<std::uint64_t>(std::max<std::uint64_t>(c.requests_per_second, (rpm * multiplier + 59) / 60),
+                                        1'000'000'000);
       say(fidelity::approximated, "limit-rpm",
           "the routes' client_limits: " + std::to_string(c.requests_per_second) +
               " requests per second per client (lb's rates are per second), burst " + std::to_string(c.burst) + how);

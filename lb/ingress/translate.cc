@@ -351,6 +351,14 @@ struct translator {
                              "ssl-passthrough routes by the TLS server name: a rule needs a host; left out"});
         continue;
       }
+      // ingress-nginx passes exact names through; a wildcard would also take
+      // names other Ingresses terminate.
+      if (host.starts_with("*.")) {
+        rep.notes.push_back({fidelity::unsupported, subject + ".host",
+                             "ssl-passthrough takes exact host names only (as ingress-nginx); '" + host +
+                                 "' is terminated by lb"});
+        continue;
+      }
       const service_backend* backend = nullptr;
       for (const auto& p : rule.paths)
         if (p.path.empty() || p.path == "/") backend = &p.backend;
@@ -371,8 +379,7 @@ struct translator {
       if (a.connect_timeout) spec.connect_timeout = *a.connect_timeout;
       config::tcp_route r;
       r.name = config_name(ing.meta.namespace_ + "_" + ing.meta.name + "_passthrough_" + std::to_string(i));
-      r.sni = host.starts_with("*.") ? config::host_match{config::host_match::kind::suffix, host.substr(1)}
-                                     : config::host_match{config::host_match::kind::exact, host};
+      r.sni = config::host_match{config::host_match::kind::exact, host};
       r.pool = pools.pool_for(spec, rep.notes, subject + ".backend");
       r.name_pos.file = r.pool_pos.file = "Ingress " + ing.meta.key();
       passthrough.push_back(std::move(r));
@@ -503,13 +510,16 @@ struct translator {
       if (https) {
         https->name = "https_terminate";
         https->listen = opts.passthrough_listen;
-        auto& ap = https->accept_proxy.emplace();
-        ap.from = {*config::parse_cidr("127.0.0.0/8"), *config::parse_cidr("::1/128")};
-        config::pool behind;
-        behind.name = "lb_https_terminate";
         auto to = opts.passthrough_listen;
         if (to.host == "0.0.0.0") to.host = "127.0.0.1";
         else if (to.host == "::") to.host = "::1";
+        // lb dials `to` from an address of its own: loopback, or `to`'s own
+        // when it is not a loopback address.
+        auto& ap = https->accept_proxy.emplace();
+        ap.from = {*config::parse_cidr("127.0.0.0/8"), *config::parse_cidr("::1/128")};
+        if (const auto own = config::parse_cidr(to.host)) ap.from.push_back(*own);
+        config::pool behind;
+        behind.name = "lb_https_terminate";
         behind.endpoints.push_back({to, 1});
         behind.proxy_protocol = config::proxy_version::v2;
         behind.name_pos.file = "the HTTPS listener";

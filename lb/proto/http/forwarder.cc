@@ -191,6 +191,7 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
         // The upstream took no part of the body within send_timeout; the
         // rest of the body is unread, so the connection ends.
         case relay_result::out_timed_out:
+          upstream::record(pool, ep, true, clock::now());
           co_return local(local_status::gateway_timeout, "upstream_send_timeout", true);
         default: {
           forward_result gone;  // the client went away mid-body

@@ -24,6 +24,7 @@
 #include "lb/proto/http/local_response.h"
 #include "lb/proto/http/message.h"
 #include "lb/proto/http/relay.h"
+#include "lb/upstream/affinity.h"
 #include "lb/upstream/pool_snapshot.h"
 #include "lb/upstream/worker_pool.h"
 #include "lb/runtime/fwd.h"
@@ -67,7 +68,7 @@ struct request_view {
   bool head_method = false;               // HEAD: no response body, whatever the head says
   // The endpoint the pool's affinity cookie names (upstream::no_endpoint:
   // none); tried first while it can take the request.
-  std::size_t sticky;
+  std::size_t sticky = upstream::no_endpoint;
 };
 
 // Requests in flight to an endpoint (least_request's load), held per attempt

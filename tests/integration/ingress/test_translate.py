@@ -207,17 +207,22 @@ class TranslateTest(harness.LbTestCase):
                            capture_output=True, text=True, timeout=20)
         self.assertEqual(p.stdout, "403", p.stderr)
 
+    # One connection each: a worker balances and limits on its own, and a
+    # connection stays on its worker.
     def test_cookie_affinity_sticks_to_the_endpoint_that_answered(self):
-        r = harness.get(self.lb_.ports["http"], "/cart/1", host="sticky.example.com")
+        c = self.client(self.lb_.ports["http"])
+        r = c.request("GET", "/cart/1", host="sticky.example.com")
         self.assertEqual(r.status, 200, r)
         cookie = r.header("Set-Cookie")
         self.assertRegex(cookie, r"^SHOPSESSION=[0-9a-f]{16}; Path=/cart; Max-Age=3600; HttpOnly$")
         value = cookie.split(";")[0]
-        seen = {self.via("sticky.example.com", f"/cart/{i}", {"Cookie": value})[1] for i in range(6)}
+        seen = {c.request("GET", f"/cart/{i}", host="sticky.example.com", headers=[("Cookie", value)]).backend
+                for i in range(6)}
         self.assertEqual(seen, {r.backend}, "round robin alone would alternate .11 and .12")
 
     def test_limit_rps_answers_429_past_the_burst(self):
-        statuses = [self.via("limited.example.com", "/")[0] for _ in range(4)]
+        c = self.client(self.lb_.ports["http"])
+        statuses = [c.request("GET", "/", host="limited.example.com").status for _ in range(4)]
         self.assertEqual(statuses[:2], [200, 200], statuses)  # burst: 1 x limit-burst-multiplier 2
         self.assertIn(429, statuses[2:], statuses)
 

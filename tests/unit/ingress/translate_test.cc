@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "lb/config/loader.h"
+#include "lb/config/parse.h"
 #include "lb/core/cookie.h"
 #include "lb/ingress/config_yaml.h"
 #include "lb/ingress/manifest.h"
@@ -473,11 +474,14 @@ TEST(translate, ssl_passthrough_routes_its_hosts_by_sni_in_front_of_the_terminat
   EXPECT_EQ(front.name, "https");
   EXPECT_EQ(front.proto, config::protocol::tcp);
   EXPECT_EQ(front.listen.str(), "0.0.0.0:443");
-  ASSERT_EQ(front.tcp_routes.size(), 2u);
+  ASSERT_EQ(front.tcp_routes.size(), 1u) << "a wildcard is not passed through (as ingress-nginx)";
+  EXPECT_EQ(front.tcp_routes[0].sni.type, config::host_match::kind::exact);
   EXPECT_EQ(front.tcp_routes[0].sni.value, "db.test");
   EXPECT_EQ(x.pool_named(front.tcp_routes[0].pool).endpoints.at(0).addr.str(), "10.0.1.1:9000");
-  EXPECT_EQ(front.tcp_routes[1].sni.type, config::host_match::kind::suffix);
-  EXPECT_EQ(front.tcp_routes[1].sni.value, ".pass.test");
+  const auto& wild = x.report("ns/w").notes;
+  EXPECT_TRUE(std::any_of(wild.begin(), wild.end(), [](const note& n) {
+    return n.level == fidelity::unsupported && n.text.find("exact host names only") != std::string::npos;
+  }));
   const auto& to_tls = x.pool_named(front.pool);
   EXPECT_EQ(to_tls.proxy_protocol, config::proxy_version::v2);
   EXPECT_EQ(to_tls.endpoints.at(0).addr.str(), "127.0.0.1:442");
@@ -490,9 +494,29 @@ TEST(translate, ssl_passthrough_routes_its_hosts_by_sni_in_front_of_the_terminat
   const auto back = config::load_string(to_yaml(x.t.cfg), "back.yaml");
   ASSERT_TRUE(back.ok()) << back.errors.front().str() << "\n" << to_yaml(x.t.cfg);
   ASSERT_EQ(back.cfg->listeners.size(), 3u);
-  EXPECT_EQ(back.cfg->listeners[2].tcp_routes.size(), 2u);
-  EXPECT_EQ(back.cfg->listeners[2].tcp_routes[1].sni.value, ".pass.test");
+  EXPECT_EQ(back.cfg->listeners[2].tcp_routes.size(), 1u);
+  EXPECT_EQ(back.cfg->listeners[2].tcp_routes[0].sni.value, "db.test");
   EXPECT_TRUE(back.cfg->listeners[1].accept_proxy);
+}
+
+TEST(translate, ssl_passthrough_trusts_the_proxy_header_from_where_lb_dials) {
+  const std::string secret = "---\napiVersion: v1\nkind: Secret\nmetadata: { name: s, namespace: ns }\ntype: "
+                             "kubernetes.io/tls\ndata: { tls.crt: Q0VSVA==, tls.key: S0VZMQ== }\n";
+  options o;
+  o.passthrough_listen = *config::parse_address("10.1.2.3:8443");
+  translated x(secret +
+                   ingress("t", "2025-01-01T00:00:00Z", "", "  tls: [{ hosts: [web.test], secretName: s }]\n" +
+                                                                rule("web.test", "/", "Prefix", "a")) +
+                   ingress("p", "2025-01-01T00:00:00Z", "nginx.ingress.kubernetes.io/ssl-passthrough: \"true\"",
+                           rule("db.test", "/", "Prefix", "b")),
+               o);
+  const auto& behind = x.t.cfg.listeners.at(1);
+  ASSERT_TRUE(behind.accept_proxy);
+  const auto& from = behind.accept_proxy->from;
+  EXPECT_TRUE(std::any_of(from.begin(), from.end(), [](const config::cidr& c) {
+    return !c.v6 && c.prefix == 32 && c.bytes[0] == 10 && c.bytes[1] == 1 && c.bytes[2] == 2 && c.bytes[3] == 3;
+  })) << "lb connects from the listener's own address";
+  EXPECT_EQ(x.pool_named(x.t.cfg.listeners.at(2).pool).endpoints.at(0).addr.str(), "10.1.2.3:8443");
 }
 
 TEST(translate, ssl_passthrough_without_certificates_has_no_terminating_listener) {
