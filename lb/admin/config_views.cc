@@ -74,7 +74,11 @@ json header_map(const std::vector<std::pair<std::string, std::string>>& headers,
 
 std::string dur(config::duration d) { return config::format_duration(d); }
 
-std::string cidr_text(const config::cidr& c);
+std::string cidr_text(const config::cidr& c) {
+  char text[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(c.v6 ? AF_INET6 : AF_INET, c.bytes.data(), text, sizeof text);
+  return std::string(text) + "/" + std::to_string(c.prefix);
+}
 
 json route_json(const config::route& r) {
   json match = json::object();
@@ -108,12 +112,6 @@ json route_json(const config::route& r) {
                           {"table_size", cl->table_size}};
   }
   return j;
-}
-
-std::string cidr_text(const config::cidr& c) {
-  char text[INET6_ADDRSTRLEN] = {};
-  ::inet_ntop(c.v6 ? AF_INET6 : AF_INET, c.bytes.data(), text, sizeof text);
-  return std::string(text) + "/" + std::to_string(c.prefix);
 }
 
 json listener_json(const config::listener& l) {

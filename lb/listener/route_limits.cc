@@ -37,7 +37,7 @@ route_verdict admit_route_request(unsigned worker, const config::route_client_li
   }
   if (limits.requests_per_second) {
     const auto rate = static_cast<double>(limits.requests_per_second);
-    const auto burst = static_cast<double>(limits.burst ? limits.burst : limits.requests_per_second);
+    const auto burst = static_cast<double>(limits.burst);  // the decoder defaults it to the rate
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
     if (!e->request_rate.take(rate, burst, ns)) {
       stats.client_limited[static_cast<std::size_t>(upstream::route_limit::request_rate)].add();

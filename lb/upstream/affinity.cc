@@ -39,15 +39,6 @@ std::size_t affinity_endpoint(const pool_snapshot& pool, std::string_view value)
   return no_endpoint;
 }
 
-bool available(const pool_snapshot& pool, worker_pool& wp, const tried_set& tried, std::size_t i,
-               clock::time_point now) {
-  if (i >= pool.live.size() || tried.test(i)) return false;
-  const auto& e = *pool.live[i];
-  if (!e.usable(ticks(now))) return false;
-  const auto cap = pool.cfg->max_connections_per_endpoint;
-  return cap == 0 || e.connections.load(std::memory_order_relaxed) < cap || wp.idle.has_idle(i);
-}
-
 void affinity_cookie_value(std::string& out, const pool_snapshot& pool, std::size_t i) {
   const auto& a = *pool.cfg->affinity;
   out.assign(a.name).push_back('=');

@@ -12,8 +12,6 @@
 
 #include "lb/config/config.h"
 #include "lb/upstream/pool_snapshot.h"
-#include "lb/upstream/selection.h"
-#include "lb/upstream/worker_pool.h"
 
 namespace lb::upstream {
 
@@ -28,12 +26,6 @@ std::string affinity_attributes(const config::affinity_cookie& a);
 // Thread: worker. The endpoint of `pool` that `value` (16 hex digits) names,
 // else no_endpoint.
 std::size_t affinity_endpoint(const pool_snapshot& pool, std::string_view value);
-
-// Thread: worker. Whether endpoint `i` can take a request now: untried,
-// healthy, not ejected and under max_connections_per_endpoint (what pick()
-// asks of a candidate).
-bool available(const pool_snapshot& pool, worker_pool& wp, const tried_set& tried, std::size_t i,
-               clock::time_point now);
 
 // Thread: worker. Replaces `out` with the Set-Cookie value that names
 // endpoint `i` ("NAME=0123456789abcdef; Path=/; HttpOnly").

@@ -6,6 +6,16 @@
 
 namespace lb::upstream {
 
+namespace {
+
+// Under max_connections_per_endpoint, or with an idle connection of its own
+// to reuse (which opens none).
+bool under_cap(const config::pool& cfg, worker_pool& wp, std::size_t i, std::uint32_t connections) {
+  return !cfg.max_connections_per_endpoint || connections < cfg.max_connections_per_endpoint || wp.idle.has_idle(i);
+}
+
+}  // namespace
+
 // Weights are scaled by 100 so slow start can ramp in 1% steps.
 std::uint32_t effective_weight(std::uint32_t configured, const endpoint_live& e, std::int64_t now,
                                clock::duration slow_start) {
@@ -38,7 +48,7 @@ pick_result pick(const pool_snapshot& pool, worker_pool& wp, const tried_set& tr
     any_untried = true;
     if (!e.usable(now)) continue;
     any_healthy = true;
-    if (cfg.max_connections_per_endpoint && connections >= cfg.max_connections_per_endpoint && !wp.idle.has_idle(i)) continue;
+    if (!under_cap(cfg, wp, i, connections)) continue;
     wp.weights[i] = effective_weight(pool.weights[i], e, now, slow);
   }
   const int i = wp.balancer->pick({wp.weights.data(), wp.loads.data(), n, hash});
@@ -47,6 +57,13 @@ pick_result pick(const pool_snapshot& pool, worker_pool& wp, const tried_set& tr
   if (!any_untried) return {pick_result::outcome::all_tried, 0};
   if (!any_healthy) return {pick_result::outcome::none_healthy, 0};
   return {pick_result::outcome::all_full, 0};
+}
+
+bool available(const pool_snapshot& pool, worker_pool& wp, const tried_set& tried, std::size_t i,
+               clock::time_point now) {
+  if (i >= pool.live.size() || tried.test(i)) return false;
+  const auto& e = *pool.live[i];
+  return e.usable(ticks(now)) && under_cap(*pool.cfg, wp, i, e.connections.load(std::memory_order_relaxed));
 }
 
 void record(const pool_snapshot& pool, std::size_t index, bool failure, clock::time_point now_tp) {

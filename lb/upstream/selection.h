@@ -51,6 +51,12 @@ std::uint32_t effective_weight(std::uint32_t configured, const endpoint_live& e,
 pick_result pick(const pool_snapshot& pool, worker_pool& wp, const tried_set& tried,
                  std::uint64_t hash, clock::time_point now);
 
+// Thread: worker. Whether endpoint `i` can take a request now: what pick()
+// asks of a candidate (untried, healthy, not ejected, under
+// max_connections_per_endpoint), for one chosen otherwise (affinity).
+bool available(const pool_snapshot& pool, worker_pool& wp, const tried_set& tried, std::size_t i,
+               clock::time_point now);
+
 // Thread: worker. A connect failure, reset or 5xx counts against the
 // endpoint; `outlier.consecutive_failures` in a row eject it for
 // base_ejection x (times ejected, up to 10), unless max_ejected_percent of

@@ -66,6 +66,24 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
   std::optional<std::size_t> reconnect_to;
   std::size_t ep = 0;
 
+  // The answer to an upload that failed (not by the upstream's own error):
+  // the rest of the body is unread, so the client's connection ends.
+  auto upload_failed = [&](relay_result r) {
+    switch (r) {
+      case relay_result::in_malformed: return local(local_status::bad_request, "malformed_body", true);
+      case relay_result::in_too_large: return local(local_status::payload_too_large, "body_too_large", true);
+      case relay_result::timed_out: return local(local_status::request_timeout, "body_timeout", true);
+      case relay_result::out_timed_out:  // the upstream took no part of the body within send_timeout
+        upstream::record(pool, ep, true, clock::now());
+        return local(local_status::gateway_timeout, "upstream_send_timeout", true);
+      default: {
+        forward_result gone;  // the client went away mid-body
+        gone.what = forward_result::kind::abandoned;
+        return gone;
+      }
+    }
+  };
+
   // Called after the failed endpoint is in `tried`: a retry needs an
   // endpoint left to try, else the real failure is the answer.
   auto may_retry = [&](bool budgeted) {
@@ -184,21 +202,7 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
     if (rq.streamed && rq.streamed->done() && rq.streamed->result() != relay_result::ok &&
         rq.streamed->result() != relay_result::out_error) {
       drop_upstream(ex, up);
-      switch (rq.streamed->result()) {
-        case relay_result::in_malformed: co_return local(local_status::bad_request, "malformed_body", true);
-        case relay_result::in_too_large: co_return local(local_status::payload_too_large, "body_too_large", true);
-        case relay_result::timed_out: co_return local(local_status::request_timeout, "body_timeout", true);
-        // The upstream took no part of the body within send_timeout; the
-        // rest of the body is unread, so the connection ends.
-        case relay_result::out_timed_out:
-          upstream::record(pool, ep, true, clock::now());
-          co_return local(local_status::gateway_timeout, "upstream_send_timeout", true);
-        default: {
-          forward_result gone;  // the client went away mid-body
-          gone.what = forward_result::kind::abandoned;
-          co_return gone;
-        }
-      }
+      co_return upload_failed(rq.streamed->result());
     }
 
     if (hr != head_result::complete) {
@@ -213,9 +217,7 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
         if (upload == relay_result::out_timed_out || upload == relay_result::timed_out) {
           drop_upstream(ex, up);
           in_flight.reset();
-          if (upload == relay_result::timed_out) co_return local(local_status::request_timeout, "body_timeout", true);
-          upstream::record(pool, ep, true, clock::now());
-          co_return local(local_status::gateway_timeout, "upstream_send_timeout", true);
+          co_return upload_failed(upload);
         }
       }
       drop_upstream(ex, up);

@@ -4,6 +4,7 @@
 
 #include "lb/config/loader.h"
 #include "lb/runtime/snapshot.h"
+#include "lb/upstream/selection.h"
 
 namespace lb::upstream {
 namespace {
