@@ -40,3 +40,20 @@ std::vector<std::string_view> balancer_names() {
 }
 
 }  // namespace lb::config
+
+namespace lb::config {
+
+bool differs_in_pools_only(const config& prev, const config& next) {
+  // Every member of `config` but `pools`, compared whole.
+  if (prev.source != next.source || prev.workers != next.workers || prev.drain_timeout != next.drain_timeout ||
+      prev.admin != next.admin || prev.access_log != next.access_log || prev.listeners != next.listeners ||
+      prev.tls != next.tls || prev.metrics != next.metrics || prev.kubernetes != next.kubernetes ||
+      prev.limits != next.limits)
+    return false;
+  if (prev.pools.size() != next.pools.size()) return false;
+  for (std::size_t i = 0; i < prev.pools.size(); ++i)
+    if (prev.pools[i].name != next.pools[i].name) return false;
+  return true;
+}
+
+}  // namespace lb::config

@@ -24,6 +24,7 @@ struct source_pos {
   std::string file;
   int line = 0;
   int column = 0;
+  bool operator==(const source_pos&) const = default;
 };
 
 // A `host:port` or `[v6]:port` as written. `host` has no brackets. A literal
@@ -34,16 +35,19 @@ struct address {
   bool is_hostname = false;
 
   std::string str() const;  // back to `host:port` / `[v6]:port`
+  bool operator==(const address&) const = default;
 };
 
 struct endpoint {
   address addr;
   std::uint32_t weight = 1;  // 1..1000
+  bool operator==(const endpoint&) const = default;
 };
 
 struct keepalive {
   std::uint32_t max_idle = 64;  // idle upstream connections per endpoint, per worker
   duration idle_timeout = std::chrono::seconds(60);
+  bool operator==(const keepalive&) const = default;
 };
 
 enum class balancer_kind { round_robin, least_conn, least_request, random, ip_hash, ring_hash, maglev };
@@ -68,6 +72,7 @@ struct hash_key {
   enum class kind { client_ip, header, cookie, path, sni };  // sni: TCP listeners only
   kind type = kind::client_ip;
   std::string name;  // header name (lower-cased) or cookie name
+  bool operator==(const hash_key&) const = default;
 };
 
 struct health_check {
@@ -83,6 +88,7 @@ struct health_check {
   std::uint32_t unhealthy_threshold = 3;   // consecutive failures to mark down
   std::uint16_t expect_status_min = 200;   // `expect_status: 200-399` or `200`
   std::uint16_t expect_status_max = 399;
+  bool operator==(const health_check&) const = default;
 };
 
 // Passive outlier detection (Envoy's outlier_detection).
@@ -90,6 +96,7 @@ struct outlier {
   std::uint32_t consecutive_failures = 5;  // connect failures or 5xx in a row
   duration base_ejection = std::chrono::seconds(30);  // grows with each repeat ejection
   std::uint32_t max_ejected_percent = 50;  // 0..100
+  bool operator==(const outlier&) const = default;
 };
 
 // PROXY protocol versions (HAProxy's proxy-protocol.txt).
@@ -111,6 +118,7 @@ struct pool_tls {
   tls_version min_version{};  // TLS 1.2
   source_pos pos;             // of `tls` itself
   source_pos ca_pos, client_cert_pos, client_key_pos;
+  bool operator==(const pool_tls&) const = default;
 };
 
 // `affinity:` on a pool: cookie-inserting session affinity (HAProxy's `cookie
@@ -125,6 +133,7 @@ struct affinity_cookie {
   bool secure = false;
   bool http_only = true;
   std::string same_site;                 // "Strict", "Lax", "None", or empty: none
+  bool operator==(const affinity_cookie&) const = default;
 };
 
 struct pool {
@@ -152,6 +161,7 @@ struct pool {
   source_pos name_pos;
   source_pos proxy_protocol_pos;
   source_pos protocol_pos;
+  bool operator==(const pool&) const = default;
 };
 
 // Host match forms: `api.example.com` (exact, case-insensitive), `*.example.com`
@@ -160,12 +170,14 @@ struct host_match {
   enum class kind { any, exact, suffix, prefix, regex };
   kind type = kind::any;
   std::string value;  // lower-cased; for suffix ".example.com", for prefix "www.example."
+  bool operator==(const host_match&) const = default;
 };
 
 struct path_match {
   enum class kind { prefix, exact, regex };
   kind type = kind::prefix;
   std::string value = "/";  // for regex: the RE2 pattern, full match on the path
+  bool operator==(const path_match&) const = default;
 };
 
 // An address block: `10.0.0.0/8`, `2001:db8::/32`, or one address (`/32`, `/128`).
@@ -173,6 +185,7 @@ struct cidr {
   std::array<std::uint8_t, 16> bytes{};  // network byte order; IPv4 in the first 4
   bool v6 = false;
   std::uint8_t prefix = 0;  // bits
+  bool operator==(const cidr&) const = default;
 };
 
 // `redirect_https:` on a plain HTTP listener: every request is answered with
@@ -180,6 +193,7 @@ struct cidr {
 struct redirect_https {
   std::uint16_t port = 0;  // 0: none in Location (https's 443)
   unsigned code = 308;     // 308, or 301 (then for GET and HEAD only; others keep 308)
+  bool operator==(const redirect_https&) const = default;
 };
 
 // When a failed upstream attempt is retried on another endpoint. Connect
@@ -191,6 +205,7 @@ struct retry_policy {
   bool on_refused_stream = true;    // "refused-stream": reset/closed before any response byte
   std::vector<std::uint16_t> on_status;  // e.g. 502, 503
   std::uint32_t budget_percent = 20;     // retries stay under this share of requests (per worker)
+  bool operator==(const retry_policy&) const = default;
 };
 
 // `rewrite:` on a route: when `regex` (RE2, searched in the path, not the
@@ -200,6 +215,7 @@ struct retry_policy {
 struct path_rewrite {
   std::string regex;
   std::string replacement;
+  bool operator==(const path_rewrite&) const = default;
 };
 
 // `client_limits:` on a route: per client address (the one a PROXY header
@@ -212,6 +228,7 @@ struct route_client_limits {
   std::uint64_t concurrent_requests = 0;  // in flight at once (each HTTP/2 stream counts, as nginx's limit_conn)
   std::vector<cidr> allowlist;            // clients exempt
   std::uint32_t table_size = 4096;        // clients tracked per worker
+  bool operator==(const route_client_limits&) const = default;
 };
 
 struct route {
@@ -243,6 +260,7 @@ struct route {
   std::optional<route_client_limits> client_limits;
   source_pos name_pos;  // of `name`, or of the route itself when it has none
   source_pos pool_pos;
+  bool operator==(const route&) const = default;
 };
 
 // A TCP listener's route: flows whose TLS ClientHello names `sni` (and
@@ -255,6 +273,7 @@ struct tcp_route {
   std::size_t pool_index = 0;  // set by cross_check()
   source_pos name_pos;
   source_pos pool_pos;
+  bool operator==(const tcp_route&) const = default;
 };
 
 // What an SNI-reading TCP listener does with a flow whose first bytes are
@@ -278,6 +297,7 @@ struct limits {
   // TCP listeners: a flow one side has half-closed is closed this long after,
   // if the other side never finishes (a FIN_WAIT_2 that never ends).
   duration half_close_timeout = std::chrono::seconds(60);
+  bool operator==(const limits&) const = default;
 };
 
 // A TCP listener's idle_timeout when none is given: flows are long-lived
@@ -306,6 +326,7 @@ struct http2 {
   // A stream whose window stays zero (its client reads nothing) this long
   // ends the connection (slow read).
   duration stall_timeout = std::chrono::seconds(30);
+  bool operator==(const http2&) const = default;
 };
 
 // `accept_proxy_protocol:` on a listener: PROXY v1/v2 headers are read from
@@ -314,6 +335,7 @@ struct http2 {
 struct accept_proxy {
   std::vector<cidr> from;
   duration timeout = std::chrono::seconds(5);  // the whole header must arrive within this
+  bool operator==(const accept_proxy&) const = default;
 };
 
 // `request_id:` on an HTTP listener: every request gets an X-Request-Id,
@@ -323,6 +345,7 @@ struct accept_proxy {
 struct request_id {
   bool enabled = false;
   std::vector<cidr> trust_from;
+  bool operator==(const request_id&) const = default;
 };
 
 // `tracing:` on an HTTP listener: W3C Trace Context. A valid traceparent (and
@@ -333,6 +356,7 @@ struct tracing {
   bool enabled = false;
   bool start = false;
   bool sampled = true;
+  bool operator==(const tracing&) const = default;
 };
 
 // `client_limits:` on a listener: limits per client address (the one a PROXY
@@ -345,6 +369,7 @@ struct client_limits {
   std::uint64_t burst = 0;                   // requests allowed at once; 0 = requests_per_second
   std::vector<cidr> allowlist;               // clients exempt from every limit
   std::uint32_t table_size = 16384;          // clients tracked per worker
+  bool operator==(const client_limits&) const = default;
 };
 
 // One certificate chain and its key (PEM files). The names it serves come
@@ -354,6 +379,7 @@ struct tls_certificate {
   std::string key;
   std::string ocsp;  // DER OCSP response to staple; empty: none
   source_pos pos;    // of the list item, for problems with the files
+  bool operator==(const tls_certificate&) const = default;
 };
 
 enum class tls_version { tls12, tls13 };
@@ -382,6 +408,7 @@ struct listener_tls {
   // what clients send, so a client cannot forge them. Empty: not sent.
   std::string subject_header;
   std::string fingerprint_header;
+  bool operator==(const listener_tls&) const = default;
 };
 
 // Top-level `tls:`: session resumption shared by every TLS listener.
@@ -389,6 +416,7 @@ struct tls_sessions {
   duration ticket_key_rotation = std::chrono::hours(12);
   std::string ticket_keys_file;  // empty: lb makes its own keys
   source_pos ticket_keys_file_pos;
+  bool operator==(const tls_sessions&) const = default;
 };
 
 struct listener {
@@ -427,6 +455,7 @@ struct listener {
   bool peek_sni = false;
   source_pos name_pos;
   source_pos listen_pos;
+  bool operator==(const listener&) const = default;
 };
 
 struct admin {
@@ -439,6 +468,7 @@ struct admin {
   std::string token_file;
   std::string token;
   source_pos token_file_pos;
+  bool operator==(const admin&) const = default;
 };
 
 struct access_log {
@@ -446,6 +476,7 @@ struct access_log {
   kind type = kind::stdout_;
   std::string path;  // for kind::file
   // `format: json` is the only format: one JSON object per request.
+  bool operator==(const access_log&) const = default;
 };
 
 // `metrics:` (decode_metrics.cc). Bucket bounds of
@@ -453,6 +484,7 @@ struct access_log {
 struct metrics {
   std::vector<double> request_duration_buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+  bool operator==(const metrics&) const = default;
 };
 
 // `kubernetes:`: ingress controller mode (docs/ingress.md). lb watches the
@@ -481,6 +513,7 @@ struct kubernetes {
     std::vector<std::string> addresses;
     std::string publish_namespace, publish_name;
     bool enabled() const { return !addresses.empty() || !publish_name.empty(); }
+    bool operator==(const status_source&) const = default;
   } status;
   // `leader_election:` with several replicas, the one holding this Lease
   // writes status and Events; all serve. Without it, this replica writes.
@@ -490,11 +523,14 @@ struct kubernetes {
     duration lease_duration = std::chrono::seconds(15);
     duration renew_deadline = std::chrono::seconds(10);
     duration retry_period = std::chrono::seconds(2);
+    bool operator==(const election&) const = default;
   } leader_election;
   bool events = true;  // Events for rejected objects and unsupported annotations
   source_pos pos;
+  bool operator==(const kubernetes&) const = default;
 };
 
+// A member added here must be compared in differs_in_pools_only (config.cc).
 struct config {
   std::string source;          // file the config was read from
   unsigned workers = 0;        // 0 = auto (one per core)
@@ -511,7 +547,15 @@ struct config {
   // below 90% of it again; 0 = off.
   struct process_limits {
     std::uint64_t memory_high = 0;
+    bool operator==(const process_limits&) const = default;
   } limits;
+  bool operator==(const config&) const = default;
 };
+
+// Whether `next` differs from `prev` in its pools alone (or not at all), with
+// the same pool names in the same order, so that every route's `pool_index`
+// still holds: a snapshot can then be republished by building just the pools
+// that changed (runtime::republish_pools).
+bool differs_in_pools_only(const config& prev, const config& next);
 
 }  // namespace lb::config

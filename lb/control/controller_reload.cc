@@ -1,6 +1,7 @@
 // The controller's reloads: the config file (SIGHUP, POST /reload, a file
 // change), certificate files, DNS answers and session-ticket key rotation.
-// Each builds a whole new snapshot and switches every worker, or changes nothing.
+// Each builds a new snapshot (a change to pools alone builds just those
+// pools) and switches every worker, or changes nothing.
 #include <algorithm>
 #include <filesystem>
 
@@ -18,7 +19,9 @@ controller::reload_result controller::reload(std::string_view trigger) {
     return r;
   }
   auto parsed = ingress_.merge(source_.load());
-  auto outcome = compile(parsed, path_, current_->version + 1, *registry_, tls_cache_);
+  // A change to pools alone (an EndpointSlice, an endpoint edited in the
+  // file) builds just those pools; the rest of the snapshot is shared.
+  auto outcome = recompile(parsed, *current_, path_, current_->version + 1, *registry_, tls_cache_);
   if (outcome.snap) {
     if (auto e = fd_budget_error(*outcome.snap->cfg, workers_count_, fd_limit_)) {
       outcome.snap = nullptr;
@@ -80,7 +83,8 @@ controller::reload_result controller::reload(std::string_view trigger) {
   current_ = outcome.snap;
   if (admin_) admin_->set_token(current_->cfg->admin.token);
   dns_ = std::move(outcome.dns);
-  registry_->retain_only_used();
+  if (outcome.republished) registry_->retain_only_used(outcome.rebuilt_pools);
+  else registry_->retain_only_used();
   file_digest_ = std::move(parsed.digest);
   dns_refresh_.schedule(current_->cfg);
   watch_tls_files();
@@ -89,7 +93,10 @@ controller::reload_result controller::reload(std::string_view trigger) {
   facts_.last_reload_success_unix = unix_now();
   facts_.last_reload = {true, facts_.last_reload_success_unix, std::string(trigger), {}};
   facts_.file_changed_unix = 0;
-  log::info("config reloaded", {{"trigger", trigger}, {"version", std::to_string(current_->version)}});
+  log::info("config reloaded", {{"trigger", trigger},
+                                {"version", std::to_string(current_->version)},
+                                {"pools_rebuilt", outcome.republished ? std::to_string(outcome.rebuilt_pools.size())
+                                                                      : std::string("all")}});
   r.ok = true;
   r.version = current_->version;
   return r;

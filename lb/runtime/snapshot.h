@@ -14,6 +14,7 @@
 
 #include "lb/balancer/balancer.h"
 #include "lb/config/config.h"
+#include "lb/core/shared_list.h"
 #include "lb/listener/plane.h"
 #include "lb/proto/tcp/sni_router.h"
 #include "lb/router/table.h"
@@ -41,12 +42,39 @@ struct listener_snapshot {
   proto::tcp::sni_router sni;        // a TCP listener's SNI routes (cfg->tcp_routes)
 };
 
+// A snapshot's listeners, compiled together from one config, which they
+// point into and keep alive. A snapshot that changes pools alone shares its
+// predecessor's: routers, SNI routers and TLS contexts are not built again.
+struct listener_set {
+  std::shared_ptr<const config::config> cfg;
+  std::vector<listener_snapshot> items;
+};
+
+class listener_list {
+ public:
+  listener_list() : set_(std::make_shared<const listener_set>()) {}
+  explicit listener_list(std::shared_ptr<const listener_set> set) : set_(std::move(set)) {}
+  const listener_snapshot& operator[](std::size_t i) const { return set_->items[i]; }
+  std::size_t size() const { return set_->items.size(); }
+  auto begin() const { return set_->items.begin(); }
+  auto end() const { return set_->items.end(); }
+  const std::shared_ptr<const listener_set>& share() const { return set_; }
+
+ private:
+  std::shared_ptr<const listener_set> set_;
+};
+
 struct snapshot {
   std::shared_ptr<const config::config> cfg;
   std::uint64_t version = 0;
   std::int64_t loaded_at_unix_ms = 0;
-  std::vector<listener_snapshot> listeners;  // same order as cfg->listeners
-  std::vector<pool_snapshot> pools;          // same order as cfg->pools
+  // Same order as cfg->listeners and equal to them, though they may point
+  // into an earlier config (one that differed in pools alone).
+  listener_list listeners;
+  // Same order as cfg->pools. Each points into a config::pool it keeps alive
+  // (`pool_snapshot::cfg_owner`): pools a republish did not touch are its
+  // predecessor's, by pointer.
+  shared_list<const pool_snapshot> pools;
 };
 
 // Thread: any. The index of the listener counted by `live` in `snap`, if it
@@ -65,6 +93,19 @@ std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep);
 std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::config> cfg, std::uint64_t version,
                                                upstream::live_registry& registry, dns_cache& dns,
                                                tls::context_cache& tls, std::vector<std::string>& errors);
+
+// Thread: control. `cfg` differs from `prev->cfg` in its pools alone
+// (config::differs_in_pools_only): a snapshot sharing prev's listeners and
+// every pool whose config is unchanged, and building the others. As on any
+// reload, pools with hostname endpoints are built again (their names
+// resolved into `dns`, which should start empty: every hostname the config
+// names is then in it), and so are pools with `tls:` (their files may have
+// changed). Returns nullptr with `errors` on failure. Fills `rebuilt` with
+// the names of the pools built.
+std::shared_ptr<const snapshot> republish_pools(const snapshot& prev, std::shared_ptr<const config::config> cfg,
+                                                std::uint64_t version, upstream::live_registry& registry,
+                                                dns_cache& dns, std::vector<std::string>& rebuilt,
+                                                std::vector<std::string>& errors);
 
 // Same, with a throwaway cache (tests, --check).
 std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::config> cfg, std::uint64_t version,

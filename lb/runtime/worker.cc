@@ -36,28 +36,46 @@ worker::worker(unsigned id, std::shared_ptr<const snapshot> snap, std::shared_pt
 std::shared_ptr<worker_snapshot> worker::derive(std::shared_ptr<const snapshot> snap) {
   auto ws = std::make_shared<worker_snapshot>();
   ws->pools.reserve(snap->pools.size());
-  for (const auto& p : snap->pools) ws->pools.emplace_back(p, id_);
+  for (const auto& p : snap->pools) ws->pools.push_back(std::make_shared<worker_pool>(p, id_));
   ws->snap = std::move(snap);
   return ws;
 }
 
 void worker::apply(std::shared_ptr<const snapshot> snap, std::vector<new_listener> added) {
   asio::post(io_, [this, snap = std::move(snap), added = std::move(added)]() mutable {
-    auto next = derive(snap);
+    const auto& prev = *current_;
+    auto next = std::make_shared<worker_snapshot>();
+    next->snap = snap;
+    next->pools.reserve(snap->pools.size());
+    // Pools the new snapshot shares with the old one (republish_pools kept
+    // them) keep their worker state as it is; the others start afresh.
+    std::unordered_map<const pool_snapshot*, std::size_t> old_index;
+    for (std::size_t op = 0; op < prev.snap->pools.size(); ++op) old_index.emplace(prev.snap->pools.share(op).get(), op);
+    std::vector<bool> kept(prev.pools.size()), fresh(snap->pools.size());
+    for (std::size_t np = 0; np < snap->pools.size(); ++np) {
+      const auto it = old_index.find(snap->pools.share(np).get());
+      if (it != old_index.end()) {
+        next->pools.push_back(prev.pools.share(it->second));
+        kept[it->second] = true;
+      } else {
+        next->pools.push_back(std::make_shared<worker_pool>(snap->pools[np], id_));
+        fresh[np] = true;
+      }
+    }
     // Idle connections to an endpoint that stays (same live object) move
     // over, and with them its TLS session, when the TLS identity (settings
     // and file contents; none for plain TCP) is the same: a plain connection
     // never serves a TLS pool, nor one verified against another CA.
     // Endpoints are found by their live object, so the move is linear in
-    // endpoints (a pair scan over pools and endpoints took 10^8 steps per
-    // worker at 1,000 pools of 10: a third of a second per reload).
-    const auto& prev = *current_;
+    // the endpoints of the pools that changed.
     std::unordered_map<const upstream::endpoint_live*, std::pair<std::size_t, std::size_t>> where;
     for (std::size_t op = 0; op < prev.snap->pools.size(); ++op) {
+      if (kept[op]) continue;
       const auto& o = prev.snap->pools[op];
       for (std::size_t oe = 0; oe < o.live.size(); ++oe) where.emplace(o.live[oe].get(), std::pair{op, oe});
     }
-    for (std::size_t np = 0; np < snap->pools.size(); ++np) {
+    for (std::size_t np = 0; np < snap->pools.size() && !where.empty(); ++np) {
+      if (!fresh[np]) continue;
       const auto& n = snap->pools[np];
       for (std::size_t ne = 0; ne < n.live.size(); ++ne) {
         const auto it = where.find(n.live[ne].get());
@@ -66,15 +84,16 @@ void worker::apply(std::shared_ptr<const snapshot> snap, std::vector<new_listene
         const auto& o = prev.snap->pools[op];
         if (n.addrs[ne] != o.addrs[oe] || o.cfg->protocol != n.cfg->protocol || tls_identity(o) != tls_identity(n))
           continue;
-        while (auto c = current_->pools[op].idle.acquire(oe)) {
+        while (auto c = prev.pools[op].idle.acquire(oe)) {
           c->endpoint = ne;
           next->pools[np].idle.release(std::move(c));
         }
-        current_->pools[op].h2.move_to(oe, next->pools[np].h2, ne);
-        if (n.tls) next->pools[np].sessions[ne]->copy_from(*current_->pools[op].sessions[oe]);
+        prev.pools[op].h2.move_to(oe, next->pools[np].h2, ne);
+        if (n.tls) next->pools[np].sessions[ne]->copy_from(*prev.pools[op].sessions[oe]);
       }
     }
-    for (auto& p : current_->pools) p.close_idle();
+    for (std::size_t op = 0; op < prev.pools.size(); ++op)
+      if (!kept[op]) prev.pools[op].close_idle();
     current_ = std::move(next);
 
     // Listeners the new snapshot no longer has stop accepting and drain;

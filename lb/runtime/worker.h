@@ -29,10 +29,12 @@ namespace lb::runtime {
 using upstream::worker_pool;
 
 // Everything a worker derives from one config snapshot. Requests take the
-// newest; one in flight keeps the one it started with alive.
+// newest; one in flight keeps the one it started with alive. A pool whose
+// snapshot a reload kept (same pointer) keeps its worker state too: the same
+// worker_pool is in both, balancer cursors and idle connections untouched.
 struct worker_snapshot {
   std::shared_ptr<const snapshot> snap;
-  std::vector<worker_pool> pools;
+  shared_list<worker_pool> pools;  // parallel to snap->pools
 };
 
 // Fixed-size blocks recycled per worker, so streaming a body or parsing a

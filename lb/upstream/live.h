@@ -15,6 +15,7 @@
 #include <set>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "lb/balancer/table_cache.h"
 #include "lb/listener/client_table.h"
@@ -235,6 +236,19 @@ class live_registry {
     prune(pools_);
     prune(routes_);
     prune(listeners_);
+    used_.clear();
+  }
+  // After a snapshot that rebuilt these pools alone (runtime::republish_pools):
+  // forget their endpoints it no longer names. Everything else it shares with
+  // the previous snapshot, balancer tables included, stays.
+  void retain_only_used(const std::vector<std::string>& rebuilt_pools) {
+    for (const auto& pool : rebuilt_pools) {
+      const auto prefix = pool + '\n';
+      for (auto it = endpoints_.lower_bound(prefix); it != endpoints_.end() && it->first.starts_with(prefix);) {
+        if (!used_.count(it->second.get())) it = endpoints_.erase(it);
+        else ++it;
+      }
+    }
     used_.clear();
   }
 

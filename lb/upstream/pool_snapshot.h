@@ -19,6 +19,10 @@ namespace lb::upstream {
 
 struct pool_snapshot {
   const config::pool* cfg = nullptr;
+  // Keeps *cfg alive: the whole config of a full build, or a copy of the
+  // pool alone when republish_pools built it (a republished config held by
+  // one of its pools would keep every older config alive with it).
+  std::shared_ptr<const config::pool> cfg_owner;
   // One entry per endpoint; a hostname endpoint contributes one per address
   // it resolves to, labelled "host:port@ip" so metrics tell them apart.
   std::vector<boost::asio::ip::tcp::endpoint> addrs;

@@ -174,7 +174,7 @@ class checker_test : public ::testing::Test {
 
   static upstream::endpoint_live& live(const std::shared_ptr<const runtime::snapshot>& snap, std::size_t pool = 0,
                                        std::size_t ep = 0) {
-    return *snap->pools.at(pool).live.at(ep);
+    return *snap->pools[pool].live.at(ep);
   }
   static bool healthy(const upstream::endpoint_live& l) { return l.healthy.load(std::memory_order_relaxed); }
 
