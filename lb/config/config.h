@@ -27,6 +27,16 @@ struct source_pos {
   bool operator==(const source_pos&) const = default;
 };
 
+// Where a pool's own keys were written, kept beside them but not part of the
+// pool's value: a reload that adds an endpoint line moves every later pool's
+// lines, and those pools are the same pools (runtime::republish_pools keeps
+// pools that compare equal).
+struct pool_pos : source_pos {
+  pool_pos() = default;
+  pool_pos(const source_pos& p) : source_pos(p) {}  // NOLINT(google-explicit-constructor): assigned from r.pos()
+  bool operator==(const pool_pos&) const { return true; }
+};
+
 // A `host:port` or `[v6]:port` as written. `host` has no brackets. A literal
 // IP leaves `is_hostname` false; otherwise the control thread resolves it.
 struct address {
@@ -158,9 +168,9 @@ struct pool {
   // h2/h2c: streams lb opens at once on one connection (also capped by the
   // endpoint's SETTINGS_MAX_CONCURRENT_STREAMS); more requests open another.
   std::uint32_t max_concurrent_streams = 100;
-  source_pos name_pos;
-  source_pos proxy_protocol_pos;
-  source_pos protocol_pos;
+  pool_pos name_pos;
+  pool_pos proxy_protocol_pos;
+  pool_pos protocol_pos;
   bool operator==(const pool&) const = default;
 };
 

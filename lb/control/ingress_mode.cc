@@ -164,6 +164,9 @@ bool ingress_mode::drain_inbox() {
     if (d.what == delivery::list) {
       objects_.clear(d.kind);
       if (d.kind == "Ingress") ingress_fingerprints_.clear();
+      // A re-list may follow a server that lost its history (an etcd
+      // restore): resource versions seen before may name other contents now.
+      if (d.kind == "Service" || d.kind == "EndpointSlice") endpoints_ = {};
       changed = true;
     }
     for (auto& o : d.objects) {
@@ -281,6 +284,7 @@ config::load_result ingress_mode::merge(config::load_result parsed) {
       watcher_.reset();
       status_.stop();
       objects_ = {};
+      endpoints_ = {};
       ingress_fingerprints_.clear();
       log::info("kubernetes watch stopped: no 'kubernetes' in the config");
     }
@@ -294,7 +298,7 @@ config::load_result ingress_mode::merge(config::load_result parsed) {
     return parsed;
   }
   drain_inbox();
-  auto t = ingress::translate(objects_, options_of(k));
+  auto t = ingress::translate(objects_, options_of(k), &endpoints_);
   if (!write_files(t.files, why)) {
     parsed.errors.push_back(config::diagnostic::at(k.pos, "kubernetes: " + why));
     parsed.cfg = nullptr;

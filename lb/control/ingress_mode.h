@@ -91,6 +91,7 @@ class ingress_mode final : private kube::watch_sink {
   std::chrono::steady_clock::time_point last_change_{};
 
   ingress::cluster objects_;  // control thread only
+  ingress::endpoint_memo endpoints_;  // the translations' Service endpoints, by resource version
   std::string watch_settings_;  // what the running watch was started with
   std::unique_ptr<kube::watcher> watcher_;
   kube::credentials creds_;  // the running watch's

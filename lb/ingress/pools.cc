@@ -34,7 +34,12 @@ const service_port* find_port(const service& svc, const service_backend& b) {
 
 }  // namespace
 
-pool_builder::pool_builder(const cluster& objects) : objects_(objects) {
+void endpoint_memo::trim() {
+  std::erase_if(entries_, [](const auto& e) { return !e.second.used; });
+  for (auto& [key, e] : entries_) e.used = false;
+}
+
+pool_builder::pool_builder(const cluster& objects, endpoint_memo* memo) : objects_(objects), memo_(memo) {
   for (const auto& [key, slice] : objects_.slices)
     if (!slice.service.empty()) slices_by_service_[slice.meta.namespace_ + "/" + slice.service].push_back(&slice);
 }
@@ -83,12 +88,39 @@ std::vector<config::endpoint> pool_builder::endpoints_of(const pool_spec& spec, 
     else notes.push_back({fidelity::approximated, subject, "ExternalName '" + svc.external_name + "' is not a host name"});
     return out;
   }
+  static const std::vector<const endpoint_slice*> none;
+  const auto found = slices_by_service_.find(spec.namespace_ + "/" + b.service);
+  const auto& slices = found == slices_by_service_.end() ? none : found->second;
+  // What the answer depends on: the Service and its slices, as of their
+  // resource versions (empty: one of them has none, nothing is kept).
+  endpoint_memo::entry* kept = nullptr;
+  std::string stamp;
+  if (memo_ && !svc.meta.resource_version.empty()) {
+    stamp = svc.meta.resource_version;
+    for (const auto* s : slices) {
+      if (s->meta.resource_version.empty()) {
+        stamp.clear();
+        break;
+      }
+      stamp.append(1, '\0').append(s->meta.key()).append(1, '\0').append(s->meta.resource_version);
+    }
+  }
+  if (!stamp.empty()) {
+    kept = &memo_->entries_[spec.namespace_ + "/" + b.service + '\0' + port->name + '\0' + std::to_string(port->port)];
+    kept->used = true;
+    if (kept->stamp == stamp) {
+      for (auto n : kept->notes) {
+        n.subject = subject;
+        notes.push_back(std::move(n));
+      }
+      return kept->endpoints;
+    }
+  }
+  const auto first_note = notes.size();
   // Ready endpoints; when there are none, those still serving while they
   // terminate, so a rollout's last pods are used rather than nothing.
   std::vector<config::endpoint> ready, draining;
-  static const std::vector<const endpoint_slice*> none;
-  const auto found = slices_by_service_.find(spec.namespace_ + "/" + b.service);
-  for (const auto* s : found == slices_by_service_.end() ? none : found->second) {
+  for (const auto* s : slices) {
     const auto& slice = *s;
     const auto& key = slice.meta.key();
     std::uint16_t number = 0;
@@ -120,6 +152,12 @@ std::vector<config::endpoint> pool_builder::endpoints_of(const pool_spec& spec, 
   std::sort(out.begin(), out.end(), [](const config::endpoint& x, const config::endpoint& y) {
     return std::tie(x.addr.host, x.addr.port) < std::tie(y.addr.host, y.addr.port);
   });
+  if (kept) {
+    kept->stamp = std::move(stamp);
+    kept->endpoints = out;
+    kept->notes.assign(notes.begin() + static_cast<std::ptrdiff_t>(first_note), notes.end());
+    for (auto& n : kept->notes) n.subject.clear();
+  }
   return out;
 }
 

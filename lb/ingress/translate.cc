@@ -174,12 +174,12 @@ fidelity worst(const std::vector<note>& notes) {
 }
 
 struct translator {
-  translator(const cluster& c, const options& o) : objects(c), opts(o) {}
+  translator(const cluster& c, const options& o, endpoint_memo* memo) : objects(c), opts(o), pools(c, memo) {}
 
   const cluster& objects;
   const options& opts;
   translation out;
-  pool_builder pools{objects};
+  pool_builder pools;
   std::vector<claim> claims;
   std::map<std::string, std::size_t> main_claims;  // target_of() -> index in claims
   std::vector<const ingress*> canaries;
@@ -550,9 +550,10 @@ struct translator {
 
 }  // namespace
 
-translation translate(const cluster& objects, const options& opts) {
-  translator t(objects, opts);
+translation translate(const cluster& objects, const options& opts, endpoint_memo* memo) {
+  translator t(objects, opts, memo);
   t.run();
+  if (memo) memo->trim();
   return std::move(t.out);
 }
 

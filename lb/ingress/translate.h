@@ -23,6 +23,7 @@
 #include "lb/config/config.h"
 #include "lb/ingress/annotations.h"
 #include "lb/ingress/objects.h"
+#include "lb/ingress/pools.h"
 
 namespace lb::ingress {
 
@@ -65,9 +66,11 @@ struct translation {
   std::vector<pem_file> files;
 };
 
-// Thread: control (any; it touches nothing shared). Never throws but for
-// bad_alloc. The config is cross-checked; it is valid whenever no object is
-// reported with a problem in a way that kept it out.
-translation translate(const cluster& objects, const options& opts);
+// Thread: control (any; it touches nothing shared but `memo`). Never throws
+// but for bad_alloc. The config is cross-checked; it is valid whenever no
+// object is reported with a problem in a way that kept it out. `memo` (the
+// controller's, kept across translations; may be null) saves translating the
+// endpoints of Services whose objects did not change.
+translation translate(const cluster& objects, const options& opts, endpoint_memo* memo = nullptr);
 
 }  // namespace lb::ingress

@@ -137,6 +137,7 @@ std::shared_ptr<const pool_snapshot> build_pool(std::shared_ptr<const config::po
 std::shared_ptr<const snapshot> build_snapshot(std::shared_ptr<const config::config> cfg, std::uint64_t version,
                                                upstream::live_registry& registry, dns_cache& dns,
                                                tls::context_cache& tls, std::vector<std::string>& errors) {
+  registry.start_build();
   auto snap = std::make_shared<snapshot>();
   snap->cfg = cfg;
   snap->version = version;
@@ -157,6 +158,7 @@ std::shared_ptr<const snapshot> republish_pools(const snapshot& prev, std::share
                                                 std::uint64_t version, upstream::live_registry& registry,
                                                 dns_cache& dns, std::vector<std::string>& rebuilt,
                                                 std::vector<std::string>& errors) {
+  registry.start_build();
   auto snap = std::make_shared<snapshot>();
   snap->cfg = cfg;
   snap->version = version;

@@ -228,6 +228,11 @@ class live_registry {
   // Pools' balancer tables, kept across builds while their endpoints are the same.
   balancer::table_cache& balancers() { return balancers_; }
 
+  // Thread: control. A build starts here: what it asks for from now on is
+  // what retain_only_used() keeps (a build that failed, or changed nothing,
+  // leaves no marks behind).
+  void start_build() { used_.clear(); }
+
   // Forget what the newest snapshot no longer names (objects live on while an
   // older snapshot still holds them). Call after a successful build.
   void retain_only_used() {

@@ -230,6 +230,37 @@ class TlsReloadTest(harness.LbTestCase):
         swap_secret(root, {"tls.crt": self.gen2[0], "tls.key": self.gen2[1]}, "..2026_03")
         self.assertEqual(harness.wait_until(lambda: served_cn(lb.port) == "gen2", timeout=5), True)
 
+    def test_reload_of_pools_alone_still_reads_changed_certificates(self):
+        # A reload that changes pools alone keeps the listeners, unless a
+        # certificate file changed since: then it builds everything.
+        d = tempfile.mkdtemp(dir=self.dir.name)
+        crt, key = os.path.join(d, "tls.crt"), os.path.join(d, "tls.key")
+        shutil.copy(self.gen1[0], crt)
+        shutil.copy(self.gen1[1], key)
+        b, c = self.backend("b"), self.backend("c")
+
+        def cfg(*backends):
+            listener = {"name": "web", "listen": "127.0.0.1:0", "tls": {"certificates": [{"cert": crt, "key": key}]},
+                        "routes": [harness.route("p")]}
+            return harness.config([harness.pool("p", *backends)], listeners=[listener])
+
+        lb = self.lb(cfg(b))
+        self.assertEqual(served_cn(lb.port), "gen1")
+        start = len(lb.log_lines())
+        shutil.copy(self.gen2[0], crt)
+        shutil.copy(self.gen2[1], key)
+        # At once: the certificate watch waits 200 ms before it reloads.
+        r = harness.reload_lb(lb, cfg(b, c))
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(harness.wait_until(lambda: served_cn(lb.port) == "gen2", timeout=5), True)
+        records = [harness.parse_logfmt(l) for l in lb.log_lines()[start:]]
+        ours = [x for x in records if x.get("msg") == "config reloaded" and x.get("trigger") == "POST /reload"]
+        self.assertEqual(len(ours), 1, records)
+        # Unless the watch happened to run first, the reload itself read the new files.
+        before = records[:records.index(ours[0])]
+        if not any(x.get("msg") == "certificates reloaded" for x in before):
+            self.assertEqual(ours[0].get("pools_rebuilt"), "all")
+
 
 if __name__ == "__main__":
     unittest.main()

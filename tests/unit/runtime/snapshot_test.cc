@@ -147,16 +147,31 @@ TEST_F(republish, forgets_the_endpoints_a_rebuilt_pool_dropped) {
 }
 
 TEST_F(republish, rebuilds_pools_with_tls_or_hostnames_every_time) {
-  auto text = yaml("[ 127.0.0.1:9201, 127.0.0.1:9202 ]", "[ localhost:9301 ]");
-  text += "    tls: { verify: false }\n";  // on pc, the last pool
+  // pb names a host, pc (the last pool) has tls; neither changes.
+  auto text = yaml("[ localhost:9201 ]", "[ 127.0.0.1:9301 ]");
+  text += "    tls: { verify: false }\n";
   std::vector<std::string> errors;
   first = build_snapshot(load(text), 1, reg, errors);
   ASSERT_NE(first, nullptr) << errors.front();
   std::vector<std::string> rebuilt;
   auto snap = next(text, rebuilt);
   ASSERT_NE(snap, nullptr);
-  EXPECT_EQ(rebuilt, std::vector<std::string>{"pc"});
-  EXPECT_EQ(snap->pools.share(1), first->pools.share(1));
+  EXPECT_EQ(rebuilt, (std::vector<std::string>{"pb", "pc"}));
+  EXPECT_EQ(snap->pools.share(0), first->pools.share(0));
+}
+
+TEST_F(republish, positions_are_not_part_of_a_pool) {
+  // An endpoint line added to pb moves pc's lines: pc is the same pool.
+  auto moved = std::make_shared<config::config>(*load(yaml("[ 127.0.0.1:9201, 127.0.0.1:9202 ]")));
+  moved->pools[2].name_pos.line += 1;
+  moved->pools[2].protocol_pos.line += 3;
+  EXPECT_EQ(moved->pools[2], first->cfg->pools[2]);
+  std::vector<std::string> rebuilt, errors;
+  dns_cache dns;
+  auto snap = republish_pools(*first, moved, 2, reg, dns, rebuilt, errors);
+  ASSERT_NE(snap, nullptr);
+  EXPECT_TRUE(rebuilt.empty());
+  EXPECT_EQ(snap->pools.share(2), first->pools.share(2));
 }
 
 }  // namespace
