@@ -218,13 +218,32 @@ def ensure_base(engine, build_dir):
 
 # ------------------------------------------------------------------ build --
 
-def build_image(engine, base, tag, werror, no_cache=False):
+def build_image(engine, base, tag, werror, no_cache=False, prebuilt=None):
     args = ["build", "--network", "host", "--build-arg", f"BASE={base}", "-f", os.path.join(REPO, "docker/Dockerfile"),
             "-t", tag] + (["--no-cache"] if no_cache else [])
     if werror:
         args += ["--build-arg", "LB_WERROR=ON"]
+    staged = None
+    if prebuilt:
+        # Handed in through the context (the legacy builder has no other way
+        # in); a name of its own so two runs never share it.
+        if not os.access(prebuilt, os.X_OK):
+            raise Fail(f"--prebuilt {prebuilt}: no such executable")
+        staged = os.path.join(REPO, ".image-prebuilt", f"lb-{os.getpid()}")
+        os.makedirs(os.path.dirname(staged), exist_ok=True)
+        shutil.copy2(prebuilt, staged)
+        args += ["--build-arg", f"LB_PREBUILT={os.path.relpath(staged, REPO)}"]
+        log(f"lb from {prebuilt} (configured in the image, not compiled again)")
     t0 = time.monotonic()
-    r = engine.run(*args, REPO, check=False)
+    try:
+        r = engine.run(*args, REPO, check=False)
+    finally:
+        if staged:
+            os.unlink(staged)
+            try:
+                os.rmdir(os.path.dirname(staged))
+            except OSError:
+                pass  # another run's binary is still there
     secs = time.monotonic() - t0
     if r.returncode != 0:
         raise Fail(f"docker build failed:\n{(r.stdout or '')[-4000:]}\n{(r.stderr or '')[-2000:]}")
@@ -470,6 +489,8 @@ def main():
     ap.add_argument("--backend", help="lb-backend binary (default: BUILD/tools/backend/lb-backend)")
     ap.add_argument("--werror", action="store_true", help="build with -Werror (CI)")
     ap.add_argument("--no-cache", action="store_true", help="rebuild every layer (to time a cold build)")
+    ap.add_argument("--prebuilt", help="an lb built from this tree (Release or RelWithDebInfo) to put in the "
+                                       "image instead of compiling it in the build stage (CI)")
     ap.add_argument("--keep-engine", action="store_true", help="leave a dockerd this run started running")
     a = ap.parse_args()
     build_dir = os.path.abspath(a.build_dir)
@@ -499,7 +520,7 @@ def main():
         base = ensure_base(engine, build_dir)
         log(f"base image: {base}")
         if a.step in ("build", "all"):
-            figures["build_s"], figures["size_bytes"] = build_image(engine, base, a.tag, a.werror, a.no_cache)
+            figures["build_s"], figures["size_bytes"] = build_image(engine, base, a.tag, a.werror, a.no_cache, a.prebuilt)
         if a.step in ("check", "all"):
             if not os.access(backend, os.X_OK):
                 raise Fail(f"no lb-backend at {backend} (build the tree first)")

@@ -7,6 +7,7 @@ import hashlib
 import os
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -115,11 +116,58 @@ def pattern(seed, size):
     return block, reps, rest
 
 
-def transfer(port, size, seed=b"lb", chunk=1 << 20):
+def socket_report(ports, pids=()):
+    """What the kernel holds for the flows through `ports` (queues, windows,
+    memory: `ss -tinm`) and where each thread of `pids` sleeps: the evidence a
+    stalled flow leaves."""
+    flt = " or ".join(f"sport = :{p} or dport = :{p}" for p in ports)
+    try:
+        out = subprocess.run(["ss", "-tinm", "state", "all", f"( {flt} )"], capture_output=True, text=True,
+                             timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired) as e:
+        out = f"(ss failed: {e})"
+    for pid in pids:
+        for tid in sorted(os.listdir(f"/proc/{pid}/task")) if os.path.isdir(f"/proc/{pid}/task") else []:
+            try:
+                comm = open(f"/proc/{pid}/task/{tid}/comm").read().strip()
+                wchan = open(f"/proc/{pid}/task/{tid}/wchan").read().strip()
+                state = open(f"/proc/{pid}/task/{tid}/stat").read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            out += f"\npid {pid} tid {tid} {comm}: state {state} wchan {wchan}"
+    return out
+
+
+class Stalled(AssertionError):
+    pass
+
+
+# How long a bulk flow may make no progress before it counts as stalled. Over
+# loopback with 32 MiB autotuned buffers, a receiver whose queue is full can
+# drop an in-window segment (TcpExtTCPRcvQDrop: its skbs cost more memory than
+# the window it advertised) while the other direction is also full; the
+# sender's retransmission or window probe then backs off exponentially, up to
+# the kernel's TCP_RTO_MAX of 120 s, before the flow moves again. Seen once in
+# ~600 parallel 256 MiB runs (`ss` showed lb's sockets drained and both peers
+# in backoff 8). lb has no part in that wait, so the limit is above it: a
+# flow lb really stopped still fails, with the sockets' state in the message.
+STALL_SECONDS = 150
+
+
+def transfer(port, size, seed=b"lb", chunk=1 << 20, stall_report=None):
     """Sends `size` bytes through an echo flow while reading them back; half-closes
-    and reads the echo server's trailer. Returns (sent_sha256, received_sha256, trailer)."""
+    and reads the echo server's trailer. Returns (sent_sha256, received_sha256, trailer).
+    No progress either way for STALL_SECONDS raises Stalled, with `stall_report()`
+    (the sockets' and threads' state) in the message."""
     block, reps, rest = pattern(seed, size)
-    s = connect(port, timeout=60)
+    s = connect(port, timeout=STALL_SECONDS)
+    sent_bytes = [0]
+
+    def stalled(where):
+        detail = stall_report() if stall_report else ""
+        s.close()
+        return Stalled(f"stalled for {STALL_SECONDS} s while {where}: {sent_bytes[0]} of {size} bytes sent, "
+                       f"{received[0]} received\n{detail}")
     sent = hashlib.sha256()
     got = hashlib.sha256()
     received = [0, b""]
@@ -147,14 +195,21 @@ def transfer(port, size, seed=b"lb", chunk=1 << 20):
     t = threading.Thread(target=reader, daemon=True)
     t.start()
     mv = memoryview(block)
-    for _ in range(reps):
-        s.sendall(mv)
-        sent.update(mv)
-    if rest:
-        s.sendall(mv[:rest])
-        sent.update(mv[:rest])
+    try:
+        for _ in range(reps):
+            s.sendall(mv)
+            sent.update(mv)
+            sent_bytes[0] += len(mv)
+        if rest:
+            s.sendall(mv[:rest])
+            sent.update(mv[:rest])
+            sent_bytes[0] += rest
+    except socket.timeout:
+        raise stalled("sending")
     s.shutdown(socket.SHUT_WR)
-    t.join(120)
+    t.join(STALL_SECONDS)
+    if t.is_alive() or (err and isinstance(err[0], socket.timeout)):
+        raise stalled("reading the echo")
     s.close()
     if err:
         raise err[0]
