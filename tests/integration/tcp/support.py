@@ -147,10 +147,12 @@ class Stalled(AssertionError):
 # drop an in-window segment (TcpExtTCPRcvQDrop: its skbs cost more memory than
 # the window it advertised) while the other direction is also full; the
 # sender's retransmission or window probe then backs off exponentially, up to
-# the kernel's TCP_RTO_MAX of 120 s, before the flow moves again. Seen once in
-# ~600 parallel 256 MiB runs (`ss` showed lb's sockets drained and both peers
-# in backoff 8). lb has no part in that wait, so the limit is above it: a
-# flow lb really stopped still fails, with the sockets' state in the message.
+# the kernel's TCP_RTO_MAX of 120 s, before the flow moves again. Seen twice in
+# ~570 runs of 256 MiB, four at once, with an echo server that stopped reading
+# while it wrote (`ss`: lb's sockets drained, the echo's receive queue over
+# its buffer, both ends in backoff 8); tools/echo now reads on while it
+# writes. lb has no part in that wait, so the limit is above it: a flow lb
+# really stopped still fails, with the sockets' state in the message.
 STALL_SECONDS = 150
 
 
