@@ -4,6 +4,8 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -21,8 +23,11 @@ inline nghttp2_nv nv(std::string_view name, std::string_view value) {
 // reserved, so the views of earlier names stay valid.
 inline std::string_view append_lower(std::string& out, std::string_view name) {
   const auto at = out.size();
-  for (char c : name) out.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
-  return {out.data() + at, name.size()};
+  out.append(name);  // then lower-cased in place: no capacity check per byte
+  char* const p = out.data() + at;
+  for (std::size_t i = 0; i < name.size(); ++i)
+    if (p[i] >= 'A' && p[i] <= 'Z') p[i] = static_cast<char>(p[i] + ('a' - 'A'));
+  return {p, name.size()};
 }
 
 }  // namespace lb

@@ -14,15 +14,45 @@ namespace {
 
 using boost::beast::iequals;
 
-// Transfer-Encoding over all its fields: exactly one coding, `chunked`, is
-// forwardable; chunked last after other codings would relabel what lb never
-// decoded; anything else leaves the length unknown.
+// The fields the checks below ask about, found in one walk of the head: an
+// enum compare per field (Beast resolved known names when it parsed them),
+// where each count() or operator[] would be a search of the field tree with
+// a case-insensitive compare at every node. A head has a handful of fields.
+struct head_fields {
+  unsigned hosts = 0, lengths = 0, codings = 0, max_forwards = 0;
+  std::string_view host, length, max_forwards_value;  // the first of each
+};
+
+head_fields scan(const fields& f) {
+  head_fields h;
+  for (const auto& v : f) {
+    switch (v.name()) {
+      case bhttp::field::host:
+        if (h.hosts++ == 0) h.host = v.value();
+        break;
+      case bhttp::field::content_length:
+        if (h.lengths++ == 0) h.length = v.value();
+        break;
+      case bhttp::field::transfer_encoding: ++h.codings; break;
+      case bhttp::field::max_forwards:
+        if (h.max_forwards++ == 0) h.max_forwards_value = v.value();
+        break;
+      default: break;
+    }
+  }
+  return h;
+}
+
+// Transfer-Encoding over all its fields, in order: exactly one coding,
+// `chunked`, is forwardable; chunked last after other codings would relabel
+// what lb never decoded; anything else leaves the length unknown.
 request_check transfer_coding(const fields& f, bool chunked) {
   std::size_t codings = 0, chunked_seen = 0;
   bool last_chunked = false;
-  for (auto [it, end] = f.equal_range(bhttp::field::transfer_encoding); it != end; ++it) {
+  for (const auto& field : f) {
+    if (field.name() != bhttp::field::transfer_encoding) continue;
     bool any = false;
-    for (auto c : bhttp::token_list(it->value())) {
+    for (auto c : bhttp::token_list(field.value())) {
       any = true;
       ++codings;
       last_chunked = iequals(c, "chunked");
@@ -37,9 +67,8 @@ request_check transfer_coding(const fields& f, bool chunked) {
 
 // One Content-Length field of one value: RFC 9110 §8.6 lets a recipient fold
 // equal repeats; lb refuses them instead.
-bool single_length(const fields& f) {
-  const auto n = f.count(bhttp::field::content_length);
-  return n == 0 || (n == 1 && f[bhttp::field::content_length].find(',') == std::string_view::npos);
+bool single_length(const head_fields& h) {
+  return h.lengths == 0 || (h.lengths == 1 && h.length.find(',') == std::string_view::npos);
 }
 
 bool all_digits(std::string_view v) {
@@ -89,16 +118,17 @@ request_check check_request(const request_message& msg, bool chunked) {
   const auto target = msg.target();
   if (target.empty() || (target[0] != '/' && !(target == "*" && msg.method() == bhttp::verb::options)))
     return request_check::bad;
-  const auto hosts = msg.count(bhttp::field::host);
-  if (hosts > 1 || (hosts == 0 && msg.version() == 11)) return request_check::bad;
-  if (hosts == 1 && !valid_host(msg[bhttp::field::host])) return request_check::bad;
-  if (!single_length(msg)) return request_check::bad;
-  // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
-  if (msg.version() == 10 && msg.count(bhttp::field::transfer_encoding) != 0) return request_check::bad;
-  if (const auto te = transfer_coding(msg, chunked); te != request_check::ok) return te;
+  const auto h = scan(msg);
+  if (h.hosts > 1 || (h.hosts == 0 && msg.version() == 11)) return request_check::bad;
+  if (h.hosts == 1 && !valid_host(h.host)) return request_check::bad;
+  if (!single_length(h)) return request_check::bad;
+  if (h.codings != 0) {
+    // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
+    if (msg.version() == 10) return request_check::bad;
+    if (const auto te = transfer_coding(msg, chunked); te != request_check::ok) return te;
+  }
   if (msg.method() == bhttp::verb::options || msg.method() == bhttp::verb::trace) {
-    const auto n = msg.count(bhttp::field::max_forwards);
-    if (n > 1 || (n == 1 && !all_digits(msg[bhttp::field::max_forwards]))) return request_check::bad;
+    if (h.max_forwards > 1 || (h.max_forwards == 1 && !all_digits(h.max_forwards_value))) return request_check::bad;
   }
   return request_check::ok;
 }
@@ -106,8 +136,9 @@ request_check check_request(const request_message& msg, bool chunked) {
 bool response_acceptable(const response_message& msg, bool chunked) {
   if (msg.version() != 10 && msg.version() != 11) return false;
   if (msg.result_int() < 100 || msg.result_int() > 599) return false;
-  if (!single_length(msg)) return false;
-  if (msg.count(bhttp::field::transfer_encoding) == 0) return true;
+  const auto h = scan(msg);
+  if (!single_length(h)) return false;
+  if (h.codings == 0) return true;
   return msg.version() == 11 && transfer_coding(msg, chunked) == request_check::ok;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// A request head parsed the way the HTTP/1 plane parses it (fields in an
-// arena), for tests of what the plane decides from a parsed head.
+// A request or response head parsed the way the HTTP/1 plane parses it
+// (fields in an arena), for tests of what the plane decides from it.
 
 #include <string>
 
@@ -10,8 +10,9 @@
 
 namespace lb::proto::http::test_support {
 
-struct parsed_request {
-  explicit parsed_request(std::string head)
+template <bool IsRequest>
+struct parsed_head {
+  explicit parsed_head(std::string head)
       : text(std::move(head)),
         a(block, sizeof block),
         p(std::piecewise_construct, std::make_tuple(), std::make_tuple(fields_allocator(a))) {
@@ -20,13 +21,17 @@ struct parsed_request {
     p.put(boost::asio::buffer(text), ec);
     header_done = p.is_header_done();
   }
-  const request_message& msg() const { return p.get(); }
+  const auto& msg() const { return p.get(); }
 
   std::string text;
   char block[8192];
   arena a;
-  request_parser p;
+  parser<IsRequest> p;
   bool header_done = false;
 };
+
+using parsed_request = parsed_head<true>;
+// A response head as the upstream side parses it.
+using parsed_response = parsed_head<false>;
 
 }  // namespace lb::proto::http::test_support

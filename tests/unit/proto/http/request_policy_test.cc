@@ -12,6 +12,7 @@ namespace {
 namespace bhttp = boost::beast::http;
 
 using test_support::parsed_request;
+using test_support::parsed_response;
 
 bool acceptable_head(const std::string& head) {
   parsed_request r(head);
@@ -51,6 +52,48 @@ TEST(request_policy, transfer_codings_lb_would_relabel_are_501) {
   EXPECT_EQ(check_request(old.msg(), old.p.chunked()), request_check::bad);
   parsed_request connect("CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n");
   EXPECT_EQ(check_request(connect.msg(), connect.p.chunked()), request_check::not_implemented);
+}
+
+// Every field the checks ask about, each once, twice, and spread over
+// fields in an order that matters.
+TEST(request_policy, each_framing_field_once_and_in_order) {
+  // One Content-Length of one value.
+  EXPECT_TRUE(acceptable_head("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n"));
+  EXPECT_FALSE(acceptable_head("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\n"));
+  // Max-Forwards, read for OPTIONS and TRACE only: digits, once.
+  EXPECT_TRUE(acceptable_head("OPTIONS * HTTP/1.1\r\nHost: x\r\nMax-Forwards: 3\r\n\r\n"));
+  EXPECT_FALSE(acceptable_head("OPTIONS * HTTP/1.1\r\nHost: x\r\nMax-Forwards: three\r\n\r\n"));
+  EXPECT_FALSE(acceptable_head("TRACE / HTTP/1.1\r\nHost: x\r\nMax-Forwards: 1\r\nMax-Forwards: 2\r\n\r\n"));
+  EXPECT_TRUE(acceptable_head("GET / HTTP/1.1\r\nHost: x\r\nMax-Forwards: three\r\n\r\n"));
+  // The Host field found wherever it is, and only one.
+  EXPECT_TRUE(acceptable_head("GET / HTTP/1.1\r\nAccept: */*\r\nhOsT: x\r\n\r\n"));
+  EXPECT_FALSE(acceptable_head("GET / HTTP/1.1\r\nHost: x\r\nAccept: */*\r\nHost: x\r\n\r\n"));
+  EXPECT_FALSE(acceptable_head("GET / HTTP/1.1\r\nAccept: */*\r\nHost: a b\r\n\r\n"));
+  // Codings over two fields are one list, in field order: chunked after
+  // gzip is a coding lb would relabel (501). (Beast itself refuses chunked
+  // before another coding, or twice over two fields.)
+  parsed_request last("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nAccept: */*\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n");
+  ASSERT_TRUE(last.header_done);
+  EXPECT_EQ(check_request(last.msg(), last.p.chunked()), request_check::not_implemented);
+  parsed_request one("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(check_request(one.msg(), one.p.chunked()), request_check::ok);
+}
+
+bool acceptable_response(const std::string& head) {
+  parsed_response r(head);
+  EXPECT_TRUE(r.header_done) << head;
+  return response_acceptable(r.msg(), r.p.chunked());
+}
+
+TEST(request_policy, responses_with_one_length_or_chunked_are_relayed) {
+  EXPECT_TRUE(acceptable_response("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"));
+  EXPECT_TRUE(acceptable_response("HTTP/1.1 200 OK\r\nServer: s\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  EXPECT_TRUE(acceptable_response("HTTP/1.0 200 OK\r\n\r\n"));  // ends with the connection
+  EXPECT_FALSE(acceptable_response("HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\n"));
+  EXPECT_FALSE(acceptable_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"));
+  EXPECT_FALSE(acceptable_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  EXPECT_FALSE(acceptable_response("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"));
 }
 
 TEST(request_policy, idempotent_methods) {
