@@ -32,7 +32,7 @@ BUILD_DEPS := cmake make g++ pkg-config libboost-dev libboost-program-options-de
 TEST_DEPS  := python3 python3-yaml python3-cryptography curl procps prometheus chromium \
               docker.io debootstrap golang-go golang-github-masterminds-sprig-dev \
               golang-k8s-sigs-yaml-dev logrotate systemd dpkg-dev iproute2 \
-              nghttp2-client python3-grpcio
+              nghttp2-client python3-grpcio strace
 # Node only when missing: a machine may have another nodejs build (with its own npm).
 NODE_DEPS  := nodejs npm
 BENCH_DEPS := wrk nginx-light haproxy valgrind

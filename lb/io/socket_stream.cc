@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "lb/core/fatal.h"
+#include "lb/io/inq_read.h"
 
 namespace lb::io {
 
@@ -29,7 +30,7 @@ void abort(stream& s) {
   s.close();
 }
 
-socket_stream::socket_stream(tcp::socket s) : sock_(std::move(s)) {
+socket_stream::socket_stream(tcp::socket s) : sock_(std::move(s)), reader_(sock_) {
   error_code ec;
   sock_.non_blocking(true, ec);
   if (ec) fatal("non-blocking mode on a client socket", ec);
@@ -59,6 +60,7 @@ asio::awaitable<error_code> socket_stream::connect(const tcp::endpoint& ep) {
   if (ec) co_return ec;
   error_code ignored;
   sock_.set_option(tcp::no_delay(true), ignored);
+  enable_inq(sock_.native_handle());
   sock_.non_blocking(true, ec);
   if (ec) fatal("non-blocking mode on an upstream socket", ec);
   co_return ec;
@@ -74,14 +76,14 @@ asio::awaitable<error_code> socket_stream::read(boost::beast::flat_buffer& buf, 
     }
     ec = {};
   }
-  const auto n = co_await sock_.async_read_some(buf.prepare(want), asio::redirect_error(asio::use_awaitable, ec));
+  const auto n = co_await reader_.async_read(sock_, buf.prepare(want), asio::redirect_error(asio::use_awaitable, ec));
   buf.commit(n);
   co_return ec;
 }
 
 asio::awaitable<error_code> socket_stream::read_some(asio::mutable_buffer b, std::size_t& n) {
   error_code ec;
-  n = co_await sock_.async_read_some(b, asio::redirect_error(asio::use_awaitable, ec));
+  n = co_await reader_.async_read(sock_, b, asio::redirect_error(asio::use_awaitable, ec));
   co_return ec;
 }
 
@@ -107,6 +109,12 @@ asio::awaitable<error_code> socket_stream::write(buffer_seq seq) {
       if (ec) co_return ec;
     }
   }
+}
+
+std::size_t socket_stream::write_now(asio::const_buffer b, error_code& ec) {
+  const auto n = sock_.write_some(b, ec);
+  if (ec == asio::error::would_block) ec = {};
+  return n;
 }
 
 void socket_stream::shutdown_send() {

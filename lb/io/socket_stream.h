@@ -1,8 +1,10 @@
 #pragma once
 // The plain TCP implementation of io::stream over an Asio socket. Reads try a
 // non-blocking read_some first when bytes are likely there and otherwise queue
-// an async_read_some (Asio registers the descriptor once, edge-triggered, so a
-// queued read costs no epoll_ctl; an async_wait would re-arm epoll each time).
+// a read (Asio registers the descriptor once, edge-triggered, so a queued read
+// costs no epoll_ctl; an async_wait would re-arm epoll each time) that knows
+// when it drained the socket, so the read after it waits without trying
+// (io/inq_read.h).
 // Writes go out with a non-blocking writev first and wait for writability only
 // on EAGAIN, so a write that fits the socket buffer needs no handler.
 
@@ -11,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "lb/io/inq_read.h"
 #include "lb/io/stream.h"
 
 namespace lb::io {
@@ -33,7 +36,7 @@ class socket_stream final : public stream {
   // writable (for a layer above, such as TLS, that does its own syscalls).
   boost::asio::awaitable<error_code> wait(wait_type w);
   // Thread: owning worker. A stream yet to connect().
-  explicit socket_stream(boost::asio::io_context& io) : sock_(io) {}
+  explicit socket_stream(boost::asio::io_context& io) : sock_(io), reader_(sock_) {}
   // Thread: owning worker. Connects to `ep`; cancel() aborts it. Afterwards
   // the stream is non-blocking with TCP_NODELAY set (upstream connections
   // carry small heads that must not wait for an ACK).
@@ -51,8 +54,20 @@ class socket_stream final : public stream {
   released release() override;
   void wait_readable(std::function<void(error_code)> h) override;
 
+  // Fast paths for a relay that knows its streams are plain (the TCP pump),
+  // with no coroutine frame of their own:
+  // read_some() as an awaitable of the caller's frame (`token`).
+  template <class Token>
+  auto async_read_some(boost::asio::mutable_buffer b, Token&& token) {
+    return reader_.async_read(sock_, b, std::forward<Token>(token));
+  }
+  // What the socket takes of `b` now, without waiting: the bytes written
+  // (possibly fewer, 0 when the buffer is full), or an error.
+  std::size_t write_now(boost::asio::const_buffer b, error_code& ec);
+
  private:
   tcp::socket sock_;
+  inq_reader reader_;
 };
 
 }  // namespace lb::io

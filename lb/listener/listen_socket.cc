@@ -9,6 +9,8 @@
 #include <boost/asio/socket_base.hpp>
 #include <boost/system/system_error.hpp>
 
+#include "lb/io/inq_read.h"
+
 namespace lb::listener {
 
 namespace asio = boost::asio;
@@ -38,6 +40,9 @@ tcp::endpoint listen_socket::local_endpoint() const {
 }
 
 tcp::acceptor listen_socket::attach(asio::io_context& io) && {
+  // Accepted sockets inherit TCP_INQ: their reads then learn when they have
+  // drained the socket, saving an EAGAIN recv per message (io/inq_read.h).
+  io::enable_inq(fd_);
   tcp::acceptor a(io, protocol_, fd_);
   fd_ = -1;  // the acceptor owns it now (it closed it if it threw)
   return a;

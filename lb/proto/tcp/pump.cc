@@ -45,6 +45,7 @@ struct direction {
   int d;  // 0: a -> b, 1: b -> a
   bool check_proxy;  // the first bytes are yet to be checked for a PROXY signature
   bool may_splice;
+  io::socket_stream* plain_to;  // the writes' end when it is a plain socket: written straight to first
   // Where a plain socket's reads wait: small enough to keep per quiet flow,
   // large enough for a request/response message whole.
   char small[2048];
@@ -56,6 +57,15 @@ struct direction {
       if (c) c->add(n);
   }
   static void moved_hook(void* self, std::size_t n) { static_cast<direction*>(self)->moved(n); }
+
+  // Writes what a plain `to` takes of `b` at once, without a coroutine of its
+  // own. True when that settled the write (all written, or `ec` set); false
+  // leaves the rest of `b` for to.write(), which waits for room.
+  bool write_now(asio::const_buffer& b, io::error_code& ec) {
+    if (!plain_to) return false;
+    b += plain_to->write_now(b, ec);
+    return ec || b.size() == 0;
+  }
 };
 
 enum class outcome { eof, from_error, to_error, aborted, refused, bulk };
@@ -97,8 +107,9 @@ awaitable<outcome> copy_plain(direction& dir, io::socket_stream& from, io::strea
   int full_reads = 0;
   for (;;) {
     if (!from.is_open() || !to.is_open()) co_return outcome::aborted;
-    std::size_t n = 0;
-    const auto ec = co_await from.read_some(asio::buffer(dir.small + have, sizeof dir.small - have), n);
+    io::error_code ec;
+    const std::size_t n = co_await from.async_read_some(asio::buffer(dir.small + have, sizeof dir.small - have),
+                                                        asio::redirect_error(asio::use_awaitable, ec));
     have += n;
     if (n != 0) {
       const auto refuse = proxy_signature(dir, std::string_view(dir.small, have));
@@ -107,7 +118,10 @@ awaitable<outcome> copy_plain(direction& dir, io::socket_stream& from, io::strea
     }
     if (have != 0 && (have < sizeof dir.small || ec)) {
       dir.moved(have);
-      if (const auto wec = co_await to.write(asio::buffer(dir.small, have))) co_return write_failure(wec);
+      asio::const_buffer out(dir.small, have);
+      io::error_code wec;
+      if (!dir.write_now(out, wec)) wec = co_await to.write(out);
+      if (wec) co_return write_failure(wec);
       have = 0;
       full_reads = 0;
     }
@@ -139,7 +153,10 @@ awaitable<outcome> copy_plain(direction& dir, io::socket_stream& from, io::strea
       const bool full = fill == block.size();
       if (fill != 0) {
         dir.moved(fill);
-        if (const auto wec = co_await to.write(asio::buffer(block.get(), fill))) co_return write_failure(wec);
+        asio::const_buffer out(block.get(), fill);
+        io::error_code wec;
+        if (!dir.write_now(out, wec)) wec = co_await to.write(out);
+        if (wec) co_return write_failure(wec);
         fill = 0;
       }
       if (eof) co_return outcome::eof;
@@ -181,7 +198,7 @@ void abort_stream(io::stream& s) {
 // One direction: `from` to `to`, starting with what was read already; then
 // what its ending means for the other side.
 awaitable<void> pump_one(flow& f, int d, pump_end from, io::stream& to) {
-  direction dir{f, d, d == 0 && f.o.refuse_proxy_header, f.o.splice, {}};
+  direction dir{f, d, d == 0 && f.o.refuse_proxy_header, f.o.splice, nullptr, {}};
   outcome end = outcome::eof;
   if (from.pending.size() != 0) {
     dir.check_proxy = false;  // already read by a plane that has looked at it
@@ -194,6 +211,7 @@ awaitable<void> pump_one(flow& f, int d, pump_end from, io::stream& to) {
     auto* plain_from = dynamic_cast<io::socket_stream*>(&from.stream);
     auto* plain_to = dynamic_cast<io::socket_stream*>(&to);
     dir.may_splice = dir.may_splice && plain_to;
+    dir.plain_to = plain_to;
     if (!plain_from) {
       end = co_await copy_stream(dir, from.stream, to);
     } else {
