@@ -8,6 +8,8 @@
 #include <cstring>
 #include <optional>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -96,6 +98,50 @@ std::optional<bool> proxy_signature(direction& dir, std::string_view seen) {
   return s == proxy::signature::yes;
 }
 
+// Request/response traffic between plain sockets without a coroutine step per
+// message: reads into `dir.small` and, while each read is a short one (the
+// whole message) that the other socket takes at once, sends it and reads
+// again from the read's own completion. It completes, handing the flow back
+// to copy_plain(), with (ec, n, sent): the read's error, or `n` bytes in
+// `dir.small` of which the first `sent` are written already (a read that
+// filled the buffer, or a message the other socket did not take whole).
+// Only the handed-back read's bytes are not yet counted by moved().
+template <class Token>
+auto relay_small(direction& dir, io::socket_stream& from, Token&& token) {
+  return asio::async_initiate<Token, void(io::error_code, std::size_t, std::size_t)>(
+      [](auto handler, direction* dir, io::socket_stream* from) {
+        using handler_type = std::decay_t<decltype(handler)>;
+        struct step {
+          direction* dir;
+          io::socket_stream* from;
+          handler_type handler;
+
+          void read() {
+            auto* s = from;
+            s->async_read_some(asio::buffer(dir->small, sizeof dir->small), std::move(*this));
+          }
+          void operator()(io::error_code ec, std::size_t n) {
+            std::size_t sent = 0;
+            if (!ec && n != 0 && n < sizeof dir->small) {
+              asio::const_buffer out(dir->small, n);
+              io::error_code wec;
+              const bool settled = dir->write_now(out, wec);
+              if (settled && !wec) {
+                dir->moved(n);
+                read();
+                return;
+              }
+              // A failed write goes back unsent: copy_plain()'s own write reports it.
+              if (!wec) sent = n - out.size();
+            }
+            std::move(handler)(ec, n, sent);
+          }
+        };
+        step{dir, from, std::move(handler)}.read();
+      },
+      token, &dir, &from);
+}
+
 // A plain socket. Waiting is a queued read into the direction's small inline
 // buffer (Asio's registration stays as it is; a readiness wait would cost an
 // epoll_ctl each time), so a quiet flow holds no block. A read that fills the
@@ -108,8 +154,22 @@ awaitable<outcome> copy_plain(direction& dir, io::socket_stream& from, io::strea
   for (;;) {
     if (!from.is_open() || !to.is_open()) co_return outcome::aborted;
     io::error_code ec;
-    const std::size_t n = co_await from.async_read_some(asio::buffer(dir.small + have, sizeof dir.small - have),
-                                                        asio::redirect_error(asio::use_awaitable, ec));
+    std::size_t n = 0;
+    if (have == 0 && !dir.check_proxy && dir.plain_to) {
+      std::size_t sent = 0;
+      std::tie(n, sent) = co_await relay_small(dir, from, asio::redirect_error(asio::use_awaitable, ec));
+      if (sent != 0 || (!ec && n != 0 && n < sizeof dir.small)) {
+        // A message the other socket did not take whole: the rest waits for room.
+        dir.moved(n);
+        if (const auto wec = co_await to.write(asio::buffer(dir.small + sent, n - sent)))
+          co_return write_failure(wec);
+        full_reads = 0;
+        continue;
+      }
+    } else {
+      n = co_await from.async_read_some(asio::buffer(dir.small + have, sizeof dir.small - have),
+                                        asio::redirect_error(asio::use_awaitable, ec));
+    }
     have += n;
     if (n != 0) {
       const auto refuse = proxy_signature(dir, std::string_view(dir.small, have));
