@@ -4,6 +4,7 @@ access log line and the lb_tcp_* metrics."""
 
 import errno
 import socket
+import threading
 import time
 import unittest
 
@@ -141,6 +142,33 @@ class FlowTest(TcpCase):
             pass
         for s in held:
             s.close()
+
+
+class BackPressureTest(TcpCase):
+    def test_small_messages_to_a_client_that_stops_reading_arrive_whole_and_in_order(self):
+        # Small numbered messages echoed back to a client that reads nothing
+        # for a second: lb's writes to it must wait for room (the relay hands
+        # the flow to the waiting write, and reads stop: back-pressure), and
+        # every byte still arrives once, in order, when the client reads again.
+        e = self.echo()
+        lb = self.tcp_lb([e.endpoint()])
+        s = support.connect(lb.port, timeout=30.0)
+        self.addCleanup(s.close)
+        size = 1500
+        sent = b"".join(b"%07d:" % i + b"m" * (size - 8) for i in range(6000))  # 9 MB
+
+        def send():
+            for at in range(0, len(sent), size):
+                s.sendall(sent[at:at + size])
+
+        t = threading.Thread(target=send)
+        t.start()
+        time.sleep(1.0)  # lb's socket to the client fills meanwhile
+        got = support.read_exact(s, len(sent))
+        t.join(30)
+        self.assertFalse(t.is_alive())
+        self.assertEqual(len(got), len(sent))
+        self.assertTrue(got == sent, "the echoed bytes differ from what was sent")
 
 
 class BulkResetTest(TcpCase):
