@@ -87,31 +87,29 @@ asio::awaitable<error_code> socket_stream::read_some(asio::mutable_buffer b, std
   co_return ec;
 }
 
-asio::awaitable<error_code> socket_stream::write(buffer_seq seq) {
-  asio::const_buffer* const bufs = seq.data();
-  const std::size_t count = seq.size();
-  std::size_t first = 0;
-  error_code ec;
-  for (;;) {
-    while (first < count && bufs[first].size() == 0) ++first;
-    if (first == count) co_return error_code{};
-    auto n = sock_.write_some(std::span<const asio::const_buffer>(bufs + first, count - first), ec);
-    if (ec && ec != asio::error::would_block) co_return ec;
-    for (; n != 0; ++first) {
-      if (n < bufs[first].size()) {
-        bufs[first] += n;
-        break;
-      }
-      n -= bufs[first].size();
-    }
+bool socket_stream::write_now(buffer_seq& seq, error_code& ec) {
+  while (!seq.empty()) {
+    const auto n = sock_.write_some(std::span<const asio::const_buffer>(seq.data(), seq.size()), ec);
     if (ec == asio::error::would_block) {
-      co_await sock_.async_wait(tcp::socket::wait_write, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) co_return ec;
+      ec = {};
+      return false;
     }
+    if (ec) return true;
+    seq.consume(n);
   }
+  return true;
 }
 
-std::size_t socket_stream::write_now(asio::const_buffer b, error_code& ec) {
+asio::awaitable<error_code> socket_stream::write(buffer_seq seq) {
+  error_code ec;
+  while (!write_now(seq, ec)) {
+    co_await sock_.async_wait(tcp::socket::wait_write, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return ec;
+  }
+  co_return ec;
+}
+
+std::size_t socket_stream::send_now(asio::const_buffer b, error_code& ec) {
   const auto n = sock_.write_some(b, ec);
   if (ec == asio::error::would_block) ec = {};
   return n;

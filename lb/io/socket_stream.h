@@ -46,6 +46,7 @@ class socket_stream final : public stream {
                                           bool try_first) override;
   boost::asio::awaitable<error_code> read_some(boost::asio::mutable_buffer b, std::size_t& n) override;
   boost::asio::awaitable<error_code> write(buffer_seq bufs) override;
+  bool write_now(buffer_seq& bufs, error_code& ec) override;
   void shutdown_send() override;
   void cancel() override;
   void close() override;
@@ -63,7 +64,7 @@ class socket_stream final : public stream {
   }
   // What the socket takes of `b` now, without waiting: the bytes written
   // (possibly fewer, 0 when the buffer is full), or an error.
-  std::size_t write_now(boost::asio::const_buffer b, error_code& ec);
+  std::size_t send_now(boost::asio::const_buffer b, error_code& ec);
 
  private:
   tcp::socket sock_;

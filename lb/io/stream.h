@@ -66,6 +66,19 @@ class buffer_seq {
   void push(boost::asio::const_buffer b) { bufs_[size_++] = b; }
   boost::asio::const_buffer* data() { return bufs_.data(); }
   std::size_t size() const { return size_; }
+  // Drops the first `n` bytes (written already); emptied buffers leave the front.
+  void consume(std::size_t n) {
+    std::size_t first = 0;
+    while (first < size_ && (n >= bufs_[first].size())) n -= bufs_[first++].size();
+    if (first < size_) bufs_[first] += n;
+    for (std::size_t i = first; i < size_; ++i) bufs_[i - first] = bufs_[i];
+    size_ -= first;
+  }
+  bool empty() const {
+    for (std::size_t i = 0; i < size_; ++i)
+      if (bufs_[i].size() != 0) return false;
+    return true;
+  }
 
  private:
   std::array<boost::asio::const_buffer, capacity> bufs_{};
@@ -86,6 +99,12 @@ class stream {
   virtual boost::asio::awaitable<error_code> read_some(boost::asio::mutable_buffer b, std::size_t& n) = 0;
   // Writes all of `bufs` (one gathered syscall when the kernel takes them).
   virtual boost::asio::awaitable<error_code> write(buffer_seq bufs) = 0;
+  // Writes what the stream takes of `bufs` now, without waiting, and drops
+  // it from `bufs`. True when that settled the write: all written, or `ec`
+  // set. A stream that cannot (TLS) writes nothing and returns false. The
+  // idiom, which costs no coroutine frame when the socket takes it all:
+  //   if (!s.write_now(bufs, ec)) ec = co_await s.write(bufs);
+  virtual bool write_now(buffer_seq&, error_code&) { return false; }
 
   // Ends the send direction (FIN after what is written); reading goes on.
   virtual void shutdown_send() = 0;

@@ -380,7 +380,9 @@ awaitable<void> session::write_loop() {
     if (!out_.empty()) {
       writing_ = true;
       arm(idle_, listener().limits.idle_timeout);  // a client that reads nothing
-      const auto ec = co_await client_->write(asio::buffer(out_));
+      io::buffer_seq bufs(asio::buffer(out_));
+      io::error_code ec;
+      if (!client_->write_now(bufs, ec)) ec = co_await client_->write(bufs);
       writing_ = false;
       if (ec) {
         shut();

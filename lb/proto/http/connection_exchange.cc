@@ -276,7 +276,10 @@ awaitable<bool> connection::exchange() {
     answering_ = true;  // from here on a failure cannot be answered with a status
     if (res->is_done() || upgraded) {
       arm(lim.idle_timeout);
-      response_ok = !co_await client_->write(asio::buffer(head_out_));
+      io::buffer_seq bufs(asio::buffer(head_out_));
+      io::error_code wec;
+      if (!client_->write_now(bufs, wec)) wec = co_await client_->write(bufs);
+      response_ok = !wec;
       if (response_ok) ex_.bytes_out += head_out_.size();
     } else {
       std::uint64_t body_bytes = 0;

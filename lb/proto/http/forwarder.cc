@@ -156,7 +156,9 @@ awaitable<forward_result> forward(forward_context& ctx, const upstream::pool_sna
       bufs.push(asio::buffer(rq.head));
       if (rq.body.size() != 0) bufs.push(rq.body);
       ctx.owner.arm_at(ex.deadline, now + route.write_timeout());
-      sent = !co_await up->stream->write(bufs);
+      io::error_code wec;
+      if (!up->stream->write_now(bufs, wec)) wec = co_await up->stream->write(bufs);
+      sent = !wec;
     }
     if (!sent) {
       const bool refused = up->stream->unprocessed();

@@ -34,7 +34,9 @@ awaitable<relay_result> relay_length(const relay_ends& e, std::uint64_t remainin
     if (!head_sent) bufs.push(asio::buffer(e.head));
     bufs.push(asio::buffer(e.in_buf.data().data(), n));
     e.owner.arm(e.deadline, e.write_timeout);
-    const auto ec = co_await e.out.write(bufs);
+    io::buffer_seq out = bufs;  // write_now() drops what it wrote; the tap below keeps all of bufs
+    io::error_code ec;
+    if (!e.out.write_now(out, ec)) ec = co_await e.out.write(out);
     // Bytes of a failed write stay in in_buf: the next attempt sends them.
     if (ec) co_return e.deadline.fired ? relay_result::out_timed_out : relay_result::out_error;
     if (e.tap) e.tap->keep(bufs, head_sent ? 0 : 1, n, n == remaining);
@@ -90,7 +92,8 @@ awaitable<relay_result> relay_parsed(const relay_ends& e, parser<is_request>& p,
     // Kept before the write: the parser has taken these bytes from in_buf.
     if (e.tap) e.tap->keep(bufs, head_sent ? 0 : 1, produced, last);
     e.owner.arm(e.deadline, e.write_timeout);
-    const auto ec = co_await e.out.write(bufs);
+    io::error_code ec;
+    if (!e.out.write_now(bufs, ec)) ec = co_await e.out.write(bufs);
     head_sent = true;
     if (ec) co_return e.deadline.fired ? relay_result::out_timed_out : relay_result::out_error;
     if (last) co_return relay_result::ok;

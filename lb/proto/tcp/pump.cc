@@ -65,7 +65,7 @@ struct direction {
   // leaves the rest of `b` for to.write(), which waits for room.
   bool write_now(asio::const_buffer& b, io::error_code& ec) {
     if (!plain_to) return false;
-    b += plain_to->write_now(b, ec);
+    b += plain_to->send_now(b, ec);
     return ec || b.size() == 0;
   }
 };

@@ -21,6 +21,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "lb/io/socket_stream.h"
+#include "tests/unit/io/run_coroutine.h"
 
 namespace lb::io {
 namespace {
@@ -46,17 +47,10 @@ struct tcp_pair : ::testing::Test {
     ASSERT_EQ(::poll(&p, 1, 5000), 1);
     std::this_thread::sleep_for(20ms);  // let a FIN sent right after the bytes land too
   }
-  // Runs `f` as a coroutine for at most 5 s; fails if it has not finished.
+  // Runs `f` as a coroutine to completion (at most 5 s).
   template <class F>
   void run(F f) {
-    bool finished = false;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      co_await f();
-      finished = true;
-    }, asio::detached);
-    io.run_for(5s);
-    io.restart();
-    ASSERT_TRUE(finished) << "a read waited for an event that never came";
+    ASSERT_TRUE(test_support::run_coroutine(io, f)) << "a read waited for an event that never came";
   }
   void send(const std::string& s) { ASSERT_EQ(::send(client.native_handle(), s.data(), s.size(), 0), ssize_t(s.size())); }
 
@@ -159,10 +153,10 @@ TEST_F(tcp_pair, cancel_aborts_a_queued_read) {
   });
 }
 
-TEST_F(tcp_pair, write_now_takes_what_fits_and_never_blocks) {
+TEST_F(tcp_pair, send_now_takes_what_fits_and_never_blocks) {
   const std::string big(8 << 20, 'w');
   error_code ec;
-  const auto n = stream->write_now(asio::buffer(big), ec);
+  const auto n = stream->send_now(asio::buffer(big), ec);
   EXPECT_FALSE(ec);
   EXPECT_GT(n, 0u);
   EXPECT_LT(n, big.size());  // nobody reads: the socket buffer fills, and it returns

@@ -12,6 +12,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "tests/unit/io/run_coroutine.h"
+
 namespace lb::io {
 namespace {
 
@@ -32,17 +34,10 @@ struct pair_fixture : ::testing::Test {
   void TearDown() override {
     if (peer >= 0) ::close(peer);
   }
-  // Runs `f` as a coroutine to completion.
+  // Runs `f` as a coroutine to completion (at most 5 s).
   template <class F>
   void run(F f) {
-    bool finished = false;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      co_await f();
-      finished = true;
-    }, asio::detached);
-    io.run();
-    io.restart();
-    ASSERT_TRUE(finished);
+    ASSERT_TRUE(test_support::run_coroutine(io, f));
   }
 
   asio::io_context io;
@@ -103,6 +98,60 @@ TEST_F(pair_fixture, write_sends_every_buffer_whole_past_the_socket_buffer) {
   EXPECT_EQ(received.size(), head.size() + body.size());
   EXPECT_EQ(received.substr(0, 5), head);
   EXPECT_EQ(received.find_first_not_of('b', 5), std::string::npos);
+}
+
+TEST(buffer_seq, consume_drops_whole_buffers_then_part_of_one) {
+  const std::string a = "abc", b = "defgh";
+  buffer_seq seq;
+  seq.push(asio::buffer(a));
+  seq.push(asio::const_buffer());
+  seq.push(asio::buffer(b));
+  seq.consume(2);
+  ASSERT_EQ(seq.size(), 3u);
+  EXPECT_EQ(std::string(static_cast<const char*>(seq.data()[0].data()), seq.data()[0].size()), "c");
+  seq.consume(1);  // "c" and the empty buffer go
+  ASSERT_EQ(seq.size(), 1u);
+  EXPECT_EQ(std::string(static_cast<const char*>(seq.data()[0].data()), seq.data()[0].size()), "defgh");
+  EXPECT_FALSE(seq.empty());
+  seq.consume(5);
+  EXPECT_EQ(seq.size(), 0u);
+  EXPECT_TRUE(seq.empty());
+}
+
+TEST_F(pair_fixture, write_now_settles_a_write_the_socket_takes_whole) {
+  const std::string head = "HEAD ", body = "body";
+  buffer_seq seq;
+  seq.push(asio::buffer(head));
+  seq.push(asio::buffer(body));
+  error_code ec;
+  EXPECT_TRUE(stream->write_now(seq, ec));
+  EXPECT_FALSE(ec);
+  EXPECT_TRUE(seq.empty());
+  char got[16];
+  ASSERT_EQ(::read(peer, got, sizeof got), 9);
+  EXPECT_EQ(std::string(got, 9), "HEAD body");
+}
+
+TEST_F(pair_fixture, write_now_leaves_what_a_full_socket_did_not_take) {
+  const std::string body(8 * 1024 * 1024, 'f');  // far past what the socketpair buffers
+  buffer_seq seq(asio::buffer(body));
+  error_code ec;
+  EXPECT_FALSE(stream->write_now(seq, ec));  // the rest is write()'s, which waits for room
+  EXPECT_FALSE(ec);
+  ASSERT_EQ(seq.size(), 1u);
+  EXPECT_GT(seq.data()[0].size(), 0u);
+  EXPECT_LT(seq.data()[0].size(), body.size());
+  EXPECT_EQ(static_cast<const char*>(seq.data()[0].data()), body.data() + (body.size() - seq.data()[0].size()));
+}
+
+TEST_F(pair_fixture, write_now_reports_a_broken_connection) {
+  ::close(peer);
+  peer = -1;
+  const std::string msg = "lost";
+  buffer_seq seq(asio::buffer(msg));
+  error_code ec;
+  EXPECT_TRUE(stream->write_now(seq, ec));
+  EXPECT_TRUE(ec);
 }
 
 TEST_F(pair_fixture, shutdown_send_ends_the_peers_reads_but_not_ours) {
