@@ -35,7 +35,7 @@ TEST_DEPS  := python3 python3-yaml python3-cryptography curl procps prometheus c
               nghttp2-client python3-grpcio strace
 # Node only when missing: a machine may have another nodejs build (with its own npm).
 NODE_DEPS  := nodejs npm
-BENCH_DEPS := wrk nginx-light haproxy valgrind
+BENCH_DEPS := wrk nginx-light libnginx-mod-stream haproxy valgrind
 # CI also builds the Release tree with clang (clang 14 on Debian 12), and the
 # libFuzzer targets (the fuzzer and sanitizer runtimes: libclang-rt-14-dev).
 CLANG_DEPS := clang clang-14 libclang-rt-14-dev
