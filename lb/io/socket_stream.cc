@@ -88,15 +88,20 @@ asio::awaitable<error_code> socket_stream::read_some(asio::mutable_buffer b, std
 }
 
 bool socket_stream::write_now(buffer_seq& seq, error_code& ec) {
-  while (!seq.empty()) {
-    const auto n = sock_.write_some(std::span<const asio::const_buffer>(seq.data(), seq.size()), ec);
+  for (auto left = seq.bytes(); left != 0;) {
+    // One buffer goes out with send(), cheaper than building sendmsg()'s iovec.
+    const auto n = seq.size() == 1 ? sock_.write_some(seq.data()[0], ec)
+                                   : sock_.write_some(std::span<const asio::const_buffer>(seq.data(), seq.size()), ec);
     if (ec == asio::error::would_block) {
       ec = {};
       return false;
     }
     if (ec) return true;
+    if (n == left) break;  // the usual case: all taken, nothing to shift
     seq.consume(n);
+    left -= n;
   }
+  seq.clear();
   return true;
 }
 
@@ -107,12 +112,6 @@ asio::awaitable<error_code> socket_stream::write(buffer_seq seq) {
     if (ec) co_return ec;
   }
   co_return ec;
-}
-
-std::size_t socket_stream::send_now(asio::const_buffer b, error_code& ec) {
-  const auto n = sock_.write_some(b, ec);
-  if (ec == asio::error::would_block) ec = {};
-  return n;
 }
 
 void socket_stream::shutdown_send() {

@@ -55,16 +55,12 @@ class socket_stream final : public stream {
   released release() override;
   void wait_readable(std::function<void(error_code)> h) override;
 
-  // Fast paths for a relay that knows its streams are plain (the TCP pump),
-  // with no coroutine frame of their own:
-  // read_some() as an awaitable of the caller's frame (`token`).
+  // For a relay that knows its stream is plain (the TCP pump): read_some()
+  // as an awaitable of the caller's own frame (`token`), no coroutine of its own.
   template <class Token>
   auto async_read_some(boost::asio::mutable_buffer b, Token&& token) {
     return reader_.async_read(sock_, b, std::forward<Token>(token));
   }
-  // What the socket takes of `b` now, without waiting: the bytes written
-  // (possibly fewer, 0 when the buffer is full), or an error.
-  std::size_t send_now(boost::asio::const_buffer b, error_code& ec);
 
  private:
   tcp::socket sock_;

@@ -74,11 +74,13 @@ class buffer_seq {
     for (std::size_t i = first; i < size_; ++i) bufs_[i - first] = bufs_[i];
     size_ -= first;
   }
-  bool empty() const {
-    for (std::size_t i = 0; i < size_; ++i)
-      if (bufs_[i].size() != 0) return false;
-    return true;
+  std::size_t bytes() const {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < size_; ++i) n += bufs_[i].size();
+    return n;
   }
+  bool empty() const { return bytes() == 0; }
+  void clear() { size_ = 0; }
 
  private:
   std::array<boost::asio::const_buffer, capacity> bufs_{};

@@ -47,7 +47,7 @@ struct direction {
   int d;  // 0: a -> b, 1: b -> a
   bool check_proxy;  // the first bytes are yet to be checked for a PROXY signature
   bool may_splice;
-  io::socket_stream* plain_to;  // the writes' end when it is a plain socket: written straight to first
+  io::socket_stream* plain_to;  // the writes' end when it is a plain socket: relay_small() may run
   // Where a plain socket's reads wait: small enough to keep per quiet flow,
   // large enough for a request/response message whole.
   char small[2048];
@@ -59,15 +59,6 @@ struct direction {
       if (c) c->add(n);
   }
   static void moved_hook(void* self, std::size_t n) { static_cast<direction*>(self)->moved(n); }
-
-  // Writes what a plain `to` takes of `b` at once, without a coroutine of its
-  // own. True when that settled the write (all written, or `ec` set); false
-  // leaves the rest of `b` for to.write(), which waits for room.
-  bool write_now(asio::const_buffer& b, io::error_code& ec) {
-    if (!plain_to) return false;
-    b += plain_to->send_now(b, ec);
-    return ec || b.size() == 0;
-  }
 };
 
 enum class outcome { eof, from_error, to_error, aborted, refused, bulk };
@@ -123,16 +114,16 @@ auto relay_small(direction& dir, io::socket_stream& from, Token&& token) {
           void operator()(io::error_code ec, std::size_t n) {
             std::size_t sent = 0;
             if (!ec && n != 0 && n < sizeof dir->small) {
-              asio::const_buffer out(dir->small, n);
+              io::buffer_seq out(asio::buffer(dir->small, n));
               io::error_code wec;
-              const bool settled = dir->write_now(out, wec);
+              const bool settled = dir->plain_to->write_now(out, wec);
               if (settled && !wec) {
                 dir->moved(n);
                 read();
                 return;
               }
               // A failed write goes back unsent: copy_plain()'s own write reports it.
-              if (!wec) sent = n - out.size();
+              if (!wec) sent = n - out.bytes();
             }
             std::move(handler)(ec, n, sent);
           }
@@ -178,9 +169,9 @@ awaitable<outcome> copy_plain(direction& dir, io::socket_stream& from, io::strea
     }
     if (have != 0 && (have < sizeof dir.small || ec)) {
       dir.moved(have);
-      asio::const_buffer out(dir.small, have);
+      io::buffer_seq out(asio::buffer(dir.small, have));
       io::error_code wec;
-      if (!dir.write_now(out, wec)) wec = co_await to.write(out);
+      if (!to.write_now(out, wec)) wec = co_await to.write(out);
       if (wec) co_return write_failure(wec);
       have = 0;
       full_reads = 0;
@@ -213,9 +204,9 @@ awaitable<outcome> copy_plain(direction& dir, io::socket_stream& from, io::strea
       const bool full = fill == block.size();
       if (fill != 0) {
         dir.moved(fill);
-        asio::const_buffer out(block.get(), fill);
+        io::buffer_seq out(asio::buffer(block.get(), fill));
         io::error_code wec;
-        if (!dir.write_now(out, wec)) wec = co_await to.write(out);
+        if (!to.write_now(out, wec)) wec = co_await to.write(out);
         if (wec) co_return write_failure(wec);
         fill = 0;
       }
